@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "outflow",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "outflow", targets: ["OutflowCLI"]),
+        .library(name: "PGOutput", targets: ["PGOutput"]),
+        .library(name: "PostgresSource", targets: ["PostgresSource"]),
+        .library(name: "SegmentLog", targets: ["SegmentLog"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // Pure decoding/encoding of the replication protocol: no I/O, no C.
+        .target(name: "PGOutput"),
+        // libpq connections, slots, publications, the CopyBoth loop, value decoding.
+        .target(
+            name: "PostgresSource",
+            dependencies: ["CLibPQ", "PGOutput", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The Kafka-format transactional log engine.
+        .target(
+            name: "SegmentLog",
+            dependencies: ["CZstd", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Pipeline files, stages, the graph runner, delivery guarantees.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "PostgresSource", "SegmentLog", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "OutflowCLI",
+            dependencies: [
+                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
+        .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    // Require `any` for existential types.
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // An import is visible only in the file that declares it.
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

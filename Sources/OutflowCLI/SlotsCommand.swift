@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct SlotsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slots", abstract: "Lists, creates and drops logical replication slots.")
+    @Argument(parsing: .allUnrecognized, help: .hidden)
+    var arguments: [String] = []
+    func run() async throws { try notImplementedYet("slots") }
+}

@@ -1,0 +1,1 @@
+// Pipeline: pipeline files, the stage graph and delivery guarantees.

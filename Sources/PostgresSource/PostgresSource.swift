@@ -1,0 +1,1 @@
+// PostgresSource: libpq connections, slots and publications, the replication stream.
