@@ -9,8 +9,8 @@ struct Outflow: AsyncParsableCommand {
         commandName: "outflow",
         abstract: "Change-data-capture from PostgreSQL logical replication into a Kafka-format log.",
         discussion: """
-            Outflow reads a transactional-outbox table (or any table) through the pgoutput
-            plugin, passes the changes through the stages of a pipeline file, and writes them
+            Outflow reads a transactional-outbox table (or any table) through the pgoutput \
+            plugin, passes the changes through the stages of a pipeline file, and writes them \
             zstd-compressed into a local log whose segments use Apache Kafka's on-disk format.
 
             Exit codes: 0 ok, 1 runtime failure, 2 usage error, 78 invalid configuration.

@@ -1,0 +1,25 @@
+# Outflow — the two commands: `make demo` and `make test`.
+.PHONY: all build test demo fuzz deps clean
+
+all: build
+
+deps:
+	@scripts/bootstrap
+
+build: deps
+	swift build
+
+# The whole suite against a throwaway PostgreSQL (started and stopped here).
+test: deps
+	scripts/test
+
+# End to end on a throwaway PostgreSQL: outbox table, publication, slot, pipeline, events.
+demo: deps
+	scripts/demo
+
+# A long libFuzzer campaign over the pgoutput decoder (RUNS=10000000 by default).
+fuzz: deps
+	scripts/fuzz $(RUNS)
+
+clean:
+	rm -rf .build .build-* .sandbox .venv-oracle demo-data

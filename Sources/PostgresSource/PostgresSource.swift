@@ -1,1 +1,0 @@
-// PostgresSource: libpq connections, slots and publications, the replication stream.
