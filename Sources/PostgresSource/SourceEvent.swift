@@ -35,6 +35,12 @@ public struct TransactionBegin: Sendable, Hashable {
     /// The LSN of the transaction's commit record, known from Begin on.
     public var commitLSN: LSN
     public var commitTime: PostgresTimestamp
+
+    public init(xid: UInt32, commitLSN: LSN, commitTime: PostgresTimestamp) {
+        self.xid = xid
+        self.commitLSN = commitLSN
+        self.commitTime = commitTime
+    }
 }
 
 public struct TransactionCommit: Sendable, Hashable {
@@ -44,6 +50,13 @@ public struct TransactionCommit: Sendable, Hashable {
     /// durable. Acknowledging `commitLSN` instead would replay the transaction after a restart.
     public var endLSN: LSN
     public var commitTime: PostgresTimestamp
+
+    public init(xid: UInt32, commitLSN: LSN, endLSN: LSN, commitTime: PostgresTimestamp) {
+        self.xid = xid
+        self.commitLSN = commitLSN
+        self.endLSN = endLSN
+        self.commitTime = commitTime
+    }
 }
 
 /// One row change (or one TRUNCATE) of a source transaction.
