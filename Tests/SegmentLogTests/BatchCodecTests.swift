@@ -99,7 +99,7 @@ import Testing
         let plain = try BatchCodec.encode(records, baseOffset: 50)
         let section = Array(plain[61...])
         let half = section.count / 2
-        let compressed = try streamCompress(Array(section[..<half])) + streamCompress(Array(section[half...]))
+        let compressed = streamCompress(Array(section[..<half])) + streamCompress(Array(section[half...]))
         var batchBytes = Array(plain[..<61]) + compressed
         batchBytes.setInteger(Int32(batchBytes.count - 12), at: 8)
         batchBytes.setInteger(Int16(4), at: 21)
