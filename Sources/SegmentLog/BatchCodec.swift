@@ -1,0 +1,255 @@
+/// Bounds applied while decoding bytes that came from disk.
+public struct DecodeLimits: Sendable, Hashable {
+    /// Largest batch (header included) a reader accepts; a larger length prefix is damage.
+    public var maxBatchBytes: Int
+    /// Largest decompressed records section; beyond it decompression stops with an error.
+    public var maxUncompressedBytes: Int
+
+    public init(maxBatchBytes: Int = 64 << 20, maxUncompressedBytes: Int = 256 << 20) {
+        self.maxBatchBytes = maxBatchBytes
+        self.maxUncompressedBytes = maxUncompressedBytes
+    }
+
+    public static let `default` = DecodeLimits()
+}
+
+/// Who wrote a batch, for the idempotent/transactional fields of the header.
+public struct ProducerIdentity: Hashable, Sendable, CustomStringConvertible {
+    public var producerId: Int64
+    public var epoch: Int16
+
+    public init(producerId: Int64, epoch: Int16) {
+        self.producerId = producerId
+        self.epoch = epoch
+    }
+
+    public static let none = ProducerIdentity(producerId: -1, epoch: -1)
+    public var description: String { "\(producerId)/\(epoch)" }
+}
+
+/// Encodes and decodes Kafka RecordBatch v2.
+public enum BatchCodec {
+    /// Builds one batch. Compression applies to the records section as one zstd frame.
+    public static func encode(
+        _ records: [Record], baseOffset: Int64, producer: ProducerIdentity = .none, baseSequence: Int32 = -1,
+        transactional: Bool = false, compression: CompressionCodec = .none, zstdLevel: Int32 = 3,
+        partitionLeaderEpoch: Int32 = -1
+    ) throws(SegmentLogError) -> [UInt8] {
+        guard !records.isEmpty else { throw SegmentLogError(.invalidArgument, "a batch needs at least one record") }
+        guard compression == .none || compression == .zstd else {
+            throw SegmentLogError(.unsupportedCompression, "Outflow writes only uncompressed or zstd batches, not \(compression)")
+        }
+        let baseTimestamp = records[0].timestamp
+        var maxTimestamp = baseTimestamp
+        var section: [UInt8] = []
+        var scratch: [UInt8] = []
+        for (index, record) in records.enumerated() {
+            maxTimestamp = max(maxTimestamp, record.timestamp)
+            scratch.removeAll(keepingCapacity: true)
+            try encodeRecordBody(record, offsetDelta: Int32(index), timestampDelta: record.timestamp &- baseTimestamp, into: &scratch)
+            section.appendVarint(Int32(scratch.count))
+            section.append(contentsOf: scratch)
+        }
+        if compression == .zstd { section = try Zstd.compress(section, level: zstdLevel) }
+        var attributes = compression.rawValue
+        if transactional { attributes |= BatchHeader.transactionalFlag }
+        return assemble(
+            section: section, attributes: attributes, baseOffset: baseOffset, count: records.count,
+            baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp, producer: producer,
+            baseSequence: baseSequence, partitionLeaderEpoch: partitionLeaderEpoch)
+    }
+
+    /// A COMMIT or ABORT marker: one control record, never compressed, 78 bytes.
+    public static func encodeControl(
+        _ type: ControlType, baseOffset: Int64, producer: ProducerIdentity, timestamp: Int64,
+        coordinatorEpoch: Int32 = 0, partitionLeaderEpoch: Int32 = -1
+    ) -> [UInt8] {
+        var key: [UInt8] = []
+        key.appendInteger(Int16(0))
+        key.appendInteger(type.rawValue)
+        var value: [UInt8] = []
+        value.appendInteger(Int16(0))
+        value.appendInteger(coordinatorEpoch)
+        var body: [UInt8] = []
+        // Cannot fail: key and value are small and there are no headers.
+        try! encodeRecordBody(Record(key: key, value: value, timestamp: timestamp), offsetDelta: 0, timestampDelta: 0, into: &body)
+        var section: [UInt8] = []
+        section.appendVarint(Int32(body.count))
+        section.append(contentsOf: body)
+        return assemble(
+            section: section, attributes: BatchHeader.transactionalFlag | BatchHeader.controlFlag,
+            baseOffset: baseOffset, count: 1, baseTimestamp: timestamp, maxTimestamp: timestamp,
+            producer: producer, baseSequence: -1, partitionLeaderEpoch: partitionLeaderEpoch)
+    }
+
+    private static func assemble(
+        section: [UInt8], attributes: Int16, baseOffset: Int64, count: Int, baseTimestamp: Int64,
+        maxTimestamp: Int64, producer: ProducerIdentity, baseSequence: Int32, partitionLeaderEpoch: Int32
+    ) -> [UInt8] {
+        let header = BatchHeader(
+            baseOffset: baseOffset, batchLength: Int32(BatchHeader.size - BatchHeader.logOverhead + section.count),
+            partitionLeaderEpoch: partitionLeaderEpoch, magic: 2, crc: 0, attributes: attributes,
+            lastOffsetDelta: Int32(count - 1), baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+            producerId: producer.producerId, producerEpoch: producer.epoch, baseSequence: baseSequence,
+            recordsCount: Int32(count))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(BatchHeader.size + section.count)
+        header.encode(into: &bytes)
+        bytes.append(contentsOf: section)
+        bytes.setInteger(CRC32C.checksum(bytes, from: BatchHeader.crcStart), at: 17)
+        return bytes
+    }
+
+    private static func encodeRecordBody(
+        _ record: Record, offsetDelta: Int32, timestampDelta: Int64, into out: inout [UInt8]
+    ) throws(SegmentLogError) {
+        out.append(0)  // record attributes: unused
+        out.appendVarlong(timestampDelta)
+        out.appendVarint(offsetDelta)
+        try appendField(record.key, into: &out)
+        try appendField(record.value, into: &out)
+        out.appendVarint(Int32(record.headers.count))
+        for header in record.headers {
+            try appendField(Array(header.key.utf8), into: &out)
+            try appendField(header.value, into: &out)
+        }
+    }
+
+    private static func appendField(_ field: [UInt8]?, into out: inout [UInt8]) throws(SegmentLogError) {
+        guard let field else { out.appendVarint(-1); return }
+        guard field.count <= Int32.max else { throw SegmentLogError(.invalidArgument, "field of \(field.count) bytes") }
+        out.appendVarint(Int32(field.count))
+        out.append(contentsOf: field)
+    }
+
+    // MARK: Decoding
+
+    /// Checks that `bytes` is exactly one well-formed batch with a good CRC.
+    public static func decodeBatch(_ bytes: [UInt8], limits: DecodeLimits = .default) throws(SegmentLogError) -> RecordBatch {
+        let header = try BatchHeader.parse(bytes)
+        guard header.sizeInBytes == bytes.count else {
+            throw SegmentLogError(.malformedBatch, "batch length \(header.batchLength) does not match \(bytes.count) bytes")
+        }
+        guard header.sizeInBytes <= limits.maxBatchBytes else {
+            throw SegmentLogError(.malformedBatch, "batch of \(header.sizeInBytes) bytes exceeds the \(limits.maxBatchBytes)-byte limit")
+        }
+        let batch = RecordBatch(header: header, bytes: bytes)
+        guard batch.computedCRC == header.crc else {
+            throw SegmentLogError(.crcMismatch, "batch at offset \(header.baseOffset): stored CRC \(hex(header.crc)), computed \(hex(batch.computedCRC))")
+        }
+        return batch
+    }
+
+    static func hex(_ value: UInt32) -> String { "0x" + String(value, radix: 16, uppercase: true) }
+
+    static func decodeRecords(_ batch: RecordBatch, limits: DecodeLimits) throws(SegmentLogError) -> [StoredRecord] {
+        let header = batch.header
+        var payload = batch.bytes
+        var start = BatchHeader.size
+        switch header.compression {
+        case .none?:
+            break
+        case .zstd?:
+            payload = try Zstd.decompress(batch.bytes, from: BatchHeader.size, to: batch.bytes.count, limit: limits.maxUncompressedBytes)
+            start = 0
+        default:
+            throw SegmentLogError(.unsupportedCompression, "compression codec \(header.compressionCode) is not supported (only none and zstd)")
+        }
+        var reader = ByteReader(payload, from: start)
+        // Every record takes at least 7 bytes, so a count beyond that is damage; checked
+        // before the loop so a huge count cannot make us spin or allocate.
+        guard Int(header.recordsCount) <= reader.remaining / 7 + 1 else {
+            throw SegmentLogError(.malformedBatch, "\(header.recordsCount) records cannot fit in \(reader.remaining) bytes")
+        }
+        let logAppendTime = header.attributes & 0x08 != 0
+        var records: [StoredRecord] = []
+        for _ in 0..<header.recordsCount {
+            let length = Int(try reader.readVarint())
+            guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative record length \(length)") }
+            try reader.require(length, "record")
+            var body = ByteReader(payload, from: reader.index, to: reader.index + length)
+            try reader.skip(length)
+            _ = try body.readUInt8()
+            let timestampDelta = try body.readVarlong()
+            let offsetDelta = try body.readVarint()
+            guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
+                throw SegmentLogError(.malformedBatch, "record offset delta \(offsetDelta) outside 0...\(header.lastOffsetDelta)")
+            }
+            let key = try readField(&body)
+            let value = try readField(&body)
+            let headerCount = Int(try body.readVarint())
+            guard headerCount >= 0, headerCount <= body.remaining / 2 else {
+                throw SegmentLogError(.malformedBatch, "header count \(headerCount) does not fit the record")
+            }
+            var headers: [RecordHeader] = []
+            for _ in 0..<headerCount {
+                guard let keyBytes = try readField(&body) else {
+                    throw SegmentLogError(.malformedBatch, "null header key")
+                }
+                headers.append(RecordHeader(key: String(decoding: keyBytes, as: UTF8.self), value: try readField(&body)))
+            }
+            guard body.isAtEnd else { throw SegmentLogError(.malformedBatch, "\(body.remaining) bytes left over in a record") }
+            let timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
+            records.append(StoredRecord(
+                offset: header.baseOffset + Int64(offsetDelta),
+                record: Record(key: key, value: value, headers: headers, timestamp: timestamp)))
+        }
+        guard reader.isAtEnd else {
+            throw SegmentLogError(.malformedBatch, "\(reader.remaining) bytes left over after \(header.recordsCount) records")
+        }
+        return records
+    }
+
+    private static func readField(_ reader: inout ByteReader) throws(SegmentLogError) -> [UInt8]? {
+        let length = Int(try reader.readVarint())
+        if length == -1 { return nil }
+        guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative field length \(length)") }
+        return try reader.readBytes(length)
+    }
+}
+
+/// The two transaction markers of Kafka's control records (types 2+ are KRaft internals).
+public enum ControlType: Int16, Sendable, CustomStringConvertible {
+    case abort = 0
+    case commit = 1
+
+    public var description: String { self == .abort ? "ABORT" : "COMMIT" }
+}
+
+/// The decoded control record of a control batch.
+public struct ControlMarker: Hashable, Sendable {
+    /// The raw type: 0 ABORT, 1 COMMIT; other values are left alone by readers.
+    public var rawType: Int16
+    public var coordinatorEpoch: Int32
+    public var type: ControlType? { ControlType(rawValue: rawType) }
+}
+
+/// One batch as stored: its header and exactly its bytes (CRC already checked).
+public struct RecordBatch: Sendable {
+    public let header: BatchHeader
+    public let bytes: [UInt8]
+
+    var computedCRC: UInt32 { CRC32C.checksum(bytes, from: BatchHeader.crcStart) }
+
+    public func records(limits: DecodeLimits = .default) throws(SegmentLogError) -> [StoredRecord] {
+        try BatchCodec.decodeRecords(self, limits: limits)
+    }
+
+    /// The marker of a control batch; nil for data batches.
+    public func controlMarker() throws(SegmentLogError) -> ControlMarker? {
+        guard header.isControl else { return nil }
+        guard let record = try records().first, let key = record.key, key.count >= 4 else {
+            throw SegmentLogError(.malformedBatch, "control batch at offset \(header.baseOffset) without a control key")
+        }
+        var keyReader = ByteReader(key)
+        _ = try keyReader.readInteger(Int16.self)
+        let type = try keyReader.readInteger(Int16.self)
+        var epoch: Int32 = -1
+        if let value = record.value, value.count >= 6 {
+            var valueReader = ByteReader(value)
+            _ = try valueReader.readInteger(Int16.self)
+            epoch = try valueReader.readInteger(Int32.self)
+        }
+        return ControlMarker(rawType: type, coordinatorEpoch: epoch)
+    }
+}

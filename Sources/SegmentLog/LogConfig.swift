@@ -1,0 +1,22 @@
+/// Settings of a log directory's partitions. Defaults follow Kafka's where Kafka has one.
+public struct LogConfig: Sendable {
+    /// Roll to a new segment before one grows past this size (Kafka `segment.bytes`).
+    public var segmentBytes: Int64 = 1 << 30
+    /// Roll a segment whose first batch is older than this (Kafka `segment.ms`, 7 days).
+    public var segmentMilliseconds: Int64 = 7 * 24 * 3_600_000
+    /// Bytes of log between two sparse index entries (Kafka `index.interval.bytes`).
+    public var indexIntervalBytes: Int = 4096
+    /// Delete whole segments whose newest record is older than this; nil keeps them.
+    public var retentionMilliseconds: Int64? = 7 * 24 * 3_600_000
+    /// Delete the oldest segments while a partition is larger than this; nil means no bound.
+    public var retentionBytes: Int64?
+    public var compression: CompressionCodec = .zstd
+    public var zstdLevel: Int32 = 3
+    /// The writer cuts an append into batches of about this many uncompressed bytes.
+    public var maxBatchBytes: Int = 1 << 20
+    public var limits: DecodeLimits = .default
+    /// Milliseconds since the epoch; replaceable so tests control roll and retention.
+    public var clock: @Sendable () -> Int64 = { FileIO.nowMilliseconds() }
+
+    public init() {}
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Logging
+
+/// What `commit` made durable.
+public struct CommitResult: Hashable, Sendable {
+    public var transactionId: Int64
+    /// Per partition, the offsets the transaction's data occupies (markers not included).
+    public var ranges: [CommittedRange]
+}
+
+/// The single writer of a log directory. Usage, for each group of source transactions:
+///
+///     let writer = try LogWriter.open(directory: dir)
+///     let resumeFrom = writer.lastCommit?.metadata      // where the pipeline resumes
+///     try writer.beginTransaction()
+///     try writer.append(records, to: TopicPartition(topic: "orders", partition: 0))
+///     ...                                               // any number of appends, partitions
+///     try writer.commit(metadata: sourcePositionBytes)  // durable when it returns
+///
+/// Commit protocol (see DESIGN.md "Atomic commit"): (1) fsync every partition written since
+/// the last commit (this transaction's data and the previous commit's markers); (2) append a `CommitRecord` to `__transactions` and fsync it: the commit
+/// point; (3) append COMMIT markers (not synced: recovery re-derives them from the record).
+/// An append writes through at once, so a transaction of any size uses constant memory.
+///
+/// Group commit: one log transaction may carry many source transactions. The caller keeps
+/// appending while `GroupCommitPolicy.isDue` says no, and commits once, sharing the fsyncs;
+/// the metadata then holds the position of the last source transaction in the group.
+///
+/// Not thread-safe: own it from one task or actor. Opening a second writer on the same
+/// directory in this process fences this one (its next call throws `.producerFenced`);
+/// another process gets `.logLocked` until this one closes.
+public final class LogWriter {
+    public let directory: String
+    public let producer: ProducerIdentity
+    public let config: LogConfig
+    /// The last durable commit record, read on open: the caller resumes from its metadata.
+    public private(set) var lastCommit: CommitRecord?
+    /// Bytes of record data appended in the open transaction (for group commit decisions).
+    public private(set) var transactionBytes = 0
+    /// When the open transaction began (clock milliseconds), nil when none is open.
+    public private(set) var transactionStartedAt: Int64?
+
+    private let logger: Logger
+    private let lease: DirectoryLease
+    private var partitions: [TopicPartition: PartitionLog] = [:]
+    private let transactionLog: PartitionLog
+    private var touched: [TopicPartition: (first: Int64, last: Int64)] = [:]
+    private var isClosed = false
+    /// Set when a failure left the files in a state only recovery should repair.
+    private var poisoned: SegmentLogError?
+
+    public var lastCommittedMetadata: [UInt8]? { lastCommit?.metadata }
+    public var isInTransaction: Bool { transactionStartedAt != nil }
+
+    private init(
+        directory: String, producer: ProducerIdentity, config: LogConfig, logger: Logger, lease: DirectoryLease,
+        partitions: [TopicPartition: PartitionLog], transactionLog: PartitionLog, lastCommit: CommitRecord?
+    ) {
+        self.directory = directory
+        self.producer = producer
+        self.config = config
+        self.logger = logger
+        self.lease = lease
+        self.partitions = partitions
+        self.transactionLog = transactionLog
+        self.lastCommit = lastCommit
+    }
+
+    /// Opens (creating if needed) the log directory for writing: takes the lock, bumps the
+    /// producer epoch, recovers every partition and resolves transactions left in doubt.
+    public static func open(
+        directory: String, config: LogConfig = LogConfig(), logger: Logger = Logger(label: "outflow.segmentlog")
+    ) throws(SegmentLogError) -> LogWriter {
+        if !FileIO.exists(directory) {
+            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+                throw SegmentLogError(.io, "cannot create the log directory: \(error)", path: directory)
+            }
+        }
+        let path = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
+        let lease = try DirectoryLease.acquire(path)
+        let idPath = path + "/" + ProducerIdFile.name
+        let stored = try FileIO.readFile(idPath).map { bytes throws(SegmentLogError) in try ProducerIdFile.decode(bytes, path: idPath) }
+        let producer = ProducerIdFile.next(after: stored)
+        try FileIO.writeAtomically(idPath, ProducerIdFile.encode(producer))
+        lease.install(producer)
+        do {
+            return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+                let transactionLog = try PartitionLog.open(
+                    path: path + "/" + TransactionLog.directoryName, config: TransactionLog.config(from: config), logger: logger)
+                let lastCommit = try TransactionLog.lastCommit(in: transactionLog.path, limits: config.limits)
+                var partitions: [TopicPartition: PartitionLog] = [:]
+                for name in try FileIO.listDirectory(path).sorted() {
+                    guard let tp = TopicPartition(directoryName: name) else { continue }
+                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config, logger: logger)
+                }
+                try resolveInDoubt(partitions, lastCommit: lastCommit, logger: logger)
+                let writer = LogWriter(
+                    directory: path, producer: producer, config: config, logger: logger, lease: lease,
+                    partitions: partitions, transactionLog: transactionLog, lastCommit: lastCommit)
+                try writer.enforceRetentionHeld()
+                logger.info("log writer open", metadata: [
+                    "segmentlog.directory": "\(path)", "segmentlog.producer": "\(producer)",
+                    "segmentlog.partitions": "\(partitions.count)",
+                ])
+                return writer
+            }
+        } catch {
+            lease.release(by: producer)
+            throw error
+        }
+    }
+
+    /// A transaction whose data has no marker was cut short by a crash: it committed if the
+    /// newest commit record names it (same partition, same first offset), else it aborts.
+    private static func resolveInDoubt(
+        _ partitions: [TopicPartition: PartitionLog], lastCommit: CommitRecord?, logger: Logger
+    ) throws(SegmentLogError) {
+        for (tp, log) in partitions.sorted(by: { $0.key < $1.key }) {
+            for (producerId, entry) in log.producers.sorted(by: { $0.key < $1.key }) {
+                guard let first = entry.openTransactionFirstOffset else { continue }
+                let committed = lastCommit.map { record in
+                    record.producer.producerId == producerId
+                        && record.ranges.contains { $0.topicPartition == tp && $0.firstOffset == first }
+                } ?? false
+                let type: ControlType = committed ? .commit : .abort
+                logger.info("resolving in-doubt transaction", metadata: [
+                    "segmentlog.partition": "\(tp)", "segmentlog.firstOffset": "\(first)", "segmentlog.outcome": "\(type)",
+                ])
+                try log.writeMarker(type, producer: ProducerIdentity(producerId: producerId, epoch: entry.epoch))
+            }
+            try log.sync()
+        }
+    }
+
+    // MARK: Transactions
+
+    public func beginTransaction() throws(SegmentLogError) {
+        try usable()
+        guard transactionStartedAt == nil else {
+            throw SegmentLogError(.invalidTransactionState, "a transaction is already open")
+        }
+        try lease.whileHeld(by: producer) {}
+        transactionStartedAt = config.clock()
+        transactionBytes = 0
+        touched = [:]
+    }
+
+    /// Appends records to a partition inside the open transaction, in batches of about
+    /// `config.maxBatchBytes`. `baseSequence` is for a caller that may retry an append whose
+    /// outcome it does not know: take `nextSequence(for:)` before the first attempt and pass it
+    /// on every attempt; a repeat of one of the last five batches is recognised and not
+    /// written twice (its original offsets are returned).
+    @discardableResult
+    public func append(_ records: [Record], to tp: TopicPartition, baseSequence: Int32? = nil) throws(SegmentLogError) -> AppendResult {
+        try usable()
+        guard transactionStartedAt != nil else {
+            throw SegmentLogError(.invalidTransactionState, "append needs an open transaction (call beginTransaction)")
+        }
+        guard !records.isEmpty else { throw SegmentLogError(.invalidArgument, "append of no records") }
+        return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            let log = try partition(tp)
+            var sequence = baseSequence
+            var result: AppendResult?
+            var start = 0
+            while start < records.count {
+                var end = start
+                var size = 0
+                while end < records.count && (end == start || size < config.maxBatchBytes) {
+                    size += approximateSize(records[end])
+                    end += 1
+                }
+                let chunk = Array(records[start..<end])
+                let appended = try poisonOnFailure { () throws(SegmentLogError) in
+                    try log.append(chunk, producer: producer, baseSequence: sequence, transactional: true)
+                }
+                sequence = sequence.map { $0 &+ Int32(chunk.count) }
+                if !appended.wasDuplicate { transactionBytes += size }
+                result = AppendResult(
+                    firstOffset: result?.firstOffset ?? appended.firstOffset, lastOffset: appended.lastOffset,
+                    wasDuplicate: (result?.wasDuplicate ?? true) && appended.wasDuplicate)
+                let range = touched[tp]
+                touched[tp] = (range?.first ?? appended.firstOffset, max(range?.last ?? appended.lastOffset, appended.lastOffset))
+                start = end
+            }
+            return result!
+        }
+    }
+
+    /// The sequence number the next append to `tp` will get.
+    public func nextSequence(for tp: TopicPartition) throws(SegmentLogError) -> Int32 {
+        try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            try partition(tp).producers[producer.producerId].map { $0.epoch == producer.epoch ? $0.nextSequence : 0 } ?? 0
+        }
+    }
+
+    /// Makes the open transaction durable with `metadata`; returns once the commit record is
+    /// synced. A commit with no appends still records the metadata.
+    @discardableResult
+    public func commit(metadata: [UInt8]) throws(SegmentLogError) -> CommitResult {
+        try usable()
+        guard transactionStartedAt != nil else { throw SegmentLogError(.invalidTransactionState, "no open transaction to commit") }
+        return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            try poisonOnFailure { () throws(SegmentLogError) in
+                let tps = touched.keys.sorted()
+                // Every dirty partition, not only this transaction's: the COMMIT markers of the
+                // previous commit are unsynced, and recovery can re-derive markers only for the
+                // newest commit record, so older markers must be durable before a newer record.
+                for log in partitions.values { try log.sync() }
+                let record = CommitRecord(
+                    transactionId: (lastCommit?.transactionId ?? 0) + 1, producer: producer, timestamp: config.clock(),
+                    ranges: tps.map { CommittedRange(topicPartition: $0, firstOffset: touched[$0]!.first, lastOffset: touched[$0]!.last) },
+                    metadata: metadata)
+                _ = try transactionLog.append(
+                    [Record(key: CommitRecord.key, value: record.encoded(), timestamp: record.timestamp)],
+                    producer: .none, baseSequence: nil, transactional: false)
+                try transactionLog.sync()
+                // Committed. The markers only make it visible; recovery writes them if we fail here.
+                lastCommit = record
+                transactionStartedAt = nil
+                for tp in tps { try partitions[tp]!.writeMarker(.commit, producer: producer) }
+                touched = [:]
+                return CommitResult(transactionId: record.transactionId, ranges: record.ranges)
+            }
+        }
+    }
+
+    /// Abandons the open transaction: ABORT markers and `.txnindex` entries in every partition
+    /// it wrote. Readers in read_committed never see its records.
+    public func abort() throws(SegmentLogError) {
+        try usable()
+        guard transactionStartedAt != nil else { throw SegmentLogError(.invalidTransactionState, "no open transaction to abort") }
+        try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            try poisonOnFailure { () throws(SegmentLogError) in
+                for tp in touched.keys.sorted() {
+                    try partitions[tp]!.writeMarker(.abort, producer: producer)
+                    try partitions[tp]!.sync()
+                }
+                touched = [:]
+                transactionStartedAt = nil
+            }
+        }
+    }
+
+    /// Deletes segments beyond the retention settings in every partition.
+    public func enforceRetention() throws(SegmentLogError) {
+        try usable()
+        try lease.whileHeld(by: producer) { () throws(SegmentLogError) in try enforceRetentionHeld() }
+    }
+
+    private func enforceRetentionHeld() throws(SegmentLogError) {
+        for log in partitions.values { try log.enforceRetention() }
+        try transactionLog.enforceRetention()
+    }
+
+    /// Releases the directory. An open transaction is left in doubt and aborted by the next
+    /// open (it has no commit record).
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        partitions = [:]
+        lease.release(by: producer)
+    }
+
+    deinit { close() }
+
+    // MARK: Helpers
+
+    private func usable() throws(SegmentLogError) {
+        if isClosed { throw SegmentLogError(.writerClosed, "the writer is closed") }
+        if let poisoned {
+            throw SegmentLogError(.writerClosed, "an earlier failure stopped this writer; reopen the log to recover (\(poisoned.message))")
+        }
+    }
+
+    private func poisonOnFailure<T>(_ body: () throws(SegmentLogError) -> T) throws(SegmentLogError) -> T {
+        do { return try body() } catch {
+            if error.code != .outOfOrderSequence && error.code != .invalidArgument { poisoned = error }
+            throw error
+        }
+    }
+
+    private func partition(_ tp: TopicPartition) throws(SegmentLogError) -> PartitionLog {
+        if let log = partitions[tp] { return log }
+        let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config, logger: logger)
+        partitions[tp] = log
+        return log
+    }
+
+    private func approximateSize(_ record: Record) -> Int {
+        (record.key?.count ?? 0) + (record.value?.count ?? 0)
+            + record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 2 } + 12
+    }
+}
+
+/// When a group of source transactions should become one log commit: after `maxBytes` of
+/// appended data or `maxLatencyMilliseconds` since the log transaction began, whichever first.
+public struct GroupCommitPolicy: Sendable, Hashable {
+    public var maxBytes: Int
+    public var maxLatencyMilliseconds: Int64
+
+    public init(maxBytes: Int = 4 << 20, maxLatencyMilliseconds: Int64 = 50) {
+        self.maxBytes = maxBytes
+        self.maxLatencyMilliseconds = maxLatencyMilliseconds
+    }
+
+    public func isDue(_ writer: LogWriter, now: Int64) -> Bool {
+        guard let started = writer.transactionStartedAt else { return false }
+        return writer.transactionBytes >= maxBytes || now - started >= maxLatencyMilliseconds
+    }
+}

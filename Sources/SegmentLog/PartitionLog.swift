@@ -1,0 +1,331 @@
+import Foundation
+import Logging
+
+/// The outcome of appending records to a partition.
+public struct AppendResult: Hashable, Sendable {
+    public var firstOffset: Int64
+    public var lastOffset: Int64
+    /// The batch repeated one of the producer's last five and was not written again.
+    public var wasDuplicate: Bool
+}
+
+/// The segments of one partition directory, written by one writer. Only the active (last)
+/// segment is open; older segments are sealed (synced, final time index entry) when rolled.
+final class PartitionLog {
+    let path: String
+    let config: LogConfig
+    private let logger: Logger
+    private(set) var sealedSegments: [Int64]
+    private(set) var active: Segment
+    private(set) var producers: [Int64: ProducerEntry]
+    /// Bytes written since the last `sync`, so a commit fsyncs only partitions it dirtied.
+    private(set) var isDirty = false
+
+    var nextOffset: Int64 { active.nextOffset }
+    var logStartOffset: Int64 { sealedSegments.first ?? active.baseOffset }
+
+    private init(path: String, config: LogConfig, logger: Logger, sealed: [Int64], active: Segment, producers: [Int64: ProducerEntry]) {
+        self.path = path
+        self.config = config
+        self.logger = logger
+        self.sealedSegments = sealed
+        self.active = active
+        self.producers = producers
+    }
+
+    /// Opens a partition directory, creating it with an empty first segment when absent, and
+    /// recovers it: torn tail truncated, indexes rebuilt, producer state replayed.
+    static func open(path: String, config: LogConfig, logger: Logger) throws(SegmentLogError) -> PartitionLog {
+        if !FileIO.exists(path) {
+            try FileIO.createDirectory(path)
+            try FileIO.syncDirectory((path as NSString).deletingLastPathComponent)
+        }
+        let names = try FileIO.listDirectory(path)
+        let bases = names.compactMap { SegmentFileName.baseOffset(of: $0, suffix: "log") }.sorted()
+        try removeOrphans(in: path, names: names, bases: Set(bases))
+        guard let activeBase = bases.last else {
+            let files = SegmentFiles(directory: path, baseOffset: 0)
+            try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:]))
+            let segment = try Segment(files: files, indexInterval: config.indexIntervalBytes)
+            try FileIO.syncDirectory(path)
+            return PartitionLog(path: path, config: config, logger: logger, sealed: [], active: segment, producers: [:])
+        }
+        let sealed = Array(bases.dropLast())
+        for base in sealed where !sealedIndexesAreSound(SegmentFiles(directory: path, baseOffset: base), limits: config.limits) {
+            logger.info("rebuilding indexes", metadata: ["segmentlog.segment": "\(path)/\(SegmentFileName.name(base, "log"))"])
+            var producers = try snapshot(SegmentFiles(directory: path, baseOffset: base), isFirst: base == bases.first)
+            let segment = try Segment(files: SegmentFiles(directory: path, baseOffset: base), indexInterval: config.indexIntervalBytes)
+            try replay(segment, producers: &producers, limits: config.limits, allowTornTail: false, logger: logger)
+            try segment.seal()
+        }
+        let activeFiles = SegmentFiles(directory: path, baseOffset: activeBase)
+        var producers = try snapshot(activeFiles, isFirst: sealed.isEmpty)
+        let segment = try Segment(files: activeFiles, indexInterval: config.indexIntervalBytes)
+        try replay(segment, producers: &producers, limits: config.limits, allowTornTail: true, logger: logger)
+        if segment.size > 0 { segment.firstAppendTime = config.clock() }
+        return PartitionLog(path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: producers)
+    }
+
+    /// The producer state at the start of a segment. The first segment starts empty; any other
+    /// gets its snapshot before it is created, so a missing one is damage, not a crash window.
+    private static func snapshot(_ files: SegmentFiles, isFirst: Bool) throws(SegmentLogError) -> [Int64: ProducerEntry] {
+        let path = files.path(ProducerSnapshot.suffix)
+        guard let bytes = try FileIO.readFile(path) else {
+            if isFirst { return [:] }
+            throw SegmentLogError(.corruptStateFile, "producer snapshot missing", path: path)
+        }
+        do { return try ProducerSnapshot.decode(bytes) } catch { throw error.located(path: path, position: nil) }
+    }
+
+    /// Feeds every batch of the segment's log through its indexes and the producer state.
+    /// Stops at the first bad batch: a torn tail is cut off when allowed; damage followed by a
+    /// valid batch is corruption and an error naming the file and position.
+    @discardableResult
+    static func replay(
+        _ segment: Segment, producers: inout [Int64: ProducerEntry], limits: DecodeLimits, allowTornTail: Bool, logger: Logger
+    ) throws(SegmentLogError) -> Int64? {
+        var scanner = BatchScanner(file: segment.log, from: 0, fileSize: segment.size, limits: limits)
+        while true {
+            switch try scanner.next() {
+            case .end:
+                return nil
+            case .batch(let found):
+                try segment.index(found.header, at: found.position) { () throws(SegmentLogError) in
+                    try found.batch.records(limits: limits).first?.record.sourceLSN
+                }
+                if let aborted = try apply(found.batch, to: &producers) { try segment.addAbortedTransaction(aborted) }
+            case .incomplete(let position):
+                guard allowTornTail else {
+                    throw SegmentLogError(.corruptSegment, "sealed segment ends inside a batch", path: segment.files.log, position: position)
+                }
+                return try cutTornTail(segment, at: position, logger: logger)
+            case .damaged(let position, let length, let error):
+                let followed = try scanner.validBatchFollows(damageAt: position, length: length)
+                if !allowTornTail || followed {
+                    throw SegmentLogError(.corruptSegment, "damaged batch followed by more data: \(error.message)", path: segment.files.log, position: position)
+                }
+                return try cutTornTail(segment, at: position, logger: logger)
+            }
+        }
+    }
+
+    private static func cutTornTail(_ segment: Segment, at position: Int64, logger: Logger) throws(SegmentLogError) -> Int64 {
+        logger.info("truncating torn tail", metadata: [
+            "segmentlog.segment": "\(segment.files.log)", "segmentlog.position": "\(position)",
+            "segmentlog.bytes": "\(segment.size - position)",
+        ])
+        let cut = segment.size - position
+        try segment.truncate(to: position)
+        try segment.sync()
+        return cut
+    }
+
+    /// Producer bookkeeping for one batch; returns the aborted transaction an ABORT marker ends.
+    static func apply(_ batch: RecordBatch, to producers: inout [Int64: ProducerEntry]) throws(SegmentLogError) -> AbortedTransaction? {
+        let header = batch.header
+        guard header.hasProducerId else { return nil }
+        var entry = producers[header.producerId] ?? ProducerEntry(epoch: header.producerEpoch)
+        if header.producerEpoch > entry.epoch {
+            entry.epoch = header.producerEpoch
+            entry.recentBatches = []
+        }
+        var aborted: AbortedTransaction?
+        if header.isControl {
+            if let marker = try batch.controlMarker(), let first = entry.openTransactionFirstOffset {
+                entry.openTransactionFirstOffset = nil
+                if marker.type == .abort {
+                    aborted = AbortedTransaction(
+                        producerId: header.producerId, firstOffset: first, lastOffset: header.baseOffset,
+                        lastStableOffset: lastStableOffset(producers, excluding: header.producerId, otherwise: header.nextOffset))
+                }
+            }
+        } else {
+            if header.isTransactional && entry.openTransactionFirstOffset == nil {
+                entry.openTransactionFirstOffset = header.baseOffset
+            }
+            if header.baseSequence >= 0 {
+                entry.remember(BatchMetadata(
+                    firstSequence: header.baseSequence, lastSequence: header.lastSequence,
+                    firstOffset: header.baseOffset, lastOffset: header.lastOffset))
+            }
+        }
+        producers[header.producerId] = entry
+        return aborted
+    }
+
+    private static func lastStableOffset(_ producers: [Int64: ProducerEntry], excluding id: Int64, otherwise: Int64) -> Int64 {
+        producers.filter { $0.key != id }.compactMap(\.value.openTransactionFirstOffset).min() ?? otherwise
+    }
+
+    /// Deletes index and snapshot files whose `.log` is gone (a crash during retention), and
+    /// temporary files of interrupted atomic writes.
+    private static func removeOrphans(in path: String, names: [String], bases: Set<Int64>) throws(SegmentLogError) {
+        for name in names {
+            let suffixes = SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix]
+            let orphan = suffixes.contains { suffix in
+                SegmentFileName.baseOffset(of: name, suffix: suffix).map { !bases.contains($0) } ?? false
+            }
+            if orphan || name.hasSuffix(".tmp") { try FileIO.remove(path + "/" + name) }
+        }
+    }
+
+    static func sealedIndexesAreSound(_ files: SegmentFiles, limits: DecodeLimits) -> Bool {
+        do {
+            let log = try FileHandleBox(path: files.log, flags: O_RDONLY)
+            let logSize = try log.size()
+            guard let offsets = try FileIO.readFile(files.path(OffsetIndex.suffix)),
+                let times = try FileIO.readFile(files.path(TimeIndex.suffix)),
+                let lsns = try FileIO.readFile(files.path(LSNIndex.suffix)),
+                let aborted = try FileIO.readFile(files.path(TxnIndex.suffix))
+            else { return false }
+            _ = try OffsetIndex.decode(offsets, logSize: logSize)
+            _ = try TimeIndex.decode(times)
+            _ = try LSNIndex.decode(lsns)
+            _ = try TxnIndex.decode(aborted)
+            // A sealed segment with data always has a final time index entry.
+            return logSize == 0 || !times.isEmpty
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: Appending
+
+    /// Appends one batch of `records` for `producer`. `baseSequence` nil takes the next one;
+    /// a batch repeating one of the last five (same sequences) returns its original offsets.
+    func append(
+        _ records: [Record], producer: ProducerIdentity, baseSequence: Int32?, transactional: Bool
+    ) throws(SegmentLogError) -> AppendResult {
+        var entry = producers[producer.producerId] ?? ProducerEntry(epoch: producer.epoch)
+        if producer.producerId >= 0 {
+            if producer.epoch < entry.epoch {
+                throw SegmentLogError(.producerFenced, "producer \(producer.producerId) epoch \(producer.epoch) is older than \(entry.epoch)")
+            }
+            if producer.epoch > entry.epoch {
+                entry.epoch = producer.epoch
+                entry.recentBatches = []
+            }
+        }
+        let sequence = producer.producerId >= 0 ? (baseSequence ?? entry.nextSequence) : -1
+        if producer.producerId >= 0 {
+            let last = Int32(truncatingIfNeeded: (Int64(sequence) + Int64(records.count) - 1) % (Int64(Int32.max) + 1))
+            if let duplicate = entry.duplicate(firstSequence: sequence, lastSequence: last) {
+                return AppendResult(firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, wasDuplicate: true)
+            }
+            guard sequence == entry.nextSequence else {
+                throw SegmentLogError(.outOfOrderSequence, "sequence \(sequence) for \(path), expected \(entry.nextSequence)")
+            }
+        }
+        try maybeRoll(incoming: records.count * 64)
+        if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
+        let bytes = try BatchCodec.encode(
+            records, baseOffset: nextOffset, producer: producer, baseSequence: sequence, transactional: transactional,
+            compression: config.compression, zstdLevel: config.zstdLevel)
+        let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
+        try active.append(bytes, header: batch.header) { records.first?.sourceLSN }
+        isDirty = true
+        _ = try Self.apply(batch, to: &producers)
+        return AppendResult(firstOffset: batch.header.baseOffset, lastOffset: batch.header.lastOffset, wasDuplicate: false)
+    }
+
+    /// Writes a COMMIT or ABORT marker ending `producer`'s open transaction here; an ABORT
+    /// also gets its `.txnindex` entry. Returns the marker's offset.
+    @discardableResult
+    func writeMarker(_ type: ControlType, producer: ProducerIdentity) throws(SegmentLogError) -> Int64 {
+        try maybeRoll(incoming: 78)
+        if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
+        let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: config.clock())
+        let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
+        try active.append(bytes, header: batch.header) { nil }
+        isDirty = true
+        if let aborted = try Self.apply(batch, to: &producers) { try active.addAbortedTransaction(aborted) }
+        return batch.header.baseOffset
+    }
+
+    /// Appends already-encoded batches from another producer (tests, imports): offsets are
+    /// rewritten to follow this log, which the CRC allows since it skips the offset field.
+    func appendRaw(_ encoded: [UInt8]) throws(SegmentLogError) -> AppendResult {
+        var bytes = encoded
+        bytes.setInteger(nextOffset, at: 0)
+        let batch = try BatchCodec.decodeBatch(bytes, limits: config.limits)
+        try maybeRoll(incoming: bytes.count)
+        if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
+        try active.append(bytes, header: batch.header) { () throws(SegmentLogError) in
+            try batch.records(limits: config.limits).first?.record.sourceLSN
+        }
+        isDirty = true
+        if let aborted = try Self.apply(batch, to: &producers) { try active.addAbortedTransaction(aborted) }
+        return AppendResult(firstOffset: batch.header.baseOffset, lastOffset: batch.header.lastOffset, wasDuplicate: false)
+    }
+
+    func sync() throws(SegmentLogError) {
+        guard isDirty else { return }
+        try active.sync()
+        isDirty = false
+    }
+
+    /// Rolls to a new segment when the active one is full by size or age, or its relative
+    /// offsets would overflow int32.
+    private func maybeRoll(incoming: Int) throws(SegmentLogError) {
+        guard active.size > 0 else { return }
+        let now = config.clock()
+        let full = active.size + Int64(incoming) > config.segmentBytes
+        let old = now - (active.firstAppendTime ?? now) > config.segmentMilliseconds
+        let offsetsExhausted = nextOffset - active.baseOffset > Int64(Int32.max) - 1_000_000
+        guard full || old || offsetsExhausted else { return }
+        try roll()
+    }
+
+    func roll() throws(SegmentLogError) {
+        try active.seal()
+        let files = SegmentFiles(directory: path, baseOffset: nextOffset)
+        // The snapshot exists before the segment does, so recovery never lacks it.
+        try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers))
+        let next = try Segment(files: files, indexInterval: config.indexIntervalBytes)
+        try FileIO.syncDirectory(path)
+        sealedSegments.append(active.baseOffset)
+        active = next
+        isDirty = false
+    }
+
+    // MARK: Retention
+
+    /// Deletes whole sealed segments older than the retention time or beyond the size bound,
+    /// oldest first. The active segment is never deleted. Returns the deleted base offsets.
+    @discardableResult
+    func enforceRetention() throws(SegmentLogError) -> [Int64] {
+        var sizes: [Int64: Int64] = [:]
+        for base in sealedSegments {
+            let log = SegmentFiles(directory: path, baseOffset: base).log
+            sizes[base] = try FileHandleBox(path: log, flags: O_RDONLY).size()
+        }
+        var total = sizes.values.reduce(active.size, +)
+        let now = config.clock()
+        var deleted: [Int64] = []
+        while let base = sealedSegments.first {
+            let files = SegmentFiles(directory: path, baseOffset: base)
+            let tooBig = config.retentionBytes.map { total > $0 } ?? false
+            let tooOld = try config.retentionMilliseconds.map { retention throws(SegmentLogError) in
+                try Self.largestTimestamp(files) < now - retention
+            } ?? false
+            guard tooBig || tooOld else { break }
+            // The log goes first: a crash in between leaves orphans that `open` removes.
+            try FileIO.remove(files.log)
+            for suffix in SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix] { try FileIO.remove(files.path(suffix)) }
+            total -= sizes[base] ?? 0
+            sealedSegments.removeFirst()
+            deleted.append(base)
+        }
+        if !deleted.isEmpty {
+            try FileIO.syncDirectory(path)
+            logger.info("retention deleted segments", metadata: ["segmentlog.partition": "\(path)", "segmentlog.count": "\(deleted.count)"])
+        }
+        return deleted
+    }
+
+    /// The newest timestamp of a sealed segment: its final time index entry.
+    static func largestTimestamp(_ files: SegmentFiles) throws(SegmentLogError) -> Int64 {
+        guard let bytes = try FileIO.readFile(files.path(TimeIndex.suffix)) else { return -1 }
+        return try TimeIndex.decode(bytes).last?.timestamp ?? -1
+    }
+}

@@ -1,0 +1,237 @@
+/// Reads one partition in offset order at an isolation level, safely while a writer appends:
+/// a batch not yet completely written is not there yet. Not thread-safe; one per consumer.
+public final class PartitionReader {
+    public let topicPartition: TopicPartition
+    public let isolation: IsolationLevel
+    /// The next offset `poll` delivers from.
+    public private(set) var position: Int64
+    private let directory: SegmentDirectory
+    private let limits: DecodeLimits
+    private var cursor: Cursor?
+    private var tail: TailScan?
+    private var abortedCache: [Int64: (size: Int, entries: [AbortedTransaction])] = [:]
+
+    /// Where the next batch is read from.
+    private struct Cursor {
+        var base: Int64
+        var file: FileHandleBox
+        var bytePosition: Int64
+    }
+
+    /// Scan of the newest segment that tracks open transactions, for the last stable offset.
+    private struct TailScan {
+        var base: Int64
+        var file: FileHandleBox
+        var bytePosition: Int64
+        var endOffset: Int64
+        var open: [Int64: Int64]
+    }
+
+    init(directory path: String, topicPartition: TopicPartition, isolation: IsolationLevel, limits: DecodeLimits) throws(SegmentLogError) {
+        self.topicPartition = topicPartition
+        self.isolation = isolation
+        self.directory = SegmentDirectory(path: path)
+        self.limits = limits
+        self.position = 0
+        try seekToBeginning()
+    }
+
+    // MARK: Bounds
+
+    /// Offset of the first record still stored (retention deletes older segments).
+    public func logStartOffset() throws(SegmentLogError) -> Int64 { try directory.baseOffsets().first ?? 0 }
+
+    /// The offset after the last complete batch.
+    public func endOffset() throws(SegmentLogError) -> Int64 { try refreshTail().endOffset }
+
+    /// First offset of the oldest open transaction, or the end offset when none is open.
+    public func lastStableOffset() throws(SegmentLogError) -> Int64 {
+        let tail = try refreshTail()
+        return tail.open.values.min() ?? tail.endOffset
+    }
+
+    /// The highest offset `poll` may deliver up to (exclusive) at this reader's isolation.
+    func upperBound() throws(SegmentLogError) -> Int64 {
+        isolation == .readCommitted ? try lastStableOffset() : try endOffset()
+    }
+
+    private func refreshTail() throws(SegmentLogError) -> TailScan {
+        guard let newest = try directory.baseOffsets().last else {
+            return TailScan(base: 0, file: try FileHandleBox.readOnly("/dev/null"), bytePosition: 0, endOffset: 0, open: [:])
+        }
+        if tail?.base != newest {
+            let file = try FileHandleBox.readOnly(directory.files(newest).log)
+            let open = directory.producersAtStart(newest).compactMapValues(\.openTransactionFirstOffset)
+            tail = TailScan(base: newest, file: file, bytePosition: 0, endOffset: newest, open: open)
+        }
+        var scan = tail!
+        var scanner = BatchScanner(file: scan.file, from: scan.bytePosition, fileSize: try scan.file.size(), limits: limits)
+        scanLoop: while true {
+            switch try scanner.next() {
+            case .batch(let found):
+                let header = found.header
+                if header.hasProducerId {
+                    if header.isControl { scan.open[header.producerId] = nil }
+                    else if header.isTransactional && scan.open[header.producerId] == nil { scan.open[header.producerId] = header.baseOffset }
+                }
+                scan.endOffset = header.nextOffset
+                scan.bytePosition = scanner.position
+            case .end, .incomplete, .damaged:
+                break scanLoop
+            }
+        }
+        tail = scan
+        return scan
+    }
+
+    // MARK: Seeking
+
+    public func seekToBeginning() throws(SegmentLogError) {
+        try seek(toOffset: try logStartOffset())
+    }
+
+    public func seekToEnd() throws(SegmentLogError) {
+        try seek(toOffset: try upperBound())
+    }
+
+    /// Positions at `offset`; an offset before the log start moves to the log start.
+    public func seek(toOffset offset: Int64) throws(SegmentLogError) {
+        let bases = try directory.baseOffsets()
+        guard let first = bases.first else {
+            position = 0
+            cursor = nil
+            return
+        }
+        let target = max(offset, first)
+        let base = bases.last { $0 <= target } ?? first
+        let file = try FileHandleBox.readOnly(directory.files(base).log)
+        let bytePosition = OffsetIndex.position(for: target - base, in: directory.offsetIndex(base, logSize: try file.size()))
+        cursor = Cursor(base: base, file: file, bytePosition: bytePosition)
+        position = target
+    }
+
+    /// Positions at the first record whose timestamp is >= `timestamp` (the end if none).
+    public func seek(toTimestamp timestamp: Int64) throws(SegmentLogError) {
+        let bases = try directory.baseOffsets()
+        // The first segment whose newest record is recent enough; the active one otherwise.
+        var chosen = bases.last ?? 0
+        for base in bases.dropLast() where (directory.timeIndex(base).last?.timestamp ?? .max) >= timestamp {
+            chosen = base
+            break
+        }
+        let after = TimeIndex.lastOffsetBefore(timestamp, in: directory.timeIndex(chosen)).map { chosen + Int64($0) + 1 }
+        try seek(toOffset: after ?? chosen)
+        try advance { $0.timestamp >= timestamp }
+    }
+
+    /// Positions at the first record whose `outflow.lsn` is >= `lsn`, using the `.lsnindex`
+    /// files (see `LSNIndex`); the end if there is none.
+    public func seek(toLSN lsn: UInt64) throws(SegmentLogError) {
+        let bases = try directory.baseOffsets()
+        var start = bases.first ?? 0
+        for base in bases {
+            let entries = directory.lsnIndex(base)
+            guard let firstEntry = entries.first else { continue }
+            if firstEntry.lsn < lsn {
+                start = base + Int64(LSNIndex.startOffset(before: lsn, in: entries) ?? 0)
+            } else {
+                break
+            }
+        }
+        try seek(toOffset: start)
+        try advance { ($0.record.sourceLSN ?? 0) >= lsn }
+    }
+
+    /// Moves `position` forward to the first record (in any transaction state) matching
+    /// `predicate`, or to the end offset.
+    private func advance(to predicate: (StoredRecord) -> Bool) throws(SegmentLogError) {
+        let end = try endOffset()
+        while position < end {
+            guard let (batch, from) = try nextBatch(upTo: end) else { break }
+            if batch.header.isControl { continue }
+            for record in try batch.records(limits: limits) where record.offset >= from && predicate(record) {
+                // Re-read this batch from its start on the next poll.
+                try seek(toOffset: record.offset)
+                return
+            }
+        }
+        try seek(toOffset: end)
+    }
+
+    // MARK: Reading
+
+    /// Up to about `maxRecords` records from `position` (whole batches), empty at the end.
+    public func poll(maxRecords: Int = 500) throws(SegmentLogError) -> [StoredRecord] {
+        let bound = try upperBound()
+        var aborted = isolation == .readCommitted ? try abortedTransactions(from: position, below: bound)[...] : []
+        var abortedProducers: Set<Int64> = []
+        var delivered: [StoredRecord] = []
+        while delivered.count < maxRecords, position < bound, let (batch, from) = try nextBatch(upTo: bound) {
+            let header = batch.header
+            if isolation == .readCommitted && header.hasProducerId {
+                // Kafka's consumer-side filter: a producer joins the aborted set when one of
+                // its aborted transactions starts at or before this batch, and leaves it at its
+                // ABORT marker; its transactional batches in between are dropped.
+                while let next = aborted.first, next.firstOffset <= header.lastOffset {
+                    abortedProducers.insert(next.producerId)
+                    aborted.removeFirst()
+                }
+                if header.isControl {
+                    if try batch.controlMarker()?.type == .abort { abortedProducers.remove(header.producerId) }
+                    continue
+                }
+                if header.isTransactional && abortedProducers.contains(header.producerId) { continue }
+            }
+            if header.isControl { continue }
+            for record in try batch.records(limits: limits) where record.offset >= from {
+                delivered.append(record)
+            }
+        }
+        return delivered
+    }
+
+    /// The next whole batch below `bound`, advancing `position` past it; nil at the bound or
+    /// when the rest is not completely written yet.
+    private func nextBatch(upTo bound: Int64) throws(SegmentLogError) -> (batch: RecordBatch, deliverFrom: Int64)? {
+        while true {
+            if cursor == nil { try seek(toOffset: position) }
+            guard var current = cursor else { return nil }
+            let size = try current.file.size()
+            var scanner = BatchScanner(file: current.file, from: current.bytePosition, fileSize: size, limits: limits)
+            switch try scanner.next() {
+            case .batch(let found):
+                guard found.header.baseOffset < bound else { return nil }
+                current.bytePosition = scanner.position
+                cursor = current
+                if found.header.lastOffset < position { continue }
+                let deliverFrom = max(position, found.header.baseOffset)
+                position = found.header.nextOffset
+                return (found.batch, deliverFrom)
+            case .damaged(let at, let length, let error):
+                let bases = try directory.baseOffsets()
+                if try scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
+                    throw SegmentLogError(.corruptSegment, error.message, path: current.file.path, position: at)
+                }
+                return nil
+            case .incomplete, .end:
+                // Move on only when a newer segment exists; the active one may still grow.
+                guard let next = try directory.baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                let file = try FileHandleBox.readOnly(directory.files(next).log)
+                cursor = Cursor(base: next, file: file, bytePosition: 0)
+                position = max(position, next)
+            }
+        }
+    }
+
+    /// Aborted transactions that may cover offsets in [from, below), from the `.txnindex` of
+    /// the segment holding `from` onwards, ordered by first offset.
+    private func abortedTransactions(from: Int64, below bound: Int64) throws(SegmentLogError) -> [AbortedTransaction] {
+        let bases = try directory.baseOffsets()
+        let startBase = bases.last { $0 <= from } ?? bases.first ?? 0
+        var result: [AbortedTransaction] = []
+        for base in bases where base >= startBase {
+            result += try directory.abortedTransactions(base).filter { $0.lastOffset >= from && $0.firstOffset < bound }
+        }
+        return result.sorted { $0.firstOffset < $1.firstOffset }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// The files of one segment, named by base offset.
+struct SegmentFiles {
+    let directory: String
+    let baseOffset: Int64
+
+    func path(_ suffix: String) -> String {
+        directory + "/" + SegmentFileName.name(baseOffset, suffix)
+    }
+    var log: String { path("log") }
+    static let indexSuffixes = [OffsetIndex.suffix, TimeIndex.suffix, LSNIndex.suffix, TxnIndex.suffix]
+}
+
+/// The segment being written: appends batches and keeps its four index files in step. Opened
+/// for recovery, its indexes are emptied and rebuilt by replaying the batches through `index`.
+final class Segment {
+    let files: SegmentFiles
+    let log: FileHandleBox
+    private let offsetIndex: FileHandleBox
+    private let timeIndex: FileHandleBox
+    private let lsnIndex: FileHandleBox
+    private let txnIndex: FileHandleBox
+    private let indexInterval: Int
+
+    private(set) var size: Int64
+    private(set) var nextOffset: Int64
+    /// Writer clock when the segment got its first batch (or was recovered non-empty), for the
+    /// age-based roll. Record timestamps are the source's and may be far in the past.
+    var firstAppendTime: Int64?
+    private var offsetIndexSize: Int64 = 0
+    private var timeIndexSize: Int64 = 0
+    private var lsnIndexSize: Int64 = 0
+    private var txnIndexSize: Int64 = 0
+    private var bytesSinceLastIndexEntry = 0
+    private var maxTimestampSoFar: Int64 = -1
+    private var offsetOfMaxTimestampSoFar: Int64 = -1
+    private var lastTimeIndexTimestamp: Int64 = .min
+    private var lastLSNIndexed: UInt64?
+
+    var baseOffset: Int64 { files.baseOffset }
+
+    /// Opens (creating when absent) the segment files; index files start empty.
+    init(files: SegmentFiles, indexInterval: Int) throws(SegmentLogError) {
+        self.files = files
+        self.indexInterval = indexInterval
+        log = try FileHandleBox(path: files.log, flags: O_RDWR | O_CREAT)
+        offsetIndex = try FileHandleBox(path: files.path(OffsetIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
+        timeIndex = try FileHandleBox(path: files.path(TimeIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
+        lsnIndex = try FileHandleBox(path: files.path(LSNIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
+        txnIndex = try FileHandleBox(path: files.path(TxnIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
+        size = try log.size()
+        nextOffset = files.baseOffset
+    }
+
+    func append(_ bytes: [UInt8], header: BatchHeader, firstLSN: () throws(SegmentLogError) -> UInt64?) throws(SegmentLogError) {
+        let position = size
+        try log.write(bytes, at: position)
+        size += Int64(bytes.count)
+        try index(header, at: position, firstLSN: firstLSN)
+    }
+
+    /// Shrinks the log to `position` (recovery of a torn tail).
+    func truncate(to position: Int64) throws(SegmentLogError) {
+        try log.truncate(to: position)
+        size = position
+    }
+
+    /// Updates the indexes for a batch written at `position` (by `append` or found by a scan).
+    func index(_ header: BatchHeader, at position: Int64, firstLSN: () throws(SegmentLogError) -> UInt64?) throws(SegmentLogError) {
+        if header.maxTimestamp > maxTimestampSoFar {
+            maxTimestampSoFar = header.maxTimestamp
+            offsetOfMaxTimestampSoFar = header.lastOffset
+        }
+        if bytesSinceLastIndexEntry > indexInterval {
+            let entry = OffsetIndexEntry(relativeOffset: relative(header.lastOffset), position: Int32(position))
+            try offsetIndex.write(entry.encoded(), at: offsetIndexSize)
+            offsetIndexSize += Int64(OffsetIndexEntry.size)
+            try maybeAppendTimeIndex()
+            if !header.isControl { try maybeAppendLSN(firstLSN(), header: header) }
+            bytesSinceLastIndexEntry = 0
+        } else if lastLSNIndexed == nil && !header.isControl {
+            try maybeAppendLSN(firstLSN(), header: header)
+        }
+        bytesSinceLastIndexEntry += header.sizeInBytes
+        nextOffset = header.nextOffset
+    }
+
+    func addAbortedTransaction(_ entry: AbortedTransaction) throws(SegmentLogError) {
+        try txnIndex.write(entry.encoded(), at: txnIndexSize)
+        txnIndexSize += Int64(AbortedTransaction.size)
+    }
+
+    func sync() throws(SegmentLogError) { try log.sync() }
+
+    /// Makes the segment read-only history: the last time index entry, then everything durable.
+    func seal() throws(SegmentLogError) {
+        try maybeAppendTimeIndex()
+        for file in [log, offsetIndex, timeIndex, lsnIndex, txnIndex] { try file.sync() }
+    }
+
+    private func relative(_ offset: Int64) -> Int32 { Int32(truncatingIfNeeded: offset - files.baseOffset) }
+
+    private func maybeAppendTimeIndex() throws(SegmentLogError) {
+        guard maxTimestampSoFar > lastTimeIndexTimestamp, offsetOfMaxTimestampSoFar >= 0 else { return }
+        let entry = TimeIndexEntry(timestamp: maxTimestampSoFar, relativeOffset: relative(offsetOfMaxTimestampSoFar))
+        try timeIndex.write(entry.encoded(), at: timeIndexSize)
+        timeIndexSize += Int64(TimeIndexEntry.size)
+        lastTimeIndexTimestamp = maxTimestampSoFar
+    }
+
+    private func maybeAppendLSN(_ lsn: UInt64?, header: BatchHeader) throws(SegmentLogError) {
+        guard let lsn, lastLSNIndexed.map({ lsn > $0 }) ?? true else { return }
+        let entry = LSNIndexEntry(lsn: lsn, relativeOffset: relative(header.baseOffset))
+        try lsnIndex.write(entry.encoded(), at: lsnIndexSize)
+        lsnIndexSize += Int64(LSNIndexEntry.size)
+        lastLSNIndexed = lsn
+    }
+}

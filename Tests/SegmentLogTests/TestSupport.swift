@@ -1,0 +1,30 @@
+import Foundation
+@testable import SegmentLog
+
+/// SplitMix64: a deterministic generator so random tests can be replayed from a printed seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A fresh directory under the system temporary directory, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+    init(_ label: String = #function) throws {
+        let name = "outflow-test-" + label.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString
+        path = (NSTemporaryDirectory() as NSString).appendingPathComponent(name)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ components: String...) -> String { ([path] + components).joined(separator: "/") }
+}
+
+func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+func text(_ bytes: [UInt8]?) -> String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
