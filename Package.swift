@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput"]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
         .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI"]),
     ],

@@ -32,12 +32,12 @@ public final class CopyBothStream {
         self.connection = connection
     }
 
-    /// The next CopyData message, waiting at most `timeoutMilliseconds` (0: don't wait).
+    /// The next CopyData message, waiting at most `timeoutMilliseconds` (0: only what has
+    /// already arrived).
     /// Returns nil when nothing arrived in time. Throws when the server ended the stream or
     /// the connection failed.
     public func receive(timeoutMilliseconds: Int32) throws(PostgresError) -> [UInt8]? {
         if let message = try readBuffered() { return message }
-        guard timeoutMilliseconds > 0 else { return nil }
         guard try waitForSocket(events: Int16(POLLIN), timeoutMilliseconds: timeoutMilliseconds) else { return nil }
         guard PQconsumeInput(connection.handle) == 1 else {
             throw lost("the replication connection failed while reading")

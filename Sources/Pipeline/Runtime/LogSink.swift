@@ -1,0 +1,109 @@
+import PGOutput
+import SegmentLog
+
+/// Turns events into records and appends them to the log writer: partitions by key with
+/// Kafka's partitioner, stamps every record with its source position (`outflow.lsn`,
+/// `outflow.xid`), and batches per partition so that a large transaction streams into the
+/// open log transaction batch by batch instead of piling up in memory.
+final class LogSink {
+    let writer: LogWriter
+    let partitionCount: Int32
+    let batchRecords: Int
+    let batchBytes: Int
+    let pipelineName: String
+    let databaseName: String
+    private var buffers: [TopicPartition: [Record]] = [:]
+    private var bufferedBytes = 0
+    /// Records appended (or buffered) in the open log transaction.
+    private(set) var recordsInTransaction = 0
+    private(set) var recordsWritten = 0
+
+    init(writer: LogWriter, partitionCount: Int32, batchRecords: Int = 2000, batchBytes: Int = 1 << 20, pipelineName: String, databaseName: String) {
+        self.writer = writer
+        self.partitionCount = max(1, partitionCount)
+        self.batchRecords = batchRecords
+        self.batchBytes = batchBytes
+        self.pipelineName = pipelineName
+        self.databaseName = databaseName
+    }
+
+    /// Adds one event leaving the stage graph. A change event that no stage turned into a
+    /// record becomes a Debezium-style envelope.
+    func write(_ event: PipelineEvent) throws(SinkError) {
+        var event = event
+        if event.topic == nil, let change = event.change {
+            DebeziumEnvelope.fill(&event, change: change, pipelineName: pipelineName, databaseName: databaseName)
+        }
+        guard let topic = event.topic else {
+            throw SinkError(message: "an event reached the sink without a topic (table \(event.origin.table))")
+        }
+        let partition: Int32
+        if let key = event.key {
+            partition = Int32(KafkaPartitioner.partition(forKey: key, partitionCount: Int(partitionCount)))
+        } else {
+            // No key: keep a transaction's keyless records together.
+            partition = Int32(event.origin.xid % UInt32(partitionCount))
+        }
+        let topicPartition: TopicPartition
+        do { topicPartition = try TopicPartition(topic: topic, partition: partition) } catch {
+            throw SinkError(message: "invalid topic \"\(topic)\": \(error)", isEventError: true)
+        }
+        var headers = event.headers
+        headers.removeAll { $0.key == "outflow.lsn" || $0.key == "outflow.xid" }
+        headers.append(RecordHeader(key: "outflow.lsn", text: event.origin.commitLSN.description))
+        headers.append(RecordHeader(key: "outflow.xid", text: String(event.origin.xid)))
+        let record = Record(key: event.key, value: event.value, headers: headers, timestamp: event.origin.commitTime.unixMicroseconds / 1000)
+        buffers[topicPartition, default: []].append(record)
+        bufferedBytes += (event.key?.count ?? 0) + (event.value?.count ?? 0) + 64
+        recordsInTransaction += 1
+        if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
+            try flush()
+        }
+    }
+
+    /// Appends everything buffered to the open log transaction (opening it if needed).
+    func flush() throws(SinkError) {
+        guard !buffers.isEmpty else { return }
+        do {
+            if !writer.isInTransaction { try writer.beginTransaction() }
+            for (topicPartition, records) in buffers.sorted(by: { $0.key < $1.key }) {
+                _ = try writer.append(records, to: topicPartition)
+                recordsWritten += records.count
+            }
+        } catch {
+            throw SinkError(message: "writing to the log failed: \(error)", underlying: error)
+        }
+        buffers.removeAll(keepingCapacity: true)
+        bufferedBytes = 0
+    }
+
+    /// Flushes and commits the log transaction with `metadata`; nil when nothing was written.
+    func commit(metadata: [UInt8]) throws(SinkError) -> CommitResult? {
+        try flush()
+        guard writer.isInTransaction else { return nil }
+        do {
+            let result = try writer.commit(metadata: metadata)
+            recordsInTransaction = 0
+            return result
+        } catch {
+            throw SinkError(message: "committing to the log failed: \(error)", underlying: error)
+        }
+    }
+
+    /// Drops what is buffered and aborts the open log transaction.
+    func abort() throws(SinkError) {
+        buffers.removeAll()
+        bufferedBytes = 0
+        recordsInTransaction = 0
+        guard writer.isInTransaction else { return }
+        do { try writer.abort() } catch { throw SinkError(message: "aborting the log transaction failed: \(error)", underlying: error) }
+    }
+}
+
+public struct SinkError: Error, CustomStringConvertible, @unchecked Sendable {
+    public var message: String
+    /// The event itself is at fault (it can go to the dead letters); otherwise the log is.
+    public var isEventError = false
+    public var underlying: (any Error)?
+    public var description: String { message }
+}

@@ -1,0 +1,149 @@
+import PGOutput
+import PostgresSource
+import SegmentLog
+
+/// Where an event came from: its source transaction and change.
+public struct EventOrigin: Sendable, Hashable {
+    /// The commit LSN of the source transaction: what `outflow.lsn` carries.
+    public var commitLSN: LSN
+    public var xid: UInt32
+    public var commitTime: PostgresTimestamp
+    public var table: TableName
+    public var operation: SourceChange.Operation
+    /// Position of the change in its transaction: with `commitLSN` it orders events exactly.
+    public var sequence: Int
+
+    public init(commitLSN: LSN, xid: UInt32, commitTime: PostgresTimestamp, table: TableName, operation: SourceChange.Operation, sequence: Int) {
+        self.commitLSN = commitLSN
+        self.xid = xid
+        self.commitTime = commitTime
+        self.table = table
+        self.operation = operation
+        self.sequence = sequence
+    }
+}
+
+/// What flows between stages: a record in the making (topic, key, value, headers) with the
+/// fields expressions read, and its origin.
+///
+/// An event fresh from the source is a *change event*: it holds the row change itself, and
+/// its fields are the row's columns under `after` / `before`. The outbox stage turns change
+/// events into records; a change event that reaches the sink unchanged becomes a
+/// Debezium-style envelope.
+public struct PipelineEvent: Sendable {
+    public var origin: EventOrigin
+    public var change: SourceChange?
+    public var topic: String?
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [RecordHeader] = []
+    /// Fields for expressions, by top-level name (`payload`, `id`, `aggregatetype`, …).
+    public var fields: [String: EventValue] = [:]
+
+    public init(origin: EventOrigin, change: SourceChange? = nil) {
+        self.origin = origin
+        self.change = change
+    }
+
+    public func header(_ name: String) -> [UInt8]? {
+        headers.last(where: { $0.key == name })?.value
+    }
+
+    public mutating func setHeader(_ name: String, _ value: [UInt8]?) {
+        headers.removeAll { $0.key == name }
+        headers.append(RecordHeader(key: name, value: value))
+    }
+}
+
+extension PipelineEvent: EventView {
+    public func value(at path: FieldPath) -> EventValue? {
+        var current: EventValue
+        switch path.segments[0] {
+        case .name("headers") where fields["headers"] == nil:
+            var members: [String: EventValue] = [:]
+            for header in headers { members[header.key] = header.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
+            current = .object(members)
+        case .name(let name):
+            if let field = fields[name] {
+                current = field
+            } else if let change, name == "after" || name == "before" {
+                current = Self.columns(of: change, old: name == "before")
+            } else {
+                return nil
+            }
+        case .index:
+            return nil
+        }
+        for segment in path.segments.dropFirst() {
+            switch (segment, current) {
+            case (.name(let name), .object(let members)):
+                guard let next = members[name] else { return nil }
+                current = next
+            case (.index(let position), .array(let items)):
+                guard items.indices.contains(position) else { return nil }
+                current = items[position]
+            default:
+                return nil
+            }
+        }
+        return current
+    }
+
+    public func metadata(_ field: MetadataField) -> EventValue {
+        switch field {
+        case .lsn: .string(origin.commitLSN.description)
+        case .xid: .int(Int64(origin.xid))
+        case .table: .string(origin.table.description)
+        case .op: .string(origin.operation.rawValue)
+        case .commitTimestamp: .string(ISOTimestamp.format(unixMicroseconds: origin.commitTime.unixMicroseconds))
+        case .topic: topic.map { .string($0) } ?? .null
+        case .key: key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+        }
+    }
+
+    /// A change's row as an object of column texts (nil for NULL).
+    static func columns(of change: SourceChange, old: Bool) -> EventValue {
+        guard let tuple = old ? change.oldTuple?.tuple : change.newTuple else { return .null }
+        var members: [String: EventValue] = [:]
+        for (column, value) in zip(change.relation.columns, tuple.columns) {
+            switch value {
+            case .null: members[column.name] = .null
+            case .unchangedToast: continue
+            case .text(let bytes), .binary(let bytes): members[column.name] = .string(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        return .object(members)
+    }
+}
+
+/// ISO 8601 text in UTC with microseconds, e.g. `2026-11-27T10:15:00.123456Z`.
+enum ISOTimestamp {
+    static func format(unixMicroseconds: Int64) -> String {
+        let seconds = unixMicroseconds.floorDivided(by: 1_000_000)
+        let micros = unixMicroseconds - seconds * 1_000_000
+        let days = seconds.floorDivided(by: 86_400)
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = z.floorDivided(by: 146_097)
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let mp = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
+    }
+}
+
+extension Int64 {
+    func floorDivided(by divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
+}

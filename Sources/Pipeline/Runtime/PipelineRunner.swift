@@ -1,0 +1,245 @@
+import Logging
+import PGOutput
+import PostgresSource
+import SegmentLog
+
+/// What the runner has done so far, for progress lines and tests.
+public struct RunnerProgress: Sendable {
+    public var sourceTransactions = 0
+    public var skippedTransactions = 0
+    public var events = 0
+    public var records = 0
+    public var deadLetters = 0
+    public var logCommits = 0
+    /// The last source position made durable (Commit end LSN).
+    public var durable: LSN = .zero
+    /// The newest commit LSN seen from the source.
+    public var received: LSN = .zero
+}
+
+/// The exactly-once loop: source transactions → stage graph → one log transaction per group
+/// of source transactions → commit record carrying the source position and stage state →
+/// only then the position is acknowledged to Postgres.
+///
+/// Group commit: source transactions that arrive back to back share one log transaction (one
+/// set of fsyncs); the group commits as soon as the stream pauses, or when it reaches
+/// `groupMaxBytes` or `groupMaxLatency`, and only ever between source transactions.
+public final class PipelineRunner {
+    public struct Settings: Sendable {
+        public var pipelineName: String
+        public var databaseName: String = ""
+        public var partitions: Int32 = 1
+        public var deadLetterTopic: String
+        /// Send events that fail a stage to the dead-letter topic (true) or stop (false).
+        public var deadLetterOnFailure = true
+        public var groupMaxBytes = 4 << 20
+        public var groupMaxLatency: Duration = .milliseconds(100)
+        /// How long a stop waits for the source transaction in progress to finish.
+        public var drainTimeout: Duration = .seconds(10)
+
+        public init(pipelineName: String, deadLetterTopic: String) {
+            self.pipelineName = pipelineName
+            self.deadLetterTopic = deadLetterTopic
+        }
+    }
+
+    public let settings: Settings
+    let graph: StageGraph
+    let sink: LogSink
+    let logger: Logger
+    /// The position the log holds: every source transaction whose commit is before it is in
+    /// the log already and is skipped when the source sends it again.
+    public private(set) var committedPosition: LSN
+    public private(set) var progress = RunnerProgress()
+
+    /// Transaction being read from the source (nil between transactions).
+    private var current: TransactionBegin?
+    private var skippingCurrent = false
+    /// End LSN of the last source transaction read completely but not yet committed to the log.
+    private var pendingEnd: LSN?
+    private var groupStartedAt: ContinuousClock.Instant?
+
+    public init(graph: StageGraph, writer: LogWriter, settings: Settings, logger: Logger = Logger(label: "outflow.pipeline")) throws(PipelineRunError) {
+        self.graph = graph
+        self.settings = settings
+        self.logger = logger
+        self.sink = LogSink(
+            writer: writer, partitionCount: settings.partitions, pipelineName: settings.pipelineName, databaseName: settings.databaseName)
+        if let metadata = writer.lastCommittedMetadata {
+            do {
+                committedPosition = try Checkpoint(decoding: metadata).sourceEnd
+            } catch {
+                throw PipelineRunError(message: "the log at \(writer.directory) holds a commit record Outflow cannot read: \(error)")
+            }
+        } else {
+            committedPosition = .zero
+        }
+        progress.durable = committedPosition
+    }
+
+    /// Runs until `shouldStop` turns true (then drains and commits), or an error.
+    public func run(
+        source: ReplicationSession, shouldStop: () -> Bool, report: (RunnerProgress) -> Void = { _ in }
+    ) throws(PipelineRunError) {
+        var stopDeadline: ContinuousClock.Instant?
+        while true {
+            if stopDeadline == nil, shouldStop() {
+                stopDeadline = .now.advanced(by: settings.drainTimeout)
+                logger.info("stopping: finishing the source transaction in progress", metadata: ["outflow.in_transaction": "\(current != nil)"])
+            }
+            if let deadline = stopDeadline {
+                if current == nil {
+                    try commitGroup(source: source)
+                    return
+                }
+                if ContinuousClock.now >= deadline {
+                    logger.warning("stop timeout: the open source transaction is abandoned; it will be read again on restart")
+                    try abortGroup()
+                    return
+                }
+            }
+            // Wait for more only when nothing is pending: a pause in the stream commits the group.
+            let mustCommitSoon = pendingEnd != nil && current == nil
+            let timeout: Int32 = mustCommitSoon ? 0 : 200
+            let event: SourceEvent?
+            do { event = try source.next(timeoutMilliseconds: timeout) } catch {
+                throw PipelineRunError(message: "replication failed: \(error)", underlying: error)
+            }
+            guard let event else {
+                if current == nil { try commitGroup(source: source) }
+                report(progress)
+                continue
+            }
+            try handle(event, source: source)
+            if current == nil, let started = groupStartedAt,
+                sink.writer.transactionBytes >= settings.groupMaxBytes || ContinuousClock.now - started >= settings.groupMaxLatency
+            {
+                try commitGroup(source: source)
+            }
+        }
+    }
+
+    private func handle(_ event: SourceEvent, source: ReplicationSession) throws(PipelineRunError) {
+        switch event {
+        case .begin(let begin):
+            current = begin
+            progress.received = max(progress.received, begin.commitLSN)
+            // Already in the log (the source sends from its confirmed position, which may be
+            // behind the log's): skip it whole.
+            skippingCurrent = begin.commitLSN < committedPosition
+            if skippingCurrent { progress.skippedTransactions += 1 }
+            if groupStartedAt == nil { groupStartedAt = .now }
+        case .change(let change):
+            guard let open = current, !skippingCurrent else { return }
+            let origin = EventOrigin(
+                commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: change.table,
+                operation: change.operation, sequence: change.sequence)
+            progress.events += 1
+            do {
+                try graph.run(PipelineEvent(origin: origin, change: change), sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
+                    try deadLetter(event, reason: failure.description, stage: failure.stageID)
+                })
+            } catch let error as PipelineRunError {
+                throw error
+            } catch {
+                throw PipelineRunError(message: "\(error)", underlying: error)
+            }
+        case .commit(let commit):
+            current = nil
+            if skippingCurrent {
+                skippingCurrent = false
+                return
+            }
+            progress.sourceTransactions += 1
+            pendingEnd = commit.endLSN
+        case .message:
+            break  // logical messages (heartbeats, other applications') are not pipeline input
+        case .restarted(let resume):
+            logger.warning("source reconnected; the open log transaction is aborted and read again", metadata: ["outflow.resume": "\(resume)"])
+            try abortGroup()
+        case .streamStart, .streamStop, .streamCommit, .streamAbort, .beginPrepare, .prepare, .commitPrepared, .rollbackPrepared:
+            throw PipelineRunError(message: "the source sent a streamed or prepared transaction, which this pipeline does not request")
+        }
+    }
+
+    private func writeOrDeadLetter(_ event: PipelineEvent) throws(PipelineRunError) {
+        do {
+            try sink.write(event)
+            progress.records += 1
+        } catch let error where error.isEventError {
+            try deadLetter(event, reason: error.message, stage: "sink")
+        } catch {
+            throw PipelineRunError(message: error.message, underlying: error)
+        }
+    }
+
+    private func deadLetter(_ event: PipelineEvent, reason: String, stage: String) throws(PipelineRunError) {
+        guard settings.deadLetterOnFailure else {
+            throw PipelineRunError(message: "stage \(stage) failed on the event of \(event.origin.table) at \(event.origin.commitLSN) (xid \(event.origin.xid), change #\(event.origin.sequence)): \(reason)")
+        }
+        var letter = PipelineEvent(origin: event.origin, change: event.change)
+        letter.topic = settings.deadLetterTopic
+        letter.key = event.key
+        if let value = event.value {
+            letter.value = value
+        } else if let change = event.change {
+            letter.value = Array(PipelineEvent.columns(of: change, old: change.operation == .delete).jsonText.utf8)
+        }
+        letter.headers = event.headers
+        letter.setHeader("outflow.stage", Array(stage.utf8))
+        letter.setHeader("outflow.error", Array(reason.utf8))
+        letter.setHeader("outflow.table", Array(event.origin.table.description.utf8))
+        do { try sink.write(letter) } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        progress.deadLetters += 1
+        logger.warning("event sent to the dead-letter topic", metadata: [
+            "outflow.stage": "\(stage)", "outflow.error": "\(reason)", "outflow.lsn": "\(event.origin.commitLSN)",
+        ])
+    }
+
+    /// Commits the group: data, then the commit record (the commit point), then tells the
+    /// source the position is durable.
+    private func commitGroup(source: ReplicationSession) throws(PipelineRunError) {
+        guard let end = pendingEnd else { return }
+        var changes: [String: [UInt8]] = [:]
+        for stage in graph.statefulStages {
+            if let pending = stage.pendingChanges() { changes[stage.id] = pending }
+        }
+        let checkpoint = Checkpoint(sourceEnd: end, stageChanges: changes)
+        do {
+            if try sink.commit(metadata: checkpoint.encoded()) != nil {
+                progress.logCommits += 1
+                committedPosition = end
+            }
+        } catch {
+            throw PipelineRunError(message: error.message, underlying: error)
+        }
+        for stage in graph.statefulStages { stage.didCommit() }
+        // Nothing written (every event filtered out) needs no commit record: the position is
+        // still safe to acknowledge, as those transactions produce nothing when read again.
+        source.markDurable(end)
+        progress.durable = end
+        pendingEnd = nil
+        groupStartedAt = nil
+    }
+
+    private func abortGroup() throws(PipelineRunError) {
+        do { try sink.abort() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        for stage in graph.statefulStages { stage.didAbort() }
+        current = nil
+        skippingCurrent = false
+        pendingEnd = nil
+        groupStartedAt = nil
+    }
+}
+
+public struct PipelineRunError: Error, CustomStringConvertible, @unchecked Sendable {
+    public var message: String
+    public var underlying: (any Error)?
+
+    public init(message: String, underlying: (any Error)? = nil) {
+        self.message = message
+        self.underlying = underlying
+    }
+
+    public var description: String { message }
+}

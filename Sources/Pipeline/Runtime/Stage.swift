@@ -1,0 +1,36 @@
+/// An event a stage could not handle: it goes to the dead-letter topic (or stops the
+/// pipeline, when the policy says `fail`) with this reason.
+public struct StageFailure: Error, Sendable, CustomStringConvertible {
+    public var stageID: String
+    public var message: String
+
+    public init(stageID: String, message: String) {
+        self.stageID = stageID
+        self.message = message
+    }
+
+    public var description: String { "stage \(stageID): \(message)" }
+}
+
+/// One step of the stage graph. A stage reads one event and emits zero or more, each on an
+/// output port (`nil`: the default output; `route` has named ones).
+///
+/// Stages run on the pipeline's one thread, in source order, so they keep plain state.
+public protocol Stage: AnyObject {
+    var id: String { get }
+    func process(_ event: PipelineEvent, emit: (PipelineEvent, _ port: String?) -> Void) throws(StageFailure)
+}
+
+/// A stage whose state must commit atomically with the output (exactly-once): what it
+/// changed since the last commit travels in the log's commit record, and is undone when the
+/// log transaction aborts.
+public protocol StatefulStage: Stage {
+    /// The changes since the last commit, to store in the commit record (nil: none).
+    func pendingChanges() -> [UInt8]?
+    /// The log transaction committed: the pending changes are now durable.
+    func didCommit()
+    /// The log transaction aborted: forget the pending changes.
+    func didAbort()
+    /// Restores state from the changes of past commit records, oldest first.
+    func restore(from changes: [UInt8]) throws(StageFailure)
+}

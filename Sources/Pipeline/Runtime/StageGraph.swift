@@ -1,0 +1,79 @@
+/// The stages wired as a DAG. An event enters at the stages that read the source, flows
+/// depth-first along every edge (a fan-out copies it, a fan-in receives each copy), and
+/// leaves through every output no stage consumes, into the sink.
+///
+/// Everything runs on the pipeline's one thread in source order, so the order of events
+/// along any path is the source order: commit LSN, then position in the transaction.
+public final class StageGraph {
+    public struct Wiring: Sendable {
+        public var stageID: String
+        /// `source`, a stage id, or `id.port` for a named output.
+        public var inputs: [String]
+
+        public init(stageID: String, inputs: [String]) {
+            self.stageID = stageID
+            self.inputs = inputs
+        }
+    }
+
+    public static let sourceInput = "source"
+
+    public let stages: [any Stage]
+    private var entry: [Int] = []
+    /// Stage index → port → consuming stage indexes.
+    private var consumers: [[String?: [Int]]]
+
+    public init(stages: [any Stage], wiring: [Wiring]) throws(StageFailure) {
+        self.stages = stages
+        consumers = Array(repeating: [:], count: stages.count)
+        let index = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1.id, $0) })
+        for wire in wiring {
+            guard let target = index[wire.stageID] else { throw StageFailure(stageID: wire.stageID, message: "no such stage") }
+            for input in wire.inputs {
+                if input == Self.sourceInput {
+                    entry.append(target)
+                    continue
+                }
+                let parts = input.split(separator: ".", maxSplits: 1)
+                let (producerID, port) = (String(parts[0]), parts.count > 1 ? String(parts[1]) : nil)
+                guard let producer = index[producerID] else {
+                    throw StageFailure(stageID: wire.stageID, message: "input \"\(input)\" names no stage")
+                }
+                consumers[producer][port, default: []].append(target)
+            }
+        }
+    }
+
+    /// Runs one source event through the graph. `sink` receives what leaves it;
+    /// `failed` receives each event a stage could not handle.
+    public func run(
+        _ event: PipelineEvent, sink: (PipelineEvent) throws -> Void, failed: (PipelineEvent, StageFailure) throws -> Void
+    ) rethrows {
+        if entry.isEmpty {
+            try sink(event)
+            return
+        }
+        for target in entry { try run(event, at: target, sink: sink, failed: failed) }
+    }
+
+    private func run(
+        _ event: PipelineEvent, at node: Int, sink: (PipelineEvent) throws -> Void, failed: (PipelineEvent, StageFailure) throws -> Void
+    ) rethrows {
+        var outputs: [(PipelineEvent, String?)] = []
+        do {
+            try stages[node].process(event) { output, port in outputs.append((output, port)) }
+        } catch {
+            try failed(event, error)
+            return
+        }
+        for (output, port) in outputs {
+            if let targets = consumers[node][port] {
+                for target in targets { try run(output, at: target, sink: sink, failed: failed) }
+            } else {
+                try sink(output)  // an output nobody reads leaves the graph
+            }
+        }
+    }
+
+    public var statefulStages: [any StatefulStage] { stages.compactMap { $0 as? any StatefulStage } }
+}
