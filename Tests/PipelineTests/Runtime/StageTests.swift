@@ -1,0 +1,111 @@
+import PGOutput
+import Pipeline
+import PostgresSource
+import Testing
+
+/// A stage that records what it saw and passes it on, optionally on a port.
+final class Probe: Stage {
+    let id: String
+    let port: String?
+    var seen: [Int] = []
+    init(_ id: String, port: String? = nil) { self.id = id; self.port = port }
+    func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
+        seen.append(event.origin.sequence)
+        if event.origin.sequence < 0 { throw StageFailure(stageID: id, message: "negative") }
+        emit(event, port)
+    }
+}
+
+func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) -> PipelineEvent {
+    var event = PipelineEvent(origin: EventOrigin(
+        commitLSN: LSN(UInt64(max(sequence, 0) + 1)), xid: 1, commitTime: PostgresTimestamp(unixMicroseconds: commitMilliseconds * 1000),
+        table: TableName(schema: "public", name: "t"), operation: .insert, sequence: sequence))
+    if let id { event.fields["id"] = .string(id) }
+    return event
+}
+
+@Suite struct StageGraphTests {
+    @Test func fanOutCopiesAndFanInReceivesEachCopyInSourceOrder() throws {
+        let a = Probe("a"), left = Probe("left"), right = Probe("right"), join = Probe("join")
+        let graph = try StageGraph(stages: [a, left, right, join], wiring: [
+            .init(stageID: "a", inputs: ["source"]), .init(stageID: "left", inputs: ["a"]),
+            .init(stageID: "right", inputs: ["a"]), .init(stageID: "join", inputs: ["left", "right"]),
+        ])
+        var out: [Int] = []
+        for sequence in 0..<3 { graph.run(event(sequence), sink: { out.append($0.origin.sequence) }, failed: { _, _ in Issue.record("no failure") }) }
+        #expect(a.seen == [0, 1, 2] && left.seen == [0, 1, 2] && right.seen == [0, 1, 2])
+        #expect(join.seen == [0, 0, 1, 1, 2, 2])
+        #expect(out == [0, 0, 1, 1, 2, 2])
+    }
+
+    @Test func namedPortsAndFailures() throws {
+        let router = Probe("route", port: "eu"), eu = Probe("eu")
+        let graph = try StageGraph(stages: [router, eu], wiring: [.init(stageID: "route", inputs: ["source"]), .init(stageID: "eu", inputs: ["route.eu"])])
+        var out: [Int] = [], failures: [String] = []
+        graph.run(event(4), sink: { out.append($0.origin.sequence) }, failed: { _, failure in failures.append(failure.stageID) })
+        graph.run(event(-1), sink: { out.append($0.origin.sequence) }, failed: { _, failure in failures.append(failure.stageID) })
+        #expect(eu.seen == [4] && out == [4] && failures == ["route"])
+        #expect(throws: StageFailure.self) { try StageGraph(stages: [router], wiring: [.init(stageID: "route", inputs: ["nope"])]) }
+    }
+
+    @Test func withoutStagesEventsGoStraightToTheSink() throws {
+        let graph = try StageGraph(stages: [], wiring: [])
+        var out = 0
+        graph.run(event(1), sink: { _ in out += 1 }, failed: { _, _ in })
+        #expect(out == 1)
+    }
+}
+
+@Suite struct DedupeStageTests {
+    func run(_ stage: DedupeStage, _ id: String, at milliseconds: Int64) throws -> Bool {
+        var passed = false
+        try stage.process(event(0, id: id, commitMilliseconds: milliseconds)) { _, _ in passed = true }
+        return passed
+    }
+
+    @Test func dropsRepeatsInsideTheWindowAndPassesThemAfter() throws {
+        let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 1000)
+        #expect(try run(stage, "a", at: 0))
+        #expect(try !run(stage, "a", at: 999))
+        #expect(try run(stage, "b", at: 1500))
+        #expect(try run(stage, "a", at: 1001))  // a's window has passed
+        #expect(stage.duplicatesDropped == 1)
+    }
+
+    @Test func abortForgetsAndCommittedChangesRestore() throws {
+        let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
+        #expect(try run(stage, "a", at: 10))
+        let committed = try #require(stage.pendingChanges())
+        stage.didCommit()
+        #expect(stage.pendingChanges() == nil)
+        #expect(try run(stage, "b", at: 20))
+        stage.didAbort()
+        #expect(try run(stage, "b", at: 20))  // b's addition was rolled back with its log transaction
+        #expect(try !run(stage, "a", at: 30))
+
+        let restored = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
+        try restored.restore(from: committed)
+        #expect(try !run(restored, "a", at: 40))
+        #expect(try run(restored, "c", at: 40))
+        #expect(throws: StageFailure.self) { try restored.restore(from: [0, 0, 0, 9, 1]) }
+    }
+
+    @Test func boundedByMaximumEntries() throws {
+        let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000, maximumEntries: 2)
+        for id in ["a", "b", "c"] { #expect(try run(stage, id, at: 0)) }
+        #expect(stage.entryCount == 2)
+        #expect(try run(stage, "a", at: 0))  // the oldest was evicted
+    }
+}
+
+@Suite struct CheckpointTests {
+    @Test func roundTripsAndRejectsDamage() throws {
+        let checkpoint = Checkpoint(sourceEnd: LSN("1/2A")!, stageChanges: ["dedupe": [1, 2, 3], "other": []])
+        let bytes = checkpoint.encoded()
+        #expect(try Checkpoint(decoding: bytes) == checkpoint)
+        for cut in 0..<bytes.count {
+            #expect(throws: CheckpointError.self) { try Checkpoint(decoding: Array(bytes[0..<cut])) }
+        }
+        #expect(throws: CheckpointError.self) { try Checkpoint(decoding: bytes + [0]) }
+    }
+}
