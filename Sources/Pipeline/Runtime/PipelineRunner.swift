@@ -75,6 +75,24 @@ public final class PipelineRunner {
             committedPosition = .zero
         }
         progress.durable = committedPosition
+        try restoreStageState(directory: writer.directory)
+    }
+
+    /// Stateful stages (dedupe) get back what every retained commit record says they added,
+    /// oldest first: exactly the state that was committed, nothing from aborted transactions.
+    private func restoreStageState(directory: String) throws(PipelineRunError) {
+        let stages = graph.statefulStages
+        guard !stages.isEmpty, committedPosition != .zero else { return }
+        do {
+            for record in try LogReader(directory: directory).commitHistory() {
+                let checkpoint = try Checkpoint(decoding: record.metadata)
+                for stage in stages {
+                    if let changes = checkpoint.stageChanges[stage.id] { try stage.restore(from: changes) }
+                }
+            }
+        } catch {
+            throw PipelineRunError(message: "restoring the pipeline's stage state from \(directory) failed: \(error)", underlying: error)
+        }
     }
 
     /// Runs until `shouldStop` turns true (then drains and commits), or an error.

@@ -81,3 +81,20 @@ import Testing
         #expect(records.filter { $0.key.topic == "outbox.event.order" }.flatMap(\.value).map(\.keyText) == ["good"])
     }
 }
+
+@Suite struct PipelineRestartTests {
+    @Test func dedupeStateSurvivesARestart() throws {
+        let harness = try OutboxHarness()
+        let id = UUID().uuidString.lowercased()
+        try harness.sql.execute(harness.insert(id: id, key: "r-1"))
+        try harness.run(untilTransactions: 1)
+        // The same event id again, after the pipeline restarted: still inside the window.
+        try harness.sql.execute("DELETE FROM \(harness.table) WHERE id = '\(id)'")
+        try harness.sql.execute(harness.insert(id: id, key: "r-1"))
+        try harness.sql.execute(harness.insert(key: "r-2"))
+        let second = try harness.run(untilTransactions: 2)
+        #expect(second.records == 1)
+        let keys = try harness.committedRecords().values.joined().compactMap(\.keyText).sorted()
+        #expect(keys == ["r-1", "r-2"])
+    }
+}
