@@ -6,6 +6,18 @@
 /// stays inside): sequencing is the transaction assembler's job. Messages are not gated by
 /// protocol version either — a two_phase slot sends prepare messages even with version 1.
 /// A message that fails to decode leaves the state unchanged.
+///
+/// One decoder per replication connection, fed every XLogData payload in order:
+///
+///     var decoder = PGOutputDecoder(protocolVersion: 2, streaming: .on)
+///     switch try ReplicationFrame.decode(copying: copyDataBuffer) {
+///     case .xLogData(let data):
+///         let message = try decoder.decode(data.payload)  // walStart = the message's LSN
+///     case .primaryKeepalive(let keepalive):
+///         if keepalive.replyRequested { /* send StandbyStatusUpdate(...).encode() now */ }
+///     case .unknown(let tag, _):
+///         break  // log and skip
+///     }
 public struct PGOutputDecoder: Sendable, Hashable {
     public enum Streaming: Sendable, Hashable {
         case off, on

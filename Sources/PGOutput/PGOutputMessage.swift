@@ -4,6 +4,11 @@
 /// `decode(from:context:)`. Byte runs (column values, logical message content) are slices of
 /// the input: they share its storage and keep it alive; their indices start where the value
 /// sits in the input, not at 0.
+///
+/// Strings (names, prefixes, gids) are decoded as UTF-8, and invalid UTF-8 is an error
+/// (`PGOutputError.Code.invalidUTF8`) rather than repaired: a replication connection runs with
+/// client_encoding UTF8, so anything else is corruption, and replacement characters would lose
+/// data silently. Column values are never decoded here: they stay bytes.
 public enum PGOutputMessage: Sendable, Hashable {
     case begin(Begin)
     case commit(Commit)

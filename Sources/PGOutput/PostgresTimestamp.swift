@@ -45,7 +45,9 @@ public struct PostgresTimestamp: RawRepresentable, Hashable, Comparable, Sendabl
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// `YYYY-MM-DD HH:MM:SS.ffffff+00`, the way Postgres prints timestamptz in UTC (fraction
-    /// omitted when zero); `infinity` / `-infinity` for the two special values.
+    /// trimmed of trailing zeros, omitted when zero); `infinity` / `-infinity` for the two
+    /// special values. Years before 1 AD are numbered astronomically (0 = 1 BC, -1 = 2 BC)
+    /// where Postgres would append "BC": such commit times do not occur.
     public var description: String {
         if rawValue == .max { return "infinity" }
         if rawValue == .min { return "-infinity" }

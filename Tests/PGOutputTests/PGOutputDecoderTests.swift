@@ -20,6 +20,21 @@ import Testing
         #expect(!decoder.inStreamBlock)
     }
 
+    @Test func decodesAParallelStreamOfProtocol4() throws {
+        // PG16+ with streaming = parallel: Stream Abort carries abort_lsn and abort_ts.
+        var decoder = PGOutputDecoder(protocolVersion: 4, streaming: .parallel)
+        _ = try decoder.decode(hex("53 00000328 01"))
+        #expect(try decoder.decode(hex("49 00000329 0000400C 4E 0001 6E")) == .insert(.init(xid: 809, relationID: 16_396, newTuple: TupleData([.null]))))
+        _ = try decoder.decode(hex("45"))
+        let abort = try decoder.decode(hex("41 00000328 00000329 0000000001A00EB8 0002EA5DBB151340"))
+        #expect(abort == .streamAbort(.init(
+            xid: 808, subtransactionXID: 809,
+            abortInfo: .init(abortLSN: LSN("0/1A00EB8")!, abortTimestamp: PostgresTimestamp(rawValue: 820_638_245_000_000)))))
+        // With streaming = on the same server sends the short form.
+        var onDecoder = PGOutputDecoder(protocolVersion: 4, streaming: .on)
+        #expect(try onDecoder.decode(hex("41 00000328 00000329")) == .streamAbort(.init(xid: 808, subtransactionXID: 809)))
+    }
+
     @Test func aFailedDecodeLeavesTheStateAlone() throws {
         var decoder = PGOutputDecoder(protocolVersion: 2, streaming: .on)
         #expect(throws: PGOutputError.self) { try decoder.decode(hex("53 000003")) }

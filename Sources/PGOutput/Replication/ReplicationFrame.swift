@@ -38,6 +38,12 @@ public enum ReplicationFrame: Sendable, Hashable {
         try decode(from: bytes[...])
     }
 
+    /// Copies a buffer the caller does not own for long (libpq's `PQgetCopyData` result, to be
+    /// released with `PQfreemem` right after) and decodes it: the frame owns its bytes.
+    public static func decode(copying buffer: UnsafeRawBufferPointer) throws(PGOutputError) -> ReplicationFrame {
+        try decode(from: Array(buffer))
+    }
+
     /// The frame as the server would send it (for tests and tools).
     public func encode(into buffer: inout [UInt8]) {
         switch self {

@@ -18,6 +18,14 @@ import Testing
         #expect(try PGOutputMessage.decode(from: frame.payload) == .streamStop)
     }
 
+    @Test func decodesACopyOfABorrowedBuffer() throws {
+        var frame: ReplicationFrame?
+        try hex("6B 0000000000000010 0000000000000000 00").withUnsafeBytes { buffer in
+            frame = try ReplicationFrame.decode(copying: buffer)
+        }
+        #expect(frame == .primaryKeepalive(PrimaryKeepalive(walEnd: LSN(16), sendTime: .postgresEpoch, replyRequested: false)))
+    }
+
     @Test func xLogDataMayCarryAnEmptyPayload() throws {
         let frame = try ReplicationFrame.decode(from: hex("77" + String(repeating: "00", count: 24)))
         #expect(frame == .xLogData(XLogData(walStart: .zero, walEnd: .zero, sendTime: .postgresEpoch, payload: [])))
