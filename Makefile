@@ -19,7 +19,7 @@ demo: deps
 
 # A long libFuzzer campaign over the pgoutput decoder (RUNS=10000000 by default).
 fuzz: deps
-	scripts/fuzz $(RUNS)
+	scripts/fuzz $(if $(RUNS),-runs=$(RUNS))
 
 clean:
 	rm -rf .build .build-* .sandbox .venv-oracle demo-data
