@@ -79,9 +79,43 @@ func readEvents(
     return events
 }
 
-/// Reads until `count` transactions have committed.
+/// Reads until `count` transactions with row changes have committed. Transactions that
+/// carry only logical messages are not counted: every slot of the database sees every test's
+/// messages.
 func readTransactions(_ session: ReplicationSession, count: Int, seconds: Double = 20) throws -> [SourceEvent] {
-    try readEvents(session, seconds: seconds) { events in events.filter { if case .commit = $0 { true } else { false } }.count >= count }
+    try readEvents(session, seconds: seconds) { events in
+        var committed = 0
+        var hasChange = false
+        for event in events {
+            switch event {
+            case .begin: hasChange = false
+            case .change: hasChange = true
+            case .commit: if hasChange { committed += 1 }
+            default: break
+            }
+        }
+        return committed >= count
+    }
+}
+
+/// The events of transactions with row changes, without logical messages and without the
+/// message-only transactions other tests cause in every slot.
+func rowTransactions(_ events: [SourceEvent]) -> [SourceEvent] {
+    var result: [SourceEvent] = []
+    var pending: [SourceEvent] = []
+    var hasChange = false
+    for event in events {
+        switch event {
+        case .begin: pending = [event]; hasChange = false
+        case .change: pending.append(event); hasChange = true
+        case .commit:
+            if hasChange { result += pending + [event] }
+            pending = []
+        case .message: break
+        default: result.append(event)
+        }
+    }
+    return result
 }
 
 extension SourceEvent {

@@ -20,7 +20,7 @@ import Testing
             """)
         try fixture.execute("INSERT INTO outbox_{s} VALUES ('00000000-0000-0000-0000-000000000003', 'customer', 'c-9', 'CustomerMoved', NULL)")
 
-        let events = try readTransactions(session, count: 2)
+        let events = rowTransactions(try readTransactions(session, count: 2))
         #expect(events.map(\.kind) == ["B", "insert", "insert", "C", "B", "insert", "C"])
         let changes = events.compactMap(\.change)
         #expect(changes.map { $0.newValues["aggregateid"] } == ["o-1", "o-1", "c-9"])
@@ -71,6 +71,7 @@ import Testing
             UPDATE dflt_{s} SET id = 2; DELETE FROM dflt_{s}; DELETE FROM full_{s};
             """)
         let changes = try readTransactions(session, count: 1).compactMap(\.change)  // one multi-statement query: one transaction
+        try #require(changes.count == 7)
         #expect(changes.map(\.operation) == [.insert, .insert, .update, .update, .update, .delete, .delete])
         // DEFAULT: an update that keeps the key sends no old tuple.
         #expect(changes[2].oldTuple == nil)
@@ -102,6 +103,7 @@ import Testing
             UPDATE dflt_{s} SET status = 'paid'; UPDATE full_{s} SET status = 'paid';
             """)
         let changes = try readTransactions(session, count: 1).compactMap(\.change)
+        try #require(changes.count == 4)
         #expect(changes[2].newValues["big"] == "<unchanged toast>")
         #expect(changes[2].newTuple?.columns[2] == .unchangedToast)
         #expect(changes[3].newValues["big"] == .some(big))  // filled from the FULL old row
@@ -118,6 +120,7 @@ import Testing
         try fixture.execute("INSERT INTO parent_{s} DEFAULT VALUES; INSERT INTO child_{s} VALUES (1, 1)")
         try fixture.execute("TRUNCATE parent_{s} RESTART IDENTITY CASCADE")
         let changes = try readTransactions(session, count: 2).compactMap(\.change)
+        try #require(changes.count == 3)
         let truncate = try #require(changes.last)
         #expect(truncate.operation == .truncate)
         #expect(Set(truncate.truncatedRelations.map(\.name)) == ["parent_\(fixture.suffix)", "child_\(fixture.suffix)"])
@@ -151,7 +154,7 @@ import Testing
             try fixture.execute("INSERT INTO outbox_{s} VALUES (gen_random_uuid(), 'order', '\(key)', 'X', '{}')")
         }
         var session = try fixture.session()
-        let first = try readTransactions(session, count: 3)
+        let first = rowTransactions(try readTransactions(session, count: 3))
         let commits = first.compactMap(\.commit)
         // The sink made the first transaction durable only.
         session.markDurable(commits[0].endLSN)
@@ -160,7 +163,7 @@ import Testing
         #expect(try fixture.confirmedFlush() == commits[0].endLSN)
 
         session = try fixture.session(durable: commits[0].endLSN)
-        let again = try readTransactions(session, count: 2)
+        let again = rowTransactions(try readTransactions(session, count: 2))
         #expect(again.compactMap(\.change).map { $0.newValues["aggregateid"] ?? nil } == ["b", "c"])
         #expect(again.compactMap(\.commit) == Array(commits[1...]))
     }
@@ -169,14 +172,14 @@ import Testing
         let fixture = try ReplicationFixture(tablesSQL: Self.outbox, published: ["outbox_{s}"], publish: "insert")
         let session = try fixture.session()
         try fixture.execute("INSERT INTO outbox_{s} VALUES (gen_random_uuid(), 'order', 'k', 'X', '{}')")
-        let commit = try #require(try readTransactions(session, count: 1).compactMap(\.commit).first)
+        let commit = try #require(rowTransactions(try readTransactions(session, count: 1)).compactMap(\.commit).first)
         // Nothing reported durable: even a forced status stays before the transaction (an idle
         // keepalive before it may have moved the slot up to, never past, its commit record).
         try session.sendStatus(force: true)
         session.close()
         let confirmed = try #require(try fixture.confirmedFlush())
         #expect(confirmed <= commit.commitLSN)
-        let replayed = try readTransactions(try fixture.session(), count: 1)
+        let replayed = rowTransactions(try readTransactions(try fixture.session(), count: 1))
         #expect(replayed.compactMap(\.commit) == [commit])
     }
 
