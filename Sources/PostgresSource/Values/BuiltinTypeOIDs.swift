@@ -153,5 +153,27 @@ enum BuiltinTypes {
             ]
         } + unarrayed.map { BuiltinType(oid: $0.0, name: $0.1, kind: .scalar($0.2)) }
 
+    /// The types most columns have, without a dictionary lookup.
+    @inline(__always)
+    static func common(_ oid: UInt32) -> (ScalarKind, String)? {
+        switch oid {
+        case 16: (.bool, "bool")
+        case 20: (.int, "int8")
+        case 21: (.int, "int2")
+        case 23: (.int, "int4")
+        case 25: (.text, "text")
+        case 114: (.json, "json")
+        case 701: (.float8, "float8")
+        case 1043: (.text, "varchar")
+        case 1082: (.date, "date")
+        case 1114: (.timestamp, "timestamp")
+        case 1184: (.timestamptz, "timestamptz")
+        case 1700: (.numeric, "numeric")
+        case 2950: (.uuid, "uuid")
+        case 3802: (.json, "jsonb")
+        default: nil
+        }
+    }
+
     static let byOID: [UInt32: BuiltinType] = Dictionary(uniqueKeysWithValues: table.map { ($0.oid, $0) })
 }

@@ -71,7 +71,14 @@ extension PGValue {
             JSONWriting.appendLiteral("Z\"", to: &buffer)
         case .timestamp(let timestamp):
             switch timestamp {
-            case .microseconds: buffer.append(contentsOf: timestamp.microsecondsSinceUnixEpoch!.description.utf8)
+            case .microseconds(let micros):
+                // Int64 arithmetic unless the last 30 years of Postgres' range overflow it.
+                let (unix, overflow) = micros.addingReportingOverflow(PGTimestamp.postgresEpochInUnixMicroseconds)
+                if overflow {
+                    buffer.append(contentsOf: timestamp.microsecondsSinceUnixEpoch!.description.utf8)
+                } else {
+                    JSONWriting.appendInteger(unix, to: &buffer)
+                }
             case .infinity: JSONWriting.appendLiteral("\"infinity\"", to: &buffer)
             case .minusInfinity: JSONWriting.appendLiteral("\"-infinity\"", to: &buffer)
             }
@@ -114,22 +121,30 @@ enum JSONWriting {
     }
 
     static func appendInteger(_ value: Int64, to buffer: inout [UInt8]) {
-        if value < 0 { buffer.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        let start = buffer.count
-        repeat {
-            buffer.append(UInt8(ascii: "0") + UInt8(magnitude % 10))
-            magnitude /= 10
-        } while magnitude > 0
-        buffer[start...].reverse()
+        appendPadded(value, width: 1, to: &buffer)
     }
 
-    /// `value` zero-padded to `width` digits (non-negative values).
+    /// `value` in decimal, zero-padded to at least `width` digits (after any minus sign).
     static func appendPadded(_ value: Int64, width: Int, to buffer: inout [UInt8]) {
-        let start = buffer.count
-        appendInteger(value, to: &buffer)
-        let padding = width - (buffer.count - start)
-        if padding > 0 { buffer.insert(contentsOf: repeatElement(UInt8(ascii: "0"), count: padding), at: start) }
+        // Digits are written backwards into a small stack buffer, then appended at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var magnitude = value.magnitude
+            var start = 24
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            while 24 - start < min(width, 20) {
+                start -= 1
+                digits[start] = UInt8(ascii: "0")
+            }
+            if value < 0 {
+                start -= 1
+                digits[start] = UInt8(ascii: "-")
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start..<24]))
+        }
     }
 
     /// A JSON string: `"` and `\` escaped, control characters as `\n`-style or `\u00XX`
@@ -216,15 +231,16 @@ enum JSONWriting {
     /// `"YYYY-MM-DDTHH:MM:SS[.ffffff]Z"`. Years outside 0000…9999 are written as ISO-8601's
     /// expanded years (`+10000`, `-0001` for 2 BC), as java.time writes them.
     static func appendISO8601UTC(_ microsSincePostgresEpoch: Int64, to buffer: inout [UInt8]) {
-        let micros = Int128(microsSincePostgresEpoch) + Int128(PGTimestamp.postgresEpochInUnixMicroseconds)
-        let perDay = Int128(DateTimeParsing.microsecondsPerDay)
-        var days = micros / perDay
-        var timeOfDay = micros % perDay
+        // Whole days and the time of day on Postgres' epoch, then days on the Unix epoch:
+        // Int64 throughout (Int128 division is slow), and no overflow at the range's end.
+        let perDay = DateTimeParsing.microsecondsPerDay
+        var days = microsSincePostgresEpoch / perDay
+        var timeOfDay = microsSincePostgresEpoch % perDay
         if timeOfDay < 0 {
             days -= 1
             timeOfDay += perDay
         }
-        let (year, month, day) = CivilCalendar.civilDate(daysSinceUnixEpoch: Int64(days))
+        let (year, month, day) = CivilCalendar.civilDate(daysSinceUnixEpoch: days + PGDate.postgresEpochInUnixDays)
         buffer.append(UInt8(ascii: "\""))
         if year > 9999 {
             buffer.append(UInt8(ascii: "+"))
@@ -240,7 +256,7 @@ enum JSONWriting {
         buffer.append(UInt8(ascii: "-"))
         appendPadded(Int64(day), width: 2, to: &buffer)
         buffer.append(UInt8(ascii: "T"))
-        appendTimeOfDay(Int64(timeOfDay), to: &buffer)
+        appendTimeOfDay(timeOfDay, to: &buffer)
         appendLiteral("Z\"", to: &buffer)
     }
 

@@ -108,11 +108,19 @@ public struct PGUUID: Sendable, Hashable, CustomStringConvertible {
 
     func appendCanonical(to buffer: inout [UInt8]) {
         let digits: StaticString = "0123456789abcdef"
-        for nibble in 0..<32 {
-            if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 { buffer.append(UInt8(ascii: "-")) }
-            let word = nibble < 16 ? high : low
-            let shift = UInt64(60 - 4 * (nibble % 16))
-            buffer.append(digits.utf8Start[Int((word >> shift) & 0xF)])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { text in
+            var position = 0
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    text[position] = UInt8(ascii: "-")
+                    position += 1
+                }
+                let word = nibble < 16 ? high : low
+                let shift = UInt64(60 - 4 * (nibble % 16))
+                text[position] = digits.utf8Start[Int((word >> shift) & 0xF)]
+                position += 1
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(text))
         }
     }
 

@@ -23,10 +23,10 @@ enum ScalarDecoding {
     /// Text is kept only when it is valid UTF-8 (the replication connection's encoding):
     /// anything else would be silently altered on the way out.
     static func utf8(_ text: UnsafeBufferPointer<UInt8>, _ typeName: String) throws(PostgresError) -> String {
-        guard let string = String(validating: text, as: UTF8.self) else {
+        guard UTF8Validation.isValid(text) else {
             throw PostgresError.invalidValue(typeName, text, "not valid UTF-8")
         }
-        return string
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// `-?[0-9]+` fitting an Int64, as int2/int4/int8/oid output prints it.

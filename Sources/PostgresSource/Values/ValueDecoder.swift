@@ -83,6 +83,7 @@ public struct PGValueDecoder: Sendable {
     func resolve(_ oid: UInt32) -> ResolvedType {
         var current = oid
         var name: String? = nil
+        if let (kind, builtinName) = BuiltinTypes.common(oid) { return .scalar(kind, name: builtinName) }
         for _ in 0..<Self.maxDomainHops {
             if let builtin = BuiltinTypes.byOID[current] {
                 switch builtin.kind {

@@ -1,3 +1,4 @@
+import Testing
 import PostgresSource
 
 /// Decodes `text` as a value of `oid` with a decoder that knows only the built-in types
@@ -22,3 +23,6 @@ extension PGValue {
         return nil
     }
 }
+
+/// Every suite of value decoding, so that `swift test --filter Values` runs them all.
+@Suite enum Values {}
