@@ -20,24 +20,36 @@ public struct PGValueDecoder: Sendable {
         self.registry = registry
     }
 
+    /// Arrays whose elements are arrays again (an array of a domain over an array type, each
+    /// element printed as its own quoted `{…}`) are followed this deep.
+    static let maxArrayNesting = 4
+
     public func decode(text: UnsafeBufferPointer<UInt8>, typeOID: UInt32) throws(PostgresError) -> PGValue {
+        try decode(text, typeOID: typeOID, arrayNesting: 0)
+    }
+
+    func decode(_ text: UnsafeBufferPointer<UInt8>, typeOID: UInt32, arrayNesting: Int) throws(PostgresError) -> PGValue {
         switch resolve(typeOID) {
         case .scalar(let kind, let name):
             return try ScalarDecoding.decode(kind, text, typeName: name)
         case .array(let elementOID, let name):
-            let element = resolve(elementOID)
-            if case .array = element {
-                // An element type that is itself an array (a domain over an array type):
-                // Postgres prints such values as plain multi-dimensional arrays.
-                throw PostgresError.invalidValue(name, text, "arrays of array-valued domains are not supported")
+            guard arrayNesting < Self.maxArrayNesting else {
+                throw PostgresError.invalidValue(name, text, "arrays nested more than \(Self.maxArrayNesting) deep")
             }
             var parser = ArrayParser(
                 text: text, typeName: name,
                 delimiter: elementOID == BuiltinTypeOID.box ? UInt8(ascii: ";") : UInt8(ascii: ","),
                 maxDimensions: Self.maxArrayDimensions)
-            let array = try parser.parse(elementTypeOID: elementOID) { elementText throws(PostgresError) in
-                guard case .scalar(let kind, let elementName) = element else { return .null }
-                return try ScalarDecoding.decode(kind, elementText, typeName: elementName)
+            let array: PGArray
+            switch resolve(elementOID) {
+            case .scalar(let kind, let elementName):
+                array = try parser.parse(elementTypeOID: elementOID) { elementText throws(PostgresError) in
+                    try ScalarDecoding.decode(kind, elementText, typeName: elementName)
+                }
+            case .array:
+                array = try parser.parse(elementTypeOID: elementOID) { elementText throws(PostgresError) in
+                    try decode(elementText, typeOID: elementOID, arrayNesting: arrayNesting + 1)
+                }
             }
             return .array(array)
         }

@@ -41,24 +41,28 @@ extension Values {
             let positive = TestPostgres.uniqueName("positive_id")
             let small = TestPostgres.uniqueName("small_id")
             let prices = TestPostgres.uniqueName("prices")
-            let table = TestPostgres.uniqueName("registry_oracle")
+            let intList = TestPostgres.uniqueName("int_list")
+        let table = TestPostgres.uniqueName("registry_oracle")
             try sql.execute("""
                 CREATE TYPE \(mood) AS ENUM ('happy', 'so so', 'NULL', 'zoë');
                 CREATE DOMAIN \(positive) AS int8 CHECK (VALUE > 0);
                 CREATE DOMAIN \(small) AS \(positive) CHECK (VALUE < 1000);
                 CREATE DOMAIN \(prices) AS numeric(10,2)[];
-                CREATE TABLE \(table) (id int, m \(mood), ms \(mood)[], p \(positive), s \(small), ss \(small)[], pr \(prices), d date);
+                CREATE DOMAIN \(intList) AS int4[];
+                CREATE TABLE \(table) (id int, m \(mood), ms \(mood)[], p \(positive), s \(small), ss \(small)[], pr \(prices), d date,
+                                       il \(intList)[]);
                 """)
             defer {
-                _ = try? sql.execute("DROP TABLE \(table); DROP DOMAIN \(prices); DROP DOMAIN \(small); DROP DOMAIN \(positive); DROP TYPE \(mood)")
+                _ = try? sql.execute("DROP TABLE \(table); DROP DOMAIN \(intList); DROP DOMAIN \(prices); DROP DOMAIN \(small); DROP DOMAIN \(positive); DROP TYPE \(mood)")
             }
             try sql.execute("""
                 INSERT INTO \(table) VALUES
-                  (1, 'happy', '{happy,"so so",NULL,"NULL"}', 9223372036854775807, 999, '{1,NULL,2}', '{1.5,2}', '2024-02-29'),
-                  (2, 'zoë', '{}', 1, 1, '{{1,2},{3,4}}', '{}', NULL)
+                  (1, 'happy', '{happy,"so so",NULL,"NULL"}', 9223372036854775807, 999, '{1,NULL,2}', '{1.5,2}', '2024-02-29',
+                   '{"{1,2}",NULL,"{}","[0:1]={3,4}"}'),
+                  (2, 'zoë', '{}', 1, 1, '{{1,2},{3,4}}', '{}', NULL, '{}')
                 """)
 
-            let columns = ["m", "ms", "p", "s", "ss", "pr", "d"]
+            let columns = ["m", "ms", "p", "s", "ss", "pr", "d", "il"]
             let oidsResult = try sql.execute(
                 "SELECT " + columns.map { "pg_typeof(\($0))::oid::int8 AS \($0)" }.joined(separator: ", ") + " FROM \(table) LIMIT 1")
             let oids = Dictionary(uniqueKeysWithValues: try columns.map { ($0, try #require(oidsResult.value($0).flatMap(UInt32.init))) })
@@ -97,6 +101,19 @@ extension Values {
                 if row == 0 {
                     #expect(moods.elements == [.text("happy"), .text("so so"), .null, .text("NULL")])
                     #expect(values["pr"]?.jsonFragment == #"["1.50","2.00"]"#)
+                    // An array of a domain over int4[]: each element is an array of its own.
+                    let lists = try #require(values["il"]?.arrayValue)
+                    guard case .array(let listOID) = registry[oids["il"]!]?.kind else {
+                        Issue.record("the registry does not know the domain's array type")
+                        continue
+                    }
+                    #expect(lists.elementTypeOID == listOID)
+                    #expect(registry[listOID]?.kind == .domain(baseOID: 1007))
+                    #expect(lists.elements.count == 4)
+                    #expect(lists.elements[0].arrayValue?.elements == [.int(1), .int(2)])
+                    #expect(lists.elements[1] == .null)
+                    #expect(lists.elements[2].arrayValue?.dimensions == [])
+                    #expect(lists.elements[3].arrayValue?.dimensions == [PGArray.Dimension(lowerBound: 0, length: 2)])
                 }
             }
         }

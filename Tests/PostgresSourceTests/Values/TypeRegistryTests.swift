@@ -76,3 +76,38 @@ extension Values {
         }
     }
 }
+
+extension Values.TypeRegistryTests {
+    @Test func arraysOfDomainsOverArraysNestTheirElements() throws {
+        var registry = PGTypeRegistry()
+        registry[16_500] = .init(name: "int_list", kind: .domain(baseOID: 1007))
+        registry[16_501] = .init(name: "_int_list", kind: .array(elementOID: 16_500))
+        let outer = try #require(try decodeValue(#"{"{1,2}",NULL,"{}"}"#, 16_501, registry: registry).arrayValue)
+        #expect(outer.elementTypeOID == 16_500)
+        #expect(outer.elements.count == 3)
+        #expect(outer.elements[0].arrayValue?.elements == [.int(1), .int(2)])
+        #expect(outer.elements[1] == .null)
+        #expect(outer.elements[2].arrayValue?.dimensions == [])
+        #expect(PGValue.array(outer).jsonFragment == "[[1,2],null,[]]")
+    }
+
+    @Test func aCyclicRegistryCannotNestArraysWithoutEnd() throws {
+        // An array whose element is a domain over the array itself: Postgres forbids it, a
+        // caller's registry might not.
+        var registry = PGTypeRegistry()
+        registry[16_600] = .init(name: "loop", kind: .array(elementOID: 16_601))
+        registry[16_601] = .init(name: "loop_domain", kind: .domain(baseOID: 16_600))
+        func wrapped(_ times: Int) -> String {
+            var text = "{1}"
+            for _ in 0..<times { text = "{\"" + String(text.flatMap { $0 == "\\" || $0 == "\"" ? ["\\", $0] : [$0] }) + "\"}" }
+            return text
+        }
+        // A few levels are followed down to the innermost `1`, which is no array …
+        let shallow = try #require(decodingError(wrapped(2), 16_600, registry: registry))
+        #expect(shallow.message.contains("expected {"))
+        // … many are refused by the nesting limit.
+        let error = try #require(decodingError(wrapped(10), 16_600, registry: registry))
+        #expect(error.code == .invalidValue)
+        #expect(error.message.contains("nested more than"))
+    }
+}
