@@ -17,9 +17,9 @@ enum DateTimeParsing {
         if text.elementsEqual("-infinity".utf8) { return .minusInfinity }
         var cursor = ByteCursor(text)
         let days = try calendarDay(&cursor, text, typeName)
-        let era = try era(&cursor, text, typeName)
+        let isBC = era(&cursor)
         guard cursor.isAtEnd else { throw PostgresError.invalidValue(typeName, text, "unexpected text", hint: isoHint) }
-        let unixDays = try resolve(days, era: era, text, typeName)
+        let unixDays = try resolve(days, era: isBC, text, typeName)
         guard let stored = Int32(exactly: unixDays - PGDate.postgresEpochInUnixDays) else {
             throw PostgresError.invalidValue(typeName, text, "out of range")
         }
@@ -53,9 +53,9 @@ enum DateTimeParsing {
         }
         let micros = try timeOfDay(&cursor, text, typeName, allowing24: false)
         let offset = withOffset ? try utcOffset(&cursor, text, typeName) : 0
-        let era = try era(&cursor, text, typeName)
+        let isBC = era(&cursor)
         guard cursor.isAtEnd else { throw PostgresError.invalidValue(typeName, text, "unexpected text", hint: isoHint) }
-        let unixDays = try resolve(days, era: era, text, typeName)
+        let unixDays = try resolve(days, era: isBC, text, typeName)
         // Years are limited to nine digits, so this stays far inside Int64 before the check.
         let postgresDays = unixDays - PGDate.postgresEpochInUnixDays
         let (dayMicros, overflow1) = postgresDays.multipliedReportingOverflow(by: microsecondsPerDay)
@@ -83,7 +83,7 @@ enum DateTimeParsing {
     }
 
     /// A trailing ` BC` (true) or nothing (false).
-    static func era(_ cursor: inout ByteCursor, _ text: UnsafeBufferPointer<UInt8>, _ typeName: String) throws(PostgresError) -> Bool {
+    static func era(_ cursor: inout ByteCursor) -> Bool {
         cursor.take(" BC")
     }
 

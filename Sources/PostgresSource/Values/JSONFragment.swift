@@ -11,7 +11,7 @@
 /// | float4/8    | number; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings      |
 /// | text        | string                                                       |
 /// | uuid        | string, canonical lower case                                 |
-/// | json        | the JSON itself, inline (Debezium would send it as a string) |
+/// | json        | the JSON itself, inline; or as a string (`jsonAsString`), as Debezium's io.debezium.data.Json |
 /// | bytea       | base64 string                                                |
 /// | date        | days since 1970-01-01 (io.debezium.time.Date)                |
 /// | time        | microseconds since midnight (io.debezium.time.MicroTime)     |
@@ -25,15 +25,28 @@
 /// beyond what a JSON reader holds exactly (a timestamp in year 294276 as Unix microseconds)
 /// are still printed exactly.
 extension PGValue {
+    /// Where Debezium's JSON depends on configuration.
+    public struct JSONOptions: Sendable, Hashable {
+        /// json and jsonb values as JSON strings holding the document, as Debezium sends them
+        /// (io.debezium.data.Json), instead of the document inline.
+        public var jsonAsString: Bool
+
+        public init(jsonAsString: Bool = false) {
+            self.jsonAsString = jsonAsString
+        }
+    }
+
     /// The value as a JSON fragment.
-    public var jsonFragment: String {
+    public var jsonFragment: String { jsonFragment(options: JSONOptions()) }
+
+    public func jsonFragment(options: JSONOptions) -> String {
         var buffer: [UInt8] = []
-        writeJSON(into: &buffer)
+        writeJSON(into: &buffer, options: options)
         return String(decoding: buffer, as: UTF8.self)
     }
 
     /// Appends the value's JSON to `buffer`.
-    public func writeJSON(into buffer: inout [UInt8]) {
+    public func writeJSON(into buffer: inout [UInt8], options: JSONOptions = JSONOptions()) {
         switch self {
         case .null:
             JSONWriting.appendLiteral("null", to: &buffer)
@@ -50,7 +63,11 @@ extension PGValue {
         case .text(let value):
             JSONWriting.appendString(value, to: &buffer)
         case .json(let value):
-            buffer.append(contentsOf: value.utf8)
+            if options.jsonAsString {
+                JSONWriting.appendString(value, to: &buffer)
+            } else {
+                buffer.append(contentsOf: value.utf8)
+            }
         case .uuid(let value):
             buffer.append(UInt8(ascii: "\""))
             value.appendCanonical(to: &buffer)
@@ -98,7 +115,7 @@ extension PGValue {
             }
         case .array(let array):
             var next = 0
-            JSONWriting.appendArray(array, dimension: 0, next: &next, to: &buffer)
+            JSONWriting.appendArray(array, dimension: 0, next: &next, options: options, to: &buffer)
         }
     }
 }
@@ -261,16 +278,18 @@ enum JSONWriting {
     }
 
     /// The elements of `dimension` onwards, starting at flat index `next`.
-    static func appendArray(_ array: PGArray, dimension: Int, next: inout Int, to buffer: inout [UInt8]) {
+    static func appendArray(
+        _ array: PGArray, dimension: Int, next: inout Int, options: PGValue.JSONOptions, to buffer: inout [UInt8]
+    ) {
         buffer.append(UInt8(ascii: "["))
         if dimension < array.dimensions.count {
             let length = array.dimensions[dimension].length
             for index in 0..<length {
                 if index > 0 { buffer.append(UInt8(ascii: ",")) }
                 if dimension + 1 < array.dimensions.count {
-                    appendArray(array, dimension: dimension + 1, next: &next, to: &buffer)
+                    appendArray(array, dimension: dimension + 1, next: &next, options: options, to: &buffer)
                 } else if next < array.elements.count {
-                    array.elements[next].writeJSON(into: &buffer)
+                    array.elements[next].writeJSON(into: &buffer, options: options)
                     next += 1
                 } else {
                     appendLiteral("null", to: &buffer)  // fewer elements than dimensions say

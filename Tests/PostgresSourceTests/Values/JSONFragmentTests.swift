@@ -113,3 +113,18 @@ extension Values {
         }
     }
 }
+
+extension Values.JSONFragmentTests {
+    @Test func jsonCanBeAStringAsDebeziumSendsIt() throws {
+        let document = #"{"a": "x\"y", "b": [1]}"#
+        let options = PGValue.JSONOptions(jsonAsString: true)
+        let fragment = PGValue.json(document).jsonFragment(options: options)
+        #expect(fragment == #""{\"a\": \"x\\\"y\", \"b\": [1]}""#)
+        let parsed = try JSONSerialization.jsonObject(with: Data(fragment.utf8), options: .fragmentsAllowed)
+        #expect(parsed as? String == document)
+        // Inside arrays too.
+        let array = PGValue.array(PGArray(elementTypeOID: BuiltinTypeOID.jsonb, dimensions: [.init(length: 1)], elements: [.json("[]")]))
+        #expect(array.jsonFragment(options: options) == #"["[]"]"#)
+        #expect(array.jsonFragment == "[[]]")
+    }
+}
