@@ -151,3 +151,25 @@ extension Values {
         }
     }
 }
+
+extension Values.ScalarDecodingTests {
+    /// The entry points for the shapes a message buffer comes in all read the same bytes.
+    @Test func everyInputShapeDecodesTheSame() throws {
+        let message = Array("xx{1,NULL}yy".utf8)
+        let slice = message[2..<10]
+        let decoder = PGValueDecoder()
+        let fromSlice = try decoder.decode(text: slice, typeOID: 1007)
+        let fromBuffer = try message.withUnsafeBufferPointer { buffer in
+            try decoder.decode(text: UnsafeBufferPointer(rebasing: buffer[2..<10]), typeOID: 1007)
+        }
+        let fromRaw = try message.withUnsafeBytes { raw in
+            try decoder.decode(text: UnsafeRawBufferPointer(rebasing: raw[2..<10]), typeOID: 1007)
+        }
+        let fromString = try decoder.decode(text: "{1,NULL}", typeOID: 1007)
+        let fromUTF8View = try decoder.decode(text: "{1,NULL}".utf8, typeOID: 1007)
+        let expected = PGValue.array(PGArray(elementTypeOID: 23, dimensions: [.init(length: 2)], elements: [.int(1), .null]))
+        #expect([fromSlice, fromBuffer, fromRaw, fromString, fromUTF8View] == Array(repeating: expected, count: 5))
+        // An empty buffer without a base address is an empty value.
+        #expect(try decoder.decode(text: UnsafeBufferPointer<UInt8>(start: nil, count: 0), typeOID: BuiltinTypeOID.text) == .text(""))
+    }
+}
