@@ -39,8 +39,8 @@ struct ValueOracle {
         return try read(table: table, literals: literals, facts: facts)
     }
 
-    /// Reads back a table made by `rows` (after, say, a change of session settings).
-    func read(table: String, literals: [String], facts: [String: String]) throws -> [Row] {
+    /// The reading half of `rows`: each row's value, type OID and facts.
+    private func read(table: String, literals: [String], facts: [String: String]) throws -> [Row] {
         let names = facts.keys.sorted()
         let columns = (["v", "pg_typeof(v)::oid::int8 AS type_oid"] + names.map { "(\(facts[$0]!))::text AS \"\($0)\"" })
             .joined(separator: ", ")
