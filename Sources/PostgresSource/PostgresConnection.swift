@@ -35,6 +35,10 @@ public final class PostgresConnection {
         if mode == .replication {
             keywords.append("replication")
             values.append("database")
+            // pgoutput prints values with the walsender session's settings: fix the ones that
+            // change the text of dates, intervals and floats (as Postgres' own subscribers do).
+            keywords.append("options")
+            values.append(((connectionString.value(of: "options").map { $0 + " " }) ?? "") + Self.replicationSessionOptions)
         }
         let connection = withCStringArray(keywords) { keywordPointers in
             withCStringArray(values) { valuePointers in
@@ -60,6 +64,8 @@ public final class PostgresConnection {
     deinit {
         PQfinish(handle)
     }
+
+    static let replicationSessionOptions = "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3"
 
     /// The server's version as an integer, e.g. 150018 for 15.18.
     public var serverVersion: Int { Int(PQserverVersion(handle)) }

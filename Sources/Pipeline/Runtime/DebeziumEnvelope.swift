@@ -5,6 +5,31 @@ import PostgresSource
 /// `{"before": …, "after": …, "source": {…}, "op": "c|u|d|t", "ts_ms": …}` on topic
 /// `<pipeline>.<schema>.<table>`, keyed by the primary key columns.
 enum DebeziumEnvelope {
+    /// The primary key (the key columns of the Relation) as a JSON object, from the new row or
+    /// for a delete the old key.
+    static func key(of change: SourceChange, rows: DecodedRows?) -> [UInt8]? {
+        let keyNames = Set(change.relation.columns.filter(\.isKey).map(\.name))
+        guard !keyNames.isEmpty else { return nil }
+        if let rows, let row = rows.after ?? rows.before {
+            return json(row.filter { keyNames.contains($0.name) })
+        }
+        guard case .object(let row) = PipelineEvent.columns(of: change, old: change.newTuple == nil) else { return nil }
+        return Array(EventValue.object(row.filter { keyNames.contains($0.key) }).jsonText.utf8)
+    }
+
+    static func json(_ row: [(name: String, value: PGValue)]?) -> [UInt8] {
+        guard let row else { return Array("null".utf8) }
+        var output: [UInt8] = [UInt8(ascii: "{")]
+        for (index, (name, value)) in row.enumerated() {
+            if index > 0 { output.append(UInt8(ascii: ",")) }
+            output += Array(EventValue.string(name).jsonText.utf8)
+            output.append(UInt8(ascii: ":"))
+            value.writeJSON(into: &output)
+        }
+        output.append(UInt8(ascii: "}"))
+        return output
+    }
+
     static func fill(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String, databaseName: String) {
         let op: String = switch change.operation {
         case .insert: "c"
@@ -24,19 +49,23 @@ enum DebeziumEnvelope {
             "txId": .int(Int64(origin.xid)),
             "lsn": .int(Int64(bitPattern: origin.commitLSN.rawValue)),
         ])
-        let before = change.operation == .insert || change.operation == .truncate ? EventValue.null : PipelineEvent.columns(of: change, old: true)
-        let after = change.operation == .delete || change.operation == .truncate ? EventValue.null : PipelineEvent.columns(of: change, old: false)
-        let envelope: EventValue = .object([
-            "before": before, "after": after, "source": source, "op": .string(op),
-            "ts_ms": .int(origin.commitTime.unixMicroseconds / 1000),
-        ])
-        event.topic = "\(pipelineName).\(change.table.schema).\(change.table.name)"
-        event.value = Array(envelope.jsonText.utf8)
-        let keyColumns = change.relation.columns.enumerated().filter { $0.element.isKey }
-        if !keyColumns.isEmpty, case .object(let row) = (after.isNull ? before : after) {
-            var key: [String: EventValue] = [:]
-            for (_, column) in keyColumns { key[column.name] = row[column.name] ?? .null }
-            event.key = Array(EventValue.object(key).jsonText.utf8)
+        let before: [UInt8]
+        let after: [UInt8]
+        if let rows = event.rows {
+            before = json(rows.before)
+            after = json(rows.after)
+        } else {
+            // Undecoded: the columns as Postgres printed them.
+            before = Array((change.operation == .insert || change.operation == .truncate ? EventValue.null : PipelineEvent.columns(of: change, old: true)).jsonText.utf8)
+            after = Array((change.operation == .delete || change.operation == .truncate ? EventValue.null : PipelineEvent.columns(of: change, old: false)).jsonText.utf8)
         }
+        var value: [UInt8] = []
+        value.reserveCapacity(before.count + after.count + 256)
+        value += Array(#"{"before":"#.utf8) + before + Array(#","after":"#.utf8) + after
+        value += Array(#","source":"#.utf8) + Array(source.jsonText.utf8)
+        value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(origin.commitTime.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
+        event.topic = "\(pipelineName).\(change.table.schema).\(change.table.name)"
+        event.value = value
+        event.key = key(of: change, rows: event.rows)
     }
 }

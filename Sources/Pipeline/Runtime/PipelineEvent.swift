@@ -1,3 +1,4 @@
+import Foundation
 import PGOutput
 import PostgresSource
 import SegmentLog
@@ -39,6 +40,8 @@ public struct PipelineEvent: Sendable {
     public var headers: [RecordHeader] = []
     /// Fields for expressions, by top-level name (`payload`, `id`, `aggregatetype`, …).
     public var fields: [String: EventValue] = [:]
+    /// A change event's rows decoded by column type (table CDC); nil when no stage needs them.
+    public var rows: DecodedRows?
 
     public init(origin: EventOrigin, change: SourceChange? = nil) {
         self.origin = origin
@@ -66,6 +69,8 @@ extension PipelineEvent: EventView {
         case .name(let name):
             if let field = fields[name] {
                 current = field
+            } else if let rows, name == "after" || name == "before" {
+                current = (name == "after" ? rows.after : rows.before).map(DecodedRows.eventValue(of:)) ?? .null
             } else if let change, name == "after" || name == "before" {
                 current = Self.columns(of: change, old: name == "before")
             } else {
@@ -113,6 +118,43 @@ extension PipelineEvent: EventView {
             }
         }
         return .object(members)
+    }
+}
+
+/// A change's old and new row, decoded by column type.
+public struct DecodedRows: Sendable {
+    public var before: [(name: String, value: PGValue)]?
+    public var after: [(name: String, value: PGValue)]?
+
+    public init(before: [(name: String, value: PGValue)]?, after: [(name: String, value: PGValue)]?) {
+        self.before = before
+        self.after = after
+    }
+
+    /// A row as an object for expressions. Values take their JSON form (as in the envelope)
+    /// except numerics, which become exact decimals so they compare as numbers.
+    static func eventValue(of row: [(name: String, value: PGValue)]) -> EventValue {
+        var members: [String: EventValue] = [:]
+        for (name, value) in row { members[name] = eventValue(of: value) }
+        return .object(members)
+    }
+
+    static func eventValue(of value: PGValue) -> EventValue {
+        switch value {
+        case .null: return .null
+        case .bool(let flag): return .bool(flag)
+        case .int(let number): return .int(number)
+        case .text(let text): return .string(text)
+        case .numeric(let numeric):
+            // Decimal holds 38 significant digits: more would not be exact.
+            let digits = numeric.text.drop { $0 == "-" || $0 == "0" || $0 == "." }.filter(\.isNumber).count
+            if numeric.isFinite, digits <= 38, let decimal = Decimal(string: numeric.text, locale: Locale(identifier: "en_US_POSIX")) {
+                return .decimal(decimal)
+            }
+            return .string(numeric.text)
+        default:
+            return (try? JSONValueParser.parse(value.jsonFragment)) ?? .string(value.jsonFragment)
+        }
     }
 }
 

@@ -59,8 +59,18 @@ public final class PipelineRunner {
     private var pendingEnd: LSN?
     private var groupStartedAt: ContinuousClock.Instant?
 
-    public init(graph: StageGraph, writer: LogWriter, settings: Settings, logger: Logger = Logger(label: "outflow.pipeline")) throws(PipelineRunError) {
+    /// Decodes rows by column type for table CDC (envelopes and `after.…` expressions).
+    let rowDecoder: RowDecoder
+    /// Tables whose changes a stage reads raw (the outbox): their rows are not decoded.
+    let rawTables: Set<TableName>
+
+    public init(
+        graph: StageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
+        logger: Logger = Logger(label: "outflow.pipeline")
+    ) throws(PipelineRunError) {
         self.graph = graph
+        self.rowDecoder = rowDecoder
+        self.rawTables = Set(graph.stages.compactMap { ($0 as? OutboxStage)?.settings.table })
         self.settings = settings
         self.logger = logger
         self.sink = LogSink(
@@ -153,8 +163,19 @@ public final class PipelineRunner {
                 commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: change.table,
                 operation: change.operation, sequence: change.sequence)
             progress.events += 1
+            var event = PipelineEvent(origin: origin, change: change)
+            if !rawTables.contains(change.table) {
+                do {
+                    event.rows = DecodedRows(
+                        before: try change.oldTuple.map { try rowDecoder.row($0.tuple, of: change.relation) },
+                        after: try change.newTuple.map { try rowDecoder.row($0, of: change.relation) })
+                } catch {
+                    try deadLetter(event, reason: "decoding the row failed: \(error)", stage: "source")
+                    return
+                }
+            }
             do {
-                try graph.run(PipelineEvent(origin: origin, change: change), sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
+                try graph.run(event, sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
                     try deadLetter(event, reason: failure.description, stage: failure.stageID)
                 })
             } catch let error as PipelineRunError {
