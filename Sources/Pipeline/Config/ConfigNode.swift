@@ -8,7 +8,7 @@ indirect enum ConfigNode {
     case mapping(ConfigMapping)
     case sequence(ConfigSequence)
 
-    var location: SourceLocation {
+    var location: FileLocation {
         switch self {
         case .scalar(let scalar): scalar.location
         case .mapping(let mapping): mapping.location
@@ -41,7 +41,7 @@ struct ConfigScalar {
     /// What YAML resolved the plain scalar to; quoted and block scalars are strings.
     var kind: Kind
     var style: Node.Scalar.Style
-    var location: SourceLocation
+    var location: FileLocation
     /// The value came (partly) from `${env:…}` or `${file:…}`: never show `text`.
     var isSecret: Bool
     /// Safe to show: the text as written, references by name only.
@@ -61,14 +61,14 @@ struct ConfigMapping {
     }
 
     var entries: [Entry]
-    var location: SourceLocation
+    var location: FileLocation
 
     func entry(_ key: String) -> Entry? { entries.first { $0.key.text == key } }
 }
 
 struct ConfigSequence {
     var items: [ConfigNode]
-    var location: SourceLocation
+    var location: FileLocation
 }
 
 /// Builds `ConfigNode`s from Yams' `Node`s.
@@ -89,8 +89,8 @@ struct ConfigNodeBuilder {
         self.log = DiagnosticLog()
     }
 
-    func location(_ mark: Mark?) -> SourceLocation {
-        SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    func location(_ mark: Mark?) -> FileLocation {
+        FileLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     mutating func build(_ node: Node) -> ConfigNode? {

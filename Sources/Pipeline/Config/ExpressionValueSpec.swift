@@ -124,7 +124,7 @@ enum ExpressionPositions {
 
     /// The file position of the scalar's `offset`-th character, for scalars written on one
     /// line; nil for block scalars and multi-line ones.
-    static func location(in scalar: ConfigScalar, offset: Int, _ context: inout DecodingContext) -> SourceLocation? {
+    static func location(in scalar: ConfigScalar, offset: Int, _ context: inout DecodingContext) -> FileLocation? {
         guard !scalar.isSecret, !scalar.text.contains(where: \.isNewline) else { return nil }
         let start = scalar.location
         switch scalar.style {
@@ -149,7 +149,7 @@ enum ExpressionPositions {
                     index += 1
                 }
             }
-            return SourceLocation(file: start.file, line: start.line, column: index + 1)
+            return FileLocation(file: start.file, line: start.line, column: index + 1)
         default:
             return nil
         }

@@ -93,7 +93,7 @@ struct ObjectSpec: Sendable {
 /// mean"), missing required fields and wrong types, and records what `explain` shows.
 final class ObjectReader {
     let spec: ObjectSpec
-    let location: SourceLocation
+    let location: FileLocation
     private let mapping: ConfigMapping?
     private(set) var members: [ConfigValue.Member] = []
 
@@ -144,7 +144,7 @@ final class ObjectReader {
         return entry.value
     }
 
-    func keyLocation(_ key: String) -> SourceLocation? { mapping?.entry(key)?.key.location }
+    func keyLocation(_ key: String) -> FileLocation? { mapping?.entry(key)?.key.location }
 
     /// The field's value: nil when it is missing (reported when required), invalid
     /// (reported), or optional and absent. A field set to `null` counts as absent.

@@ -1,6 +1,6 @@
 /// A place in a pipeline file: 1-based line and column, columns counted in Unicode scalars
 /// (as libyaml counts them).
-public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct FileLocation: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -13,12 +13,12 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
 
     public var description: String { "\(file):\(line):\(column)" }
 
-    public static func < (lhs: SourceLocation, rhs: SourceLocation) -> Bool {
+    public static func < (lhs: FileLocation, rhs: FileLocation) -> Bool {
         (lhs.file, lhs.line, lhs.column) < (rhs.file, rhs.line, rhs.column)
     }
 
-    func shifted(by columns: Int) -> SourceLocation {
-        SourceLocation(file: file, line: line, column: column + columns)
+    func shifted(by columns: Int) -> FileLocation {
+        FileLocation(file: file, line: line, column: column + columns)
     }
 }
 
@@ -55,12 +55,12 @@ public struct PipelineDiagnostic: Sendable, Hashable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
-    public var location: SourceLocation
+    public var location: FileLocation
     /// How many columns the caret underline spans (at least 1).
     public var length: Int
     public var hint: String?
 
-    public init(_ code: Code, _ message: String, at location: SourceLocation, length: Int = 1, hint: String? = nil) {
+    public init(_ code: Code, _ message: String, at location: FileLocation, length: Int = 1, hint: String? = nil) {
         self.code = code
         self.message = message
         self.location = location
@@ -117,7 +117,7 @@ public struct PipelineFileError: Error, Sendable, CustomStringConvertible {
 struct DiagnosticLog {
     private(set) var diagnostics: [PipelineDiagnostic] = []
 
-    mutating func error(_ code: PipelineDiagnostic.Code, _ message: String, at location: SourceLocation, length: Int = 1, hint: String? = nil) {
+    mutating func error(_ code: PipelineDiagnostic.Code, _ message: String, at location: FileLocation, length: Int = 1, hint: String? = nil) {
         let diagnostic = PipelineDiagnostic(code, message, at: location, length: length, hint: hint)
         // An aliased node is decoded once per use; report its problem once.
         if !diagnostics.contains(diagnostic) { diagnostics.append(diagnostic) }

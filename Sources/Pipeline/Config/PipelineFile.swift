@@ -22,7 +22,7 @@ public enum PipelineFile {
             throw PipelineFileError(
                 diagnostics: [PipelineDiagnostic(
                     .unreadableFile, "cannot read the file: \((error as NSError).localizedDescription)",
-                    at: SourceLocation(file: path, line: 1, column: 1))],
+                    at: FileLocation(file: path, line: 1, column: 1))],
                 sourceText: "")
         }
         return try parse(yaml: text, file: path, baseDirectory: (path as NSString).deletingLastPathComponent, environment: environment)
@@ -43,7 +43,7 @@ public enum PipelineFile {
             throw fail()
         }
         guard let document else {
-            context.log.error(.missingField, "the file is empty", at: SourceLocation(file: file, line: 1, column: 1),
+            context.log.error(.missingField, "the file is empty", at: FileLocation(file: file, line: 1, column: 1),
                               hint: "a pipeline needs version, name, source, sink")
             throw fail()
         }
@@ -134,9 +134,9 @@ public enum PipelineFile {
 
     /// A Yams error as a diagnostic at its position.
     static func syntaxDiagnostic(_ error: any Error, file: String, yaml: String) -> PipelineDiagnostic {
-        func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: mark.line, column: mark.column) }
+        func at(_ mark: Mark) -> FileLocation { FileLocation(file: file, line: mark.line, column: mark.column) }
         guard let yamlError = error as? YamlError else {
-            return PipelineDiagnostic(.yamlSyntax, "cannot parse the YAML: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            return PipelineDiagnostic(.yamlSyntax, "cannot parse the YAML: \(error)", at: FileLocation(file: file, line: 1, column: 1))
         }
         switch yamlError {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
@@ -154,9 +154,9 @@ public enum PipelineFile {
                     if character == "\n" { line += 1; column = 1 } else { column += 1 }
                 }
             }
-            return PipelineDiagnostic(.yamlSyntax, "cannot read the file: \(problem)", at: SourceLocation(file: file, line: line, column: column))
+            return PipelineDiagnostic(.yamlSyntax, "cannot read the file: \(problem)", at: FileLocation(file: file, line: line, column: column))
         default:
-            return PipelineDiagnostic(.yamlSyntax, "cannot parse the YAML: \(yamlError)", at: SourceLocation(file: file, line: 1, column: 1))
+            return PipelineDiagnostic(.yamlSyntax, "cannot parse the YAML: \(yamlError)", at: FileLocation(file: file, line: 1, column: 1))
         }
     }
 }

@@ -7,7 +7,7 @@ public struct StageConfig: Sendable, Equatable {
     public var inputs: [StageInput]
     public var kind: StageKind
     /// Where the stage starts in the file, for runtime messages about it.
-    public var location: SourceLocation
+    public var location: FileLocation
 
     /// The reserved input name of the pipeline's source.
     public static let sourceID = "source"
@@ -99,11 +99,11 @@ public enum StageType: String, Sendable, CaseIterable {
 /// A stage as written, before ids and inputs are resolved into the graph.
 struct StageDraft {
     var id: String?
-    var idLocation: SourceLocation?
-    var inputs: [(input: StageInput, location: SourceLocation)]?
+    var idLocation: FileLocation?
+    var inputs: [(input: StageInput, location: FileLocation)]?
     var type: StageType
     var kind: StageKind?
-    var location: SourceLocation
+    var location: FileLocation
     var shown: ConfigValue
 }
 
@@ -166,10 +166,12 @@ extension StageConfig {
             return nil
         }
         var typeEntries: [ConfigMapping.Entry] = []
+        var reportedUnknownKey = false
         for entry in mapping.entries {
             if StageType(rawValue: entry.key.text) != nil {
                 typeEntries.append(entry)
             } else if !stageKeyNames.contains(entry.key.text) && !entry.key.text.hasPrefix("x-") {
+                reportedUnknownKey = true
                 context.log.error(
                     .unknownKey, "unknown key '\(entry.key.text)' in stage \(position + 1)", at: entry.key.location,
                     length: entry.key.text.unicodeScalars.count,
@@ -179,6 +181,8 @@ extension StageConfig {
         }
         guard typeEntries.count == 1, let typeEntry = typeEntries.first, let type = StageType(rawValue: typeEntry.key.text) else {
             if typeEntries.isEmpty {
+                // A misspelt type was just reported as an unknown key; once is enough.
+                if reportedUnknownKey { return nil }
                 context.log.error(.stageType, "stage \(position + 1) has no stage type", at: mapping.location,
                                   hint: "add one of \(StageType.allCases.map(\.rawValue).joined(separator: ", "))")
             } else {
@@ -196,7 +200,7 @@ extension StageConfig {
             location: mapping.location)), spec: stageSpec, context: &context)
         let id = stageReader.read(Fields.id, &context)
         let inputTexts = stageReader.read(Fields.inputs, &context)
-        var inputs: [(StageInput, SourceLocation)]?
+        var inputs: [(StageInput, FileLocation)]?
         if let inputTexts, case .sequence(let sequence)? = stageReader.node(Fields.inputs.name) {
             inputs = zip(inputTexts, sequence.items).map { (StageInput(parsing: $0), $1.location) }
         }
@@ -214,7 +218,7 @@ extension StageConfig {
             shown = .object(members)
         }
         return StageDraft(
-            id: id, idLocation: stageReader.keyLocation(Fields.id.name), inputs: inputs, type: type, kind: kind,
+            id: id, idLocation: stageReader.node(Fields.id.name)?.location, inputs: inputs, type: type, kind: kind,
             location: mapping.location, shown: shown)
     }
 }
