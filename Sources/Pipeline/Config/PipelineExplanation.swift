@@ -24,7 +24,8 @@ extension PipelineConfig {
     /// The stage graph in Graphviz dot: `outflow explain FILE --graph dot | dot -Tsvg`.
     public var graphDOT: String {
         func quoted(_ text: String) -> String {
-            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                .replacingOccurrences(of: "\n", with: "\\n") + "\""
         }
         func node(_ input: StageInput) -> String { input.stage == StageConfig.sourceID ? "source" : "stage_" + input.stage }
         var lines = ["digraph \(quoted(name)) {", "  rankdir=LR;", "  node [shape=box];"]
