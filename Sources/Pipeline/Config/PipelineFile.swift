@@ -132,6 +132,26 @@ public enum PipelineFile {
         return config
     }
 
+    /// The next line of the same block mapping that sets `key` again: same indentation, until
+    /// the mapping ends (a line indented less). Nil for flow mappings and anything unusual.
+    static func repeatedKey(_ key: String, after first: Mark, in yaml: String) -> (line: Int, column: Int)? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.indices.contains(first.line - 1) else { return nil }
+        let indent = first.column - 1
+        for index in first.line..<lines.count {
+            let line = Array(lines[index].unicodeScalars)
+            let leading = line.prefix { $0 == " " }.count
+            if leading == line.count || line[leading] == "#" { continue }
+            if leading < indent { return nil }
+            guard leading == indent else { continue }
+            let rest = String(String.UnicodeScalarView(line[leading...]))
+            if rest.hasPrefix(key), rest.dropFirst(key.count).drop(while: { $0 == " " }).hasPrefix(":") {
+                return (index + 1, first.column)
+            }
+        }
+        return nil
+    }
+
     /// A Yams error as a diagnostic at its position.
     static func syntaxDiagnostic(_ error: any Error, file: String, yaml: String) -> PipelineDiagnostic {
         func at(_ mark: Mark) -> FileLocation { FileLocation(file: file, line: mark.line, column: mark.column) }
@@ -144,9 +164,15 @@ public enum PipelineFile {
             let hint = context.map { "\($0.text) that starts at line \($0.mark.line), column \($0.mark.column)" }
             return PipelineDiagnostic(.yamlSyntax, "invalid YAML: \(problem)", at: at(mark), hint: hint)
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return PipelineDiagnostic(
-                .duplicateKey, "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping",
-                at: at(context.mark), hint: "each key may appear once; the second would silently replace the first")
+            let message = "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in a mapping"
+            // Yams points at the first occurrence; the mistake is usually the later one.
+            if duplicates.count == 1, let second = repeatedKey(duplicates[0], after: context.mark, in: yaml) {
+                return PipelineDiagnostic(
+                    .duplicateKey, message, at: FileLocation(file: file, line: second.line, column: second.column),
+                    length: duplicates[0].unicodeScalars.count,
+                    hint: "'\(duplicates[0])' is already set at line \(context.mark.line); a key may appear once in a mapping")
+            }
+            return PipelineDiagnostic(.duplicateKey, message, at: at(context.mark), hint: "a key may appear once in a mapping")
         case .reader(let problem, let offset, _, _):
             var line = 1, column = 1
             if let offset {

@@ -134,10 +134,12 @@ public struct StageGraph: Sendable, Equatable {
                 let cycle = Array(path[loopStart...])
                 if cycle.contains(where: reportedCycleMembers.contains) { continue }
                 reportedCycleMembers.formUnion(cycle)
-                let first = cycle.min()!
-                let rotated = Array(cycle[cycle.firstIndex(of: first)!...] + cycle[..<cycle.firstIndex(of: first)!])
-                // Inputs point backwards along the flow; show the flow direction.
-                let names = rotated.reversed().map { resolvedIDs[$0] }
+                // Inputs point backwards along the flow: reverse to show the flow, starting
+                // from the stage written first.
+                let flow = Array(cycle.reversed())
+                let first = flow.min()!
+                let start = flow.firstIndex(of: first)!
+                let names = (flow[start...] + flow[..<start]).map { resolvedIDs[$0] }
                 context.log.error(
                     .graphCycle, "stages form a cycle: \((names + [names[0]]).joined(separator: " → "))",
                     at: drafts[first].location, hint: "a pipeline is a graph without cycles; remove one of these inputs")
