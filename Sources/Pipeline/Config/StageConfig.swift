@@ -135,12 +135,21 @@ extension StageConfig {
     /// The JSON Schema of one list item of `stages`: an object with id, inputs and exactly one
     /// stage type key.
     static var itemSchema: JSONDocument {
-        .object([("oneOf", .array(StageType.allCases.map { type in
-            .object([
+        // A stage whose options all have defaults may be written bare (`- batch`) or empty
+        // (`- batch:`).
+        let optionless = StageType.allCases.filter { !$0.spec.fields.contains(where: \.isRequired) }
+        let bare: JSONDocument = .object([
+            ("description", .string("a stage with all options at their defaults")),
+            ("enum", .array(optionless.map { .string($0.rawValue) })),
+        ])
+        return .object([("oneOf", .array([bare] + StageType.allCases.map { type in
+            let options = optionless.contains(type)
+                ? .object([("oneOf", .array([type.spec.schema, .object([("type", .string("null"))])]))]) : type.spec.schema
+            return .object([
                 ("type", .string("object")),
                 ("description", .string(type.spec.doc)),
                 ("properties", .object([
-                    ("id", Fields.id.schema.schema), ("inputs", Fields.inputs.schema.schema), (type.rawValue, type.spec.schema),
+                    ("id", Fields.id.schema.schema), ("inputs", Fields.inputs.schema.schema), (type.rawValue, options),
                 ])),
                 ("required", .array([.string(type.rawValue)])),
                 ("patternProperties", .object([("^x-", .object([]))])),

@@ -5,13 +5,6 @@ import Yams
 struct ValueSpec<Value: Sendable>: Sendable {
     var schema: JSONDocument
     var decode: @Sendable (ConfigNode, inout DecodingContext) -> Decoded<Value>?
-
-    func map<Other>(_ transform: @escaping @Sendable (Value) -> Other) -> ValueSpec<Other> {
-        let decode = self.decode
-        return ValueSpec<Other>(schema: schema) { node, context in
-            decode(node, &context).map { Decoded(value: transform($0.value), shown: $0.shown) }
-        }
-    }
 }
 
 extension ValueSpec {
@@ -103,7 +96,7 @@ extension ValueSpec where Value == Int {
 }
 
 extension ValueSpec where Value == Double {
-    /// A number strictly between the bounds of `range`'s ends when `open`.
+    /// A number strictly between `lower` and `upper`.
     static func number(above lower: Double, below upper: Double) -> ValueSpec<Double> {
         ValueSpec(schema: .object([
             ("type", .string("number")), ("exclusiveMinimum", .number("\(lower)")), ("exclusiveMaximum", .number("\(upper)")),
