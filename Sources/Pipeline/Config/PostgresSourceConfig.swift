@@ -50,7 +50,7 @@ extension ChangelogConfig {
 extension PostgresSourceConfig {
     enum Fields {
         static let url = FieldSpec(
-            "url", ValueSpec<String>.string, .required,
+            "url", .secretString, .required,
             doc: "libpq connection URL or key=value string; use ${env:NAME} or ${file:PATH} for credentials.")
         static let slot = FieldSpec(
             "slot", .postgresName, .optional, doc: "Logical replication slot. Default: outflow_<name> with '-' and '.' as '_'.")
@@ -81,13 +81,7 @@ extension PostgresSourceConfig {
     }
 
     static func decode(_ reader: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> PostgresSourceConfig? {
-        var url: SecretString?
-        if let node = reader.node(Fields.url.name), case .scalar(let scalar) = node, scalar.kind != .null {
-            _ = reader.read(Fields.url, &context)
-            url = SecretString(value: scalar.text, isSecret: scalar.isSecret, redacted: scalar.redacted)
-        } else {
-            _ = reader.read(Fields.url, &context)
-        }
+        let url = reader.read(Fields.url, &context)
         var slot = reader.read(Fields.slot, &context)
         if !reader.has(Fields.slot.name), let pipelineName {
             slot = defaultSlot(pipelineName: pipelineName)

@@ -71,6 +71,22 @@ extension ValueSpec where Value == String {
     }
 }
 
+extension ValueSpec where Value == SecretString {
+    /// A string that keeps whether it came from interpolation, and its redacted form.
+    static var secretString: ValueSpec<SecretString> {
+        ValueSpec(schema: .object([("type", .string("string"))])) { node, context in
+            guard let scalar = scalar(node, expected: "a string", &context) else { return nil }
+            guard !scalar.text.isEmpty else {
+                context.log.error(.invalidValue, scalar.isSecret ? "the interpolated value is empty" : "empty string", at: scalar.location)
+                return nil
+            }
+            return Decoded(
+                value: SecretString(value: scalar.text, isSecret: scalar.isSecret, redacted: scalar.redacted),
+                shown: shown(scalar, .string))
+        }
+    }
+}
+
 extension ValueSpec where Value == Int {
     static func integer(_ range: ClosedRange<Int>) -> ValueSpec<Int> {
         var schema: [(String, JSONDocument)] = [("type", .string("integer")), ("minimum", .int(range.lowerBound))]

@@ -64,7 +64,7 @@ import Testing
         #expect(outbox.columns.aggregateType == "kind")
         // The default topic follows the renamed aggregate-type column.
         #expect(outbox.topic == (try EventTemplate.parse("outbox.event.${kind}")))
-        #expect(outbox.headers.map(\.column) == ["tenant_id"] && outbox.headers.map(\.header) == ["tenant"])
+        #expect(outbox.headers == [.init(column: "tenant_id", header: "tenant")])
         #expect(outbox.onUpdate == .fail && outbox.onDelete == .warnDrop && outbox.tombstoneOnEmptyPayload)
 
         guard case .map(let map)? = kinds["shape"] else { Issue.record("shape"); return }

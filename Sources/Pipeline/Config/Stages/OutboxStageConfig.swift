@@ -33,20 +33,20 @@ public struct OutboxStageConfig: Sendable, Equatable {
     public var columns: Columns
     /// Topic of each event; its expressions read the row's columns.
     public var topic: EventTemplate
-    /// Extra columns copied into record headers: column name → header name.
-    public var headers: [(column: String, header: String)]
+    /// A column copied into a record header.
+    public struct HeaderColumn: Sendable, Equatable {
+        public var column: String
+        public var header: String
+    }
+
+    /// Extra columns copied into record headers, in file order.
+    public var headers: [HeaderColumn]
     public var onUpdate: OnUpdate
     public var onDelete: OnDelete
     /// A row whose payload is null or empty becomes a tombstone (key, null value) instead of
     /// an event with an empty value; for compacted topics.
     public var tombstoneOnEmptyPayload: Bool
 
-    public static func == (lhs: OutboxStageConfig, rhs: OutboxStageConfig) -> Bool {
-        lhs.table == rhs.table && lhs.columns == rhs.columns && lhs.topic == rhs.topic
-            && lhs.headers.map(\.column) == rhs.headers.map(\.column) && lhs.headers.map(\.header) == rhs.headers.map(\.header)
-            && lhs.onUpdate == rhs.onUpdate && lhs.onDelete == rhs.onDelete
-            && lhs.tombstoneOnEmptyPayload == rhs.tombstoneOnEmptyPayload
-    }
 }
 
 extension OutboxStageConfig.Columns {
@@ -134,7 +134,7 @@ extension OutboxStageConfig {
         let tombstone = reader.read(Fields.tombstone, &context)
         guard let table, let columns, let topic, let onUpdate, let onDelete, let tombstone else { return nil }
         return OutboxStageConfig(
-            table: table, columns: columns, topic: topic, headers: headers.map { ($0.key, $0.value) },
+            table: table, columns: columns, topic: topic, headers: headers.map { HeaderColumn(column: $0.key, header: $0.value) },
             onUpdate: onUpdate, onDelete: onDelete, tombstoneOnEmptyPayload: tombstone)
     }
 }
