@@ -1,3 +1,4 @@
+import Foundation
 import PostgresSource
 import Yams
 
@@ -94,10 +95,17 @@ extension ValueSpec where Value == Int {
         return ValueSpec(schema: .object(schema)) { node, context in
             guard let scalar = scalar(node, expected: "an integer", &context) else { return nil }
             // An interpolated value is a string by nature; its text must still be an integer.
-            guard scalar.kind == .int || (scalar.kind == .string && scalar.isSecret), let value = Int(scalar.text) else {
+            guard scalar.kind == .int || (scalar.kind == .string && scalar.isSecret) else {
                 context.log.error(
                     .wrongType, "expected an integer, found \(node.kindName)", at: scalar.location,
                     hint: scalar.style == .doubleQuoted || scalar.style == .singleQuoted ? "remove the quotes" : nil)
+                return nil
+            }
+            // YAML 1.1 allows 1_000 (taken) and 0x1F, 0o17, 1:30 (too surprising to take).
+            guard let value = Int(scalar.kind == .int ? scalar.text.replacingOccurrences(of: "_", with: "") : scalar.text) else {
+                context.log.error(
+                    .wrongType, scalar.isSecret ? "the interpolated value is not an integer" : "'\(scalar.text)' is not a decimal integer",
+                    at: scalar.location, hint: scalar.isSecret ? nil : "write it in decimal digits")
                 return nil
             }
             guard range.contains(value) else {
@@ -189,7 +197,8 @@ extension ValueSpec where Value == ByteSize {
             .object([("type", .string("string")), ("pattern", .string(DurationsAndSizes.sizePattern))]),
         ]))])) { node, context in
             guard let scalar = scalar(node, expected: "a size", &context) else { return nil }
-            guard let value = ByteSize(scalar.text) else {
+            // A YAML integer may be written 1_048_576.
+            guard let value = ByteSize(scalar.kind == .int ? scalar.text.replacingOccurrences(of: "_", with: "") : scalar.text) else {
                 context.log.error(
                     .invalidSize, scalar.isSecret ? "the interpolated value is not a size" : "invalid size '\(scalar.text)'",
                     at: scalar.location, length: scalar.shown.unicodeScalars.count,

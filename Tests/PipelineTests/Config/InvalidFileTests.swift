@@ -54,6 +54,8 @@ import Testing
              message: "expected an integer, found a string"),
         Case(name: "quoted integer", replace: "partitions: 3", with: "partitions: \"3\"", code: .wrongType, at: "\"3\"",
              message: "expected an integer, found a string", hint: "remove the quotes"),
+        Case(name: "hexadecimal integer", replace: "partitions: 3", with: "partitions: 0x3", code: .wrongType, at: "0x3",
+             message: "'0x3' is not a decimal integer"),
         Case(name: "out of range", replace: "partitions: 3", with: "partitions: 0", code: .invalidValue, at: "0",
              message: "0 is out of range: must be between 1 and 10000"),
         Case(name: "missing field", replace: "    dir: ./data/log\n", with: "", code: .missingField, at: "partitions",

@@ -126,7 +126,7 @@ import Testing
                 key: id
               - batch
               - batch:
-            sink: {log: {dir: d}}
+            sink: {log: {dir: d, segment_bytes: 1_048_576}}
             """, environment: .fixed([:]))
         #expect(config.stages.map(\.id) == ["filter-1", "filter-2", "filter", "batch-4", "batch-5"])
         #expect(config.stages.map(\.hasExplicitID) == [false, false, true, false, false])
@@ -134,6 +134,7 @@ import Testing
         #expect(config.source.slot == "outflow_p")
         #expect(config.deadLetterTopic == "p.dead-letter")
         #expect(config.sink.partitions == 1)
+        #expect(config.sink.segmentBytes.bytes == 1 << 20)
     }
 
     @Test func aPipelineWithoutStagesWritesTheSourceToTheSink() throws {
