@@ -36,6 +36,7 @@ enum Fixtures {
           on_delete: warn_drop
           tombstone_on_empty_payload: true
       - id: paid
+        x-note: only money movements
         filter: {condition: "headers.type in ['OrderPaid', 'OrderRefunded'] and payload.amount > 0"}
       - id: shape
         map:
@@ -66,6 +67,7 @@ enum Fixtures {
     sink:
       log:
         dir: /var/lib/outflow/log
+        x-reviewed: true
         partitions: 6
         compression: zstd
         compression_level: 9

@@ -145,6 +145,13 @@ import Testing
         if let hint = example.hint { #expect(diagnostic.hint == hint) }
     }
 
+    @Test func anExpressionInABlockScalarNamesTheColumnInTheExpression() {
+        let text = Self.base.replacingOccurrences(of: "key: id", with: "key: |\n        id ==")
+        let diagnostics = Fixtures.diagnostics(text)
+        #expect(diagnostics.map(\.message) == ["expected a value, a field or '(', found end of expression (column 6 of the expression)"])
+        #expect(diagnostics.first?.location == Fixtures.location(of: "|", in: text))
+    }
+
     @Test func everyErrorIsReportedNotOnlyTheFirst() {
         let text = Self.base
             .replacingOccurrences(of: "window: 24h", with: "windw: 24h")
