@@ -2,18 +2,30 @@ import Yams
 
 /// Expressions and templates in the file, with errors placed at their column in the file.
 extension ValueSpec where Value == EventExpression {
-    static var expression: ValueSpec<EventExpression> {
+    /// An expression; its certain type mistakes are errors too.
+    static var expression: ValueSpec<EventExpression> { expression(asCondition: false) }
+
+    /// An expression that must give a bool: filter and route conditions.
+    static var condition: ValueSpec<EventExpression> { expression(asCondition: true) }
+
+    private static func expression(asCondition: Bool) -> ValueSpec<EventExpression> {
         ValueSpec(schema: .object([
             ("type", .string("string")),
-            ("$comment", .string("an Outflow expression, such as payload.amount > 100 and headers.type in ['a', 'b']")),
+            ("$comment", .string(asCondition
+                ? "an Outflow condition, such as payload.amount > 100 and headers.type in ['a', 'b']"
+                : "an Outflow expression, such as lower(headers.type) or payload.customer_id")),
         ])) { node, context in
             guard let scalar = scalar(node, expected: "an expression", &context) else { return nil }
+            let expression: EventExpression
             do throws(ExpressionSyntaxError) {
-                return Decoded(value: try EventExpression.parse(scalar.text), shown: shown(scalar, .string))
+                expression = try EventExpression.parse(scalar.text)
             } catch {
                 ExpressionPositions.report(error, in: scalar, offset: 0, &context)
                 return nil
             }
+            let typeErrors = expression.typeErrors(asCondition: asCondition)
+            for error in typeErrors { ExpressionPositions.report(error, in: scalar, offset: 0, &context) }
+            return typeErrors.isEmpty ? Decoded(value: expression, shown: shown(scalar, .string)) : nil
         }
     }
 }
@@ -34,6 +46,14 @@ extension ValueSpec where Value == EventTemplate {
                 ExpressionPositions.report(error, in: scalar, offset: 0, &context)
                 return nil
             }
+            var typeErrorCount = 0
+            for (offset, expression) in template.expressionsWithOffsets {
+                for error in expression.typeErrors() {
+                    ExpressionPositions.report(error, in: scalar, offset: offset, &context)
+                    typeErrorCount += 1
+                }
+            }
+            if typeErrorCount > 0 { return nil }
             if let constant = template.constant {
                 if let problem = TopicNames.problem(constant, what: "topic name") {
                     context.log.error(.invalidTopicName, scalar.isSecret ? "the interpolated value is not a valid topic name" : problem.message,
@@ -106,19 +126,30 @@ extension ValueSpec where Value == FieldTarget {
 
 enum ExpressionPositions {
     static func report(_ error: ExpressionSyntaxError, in scalar: ConfigScalar, offset: Int, _ context: inout DecodingContext) {
+        report(error.message, kind: error.code.rawValue, range: error.range, hint: error.hint, in: scalar, offset: offset, &context)
+    }
+
+    static func report(_ error: ExpressionTypeError, in scalar: ConfigScalar, offset: Int, _ context: inout DecodingContext) {
+        report(error.message, kind: "type-mismatch", range: error.range, hint: error.hint, in: scalar, offset: offset, &context)
+    }
+
+    /// Reports a problem at `range` of an expression that starts `offset` scalars into the
+    /// scalar's value.
+    private static func report(
+        _ message: String, kind: String, range: Range<Int>, hint: String?, in scalar: ConfigScalar, offset: Int,
+        _ context: inout DecodingContext
+    ) {
+        let at = offset + range.lowerBound
         if scalar.isSecret {
             // The message may quote the text, and the text holds an interpolated secret.
             context.log.error(
-                .expression, "invalid expression after interpolation (\(error.code.rawValue) at column \(error.column) of the value)",
-                at: scalar.location)
+                .expression, "invalid expression after interpolation (\(kind) at column \(at + 1) of the value)", at: scalar.location)
             return
         }
-        let at = offset + error.range.lowerBound
         if let location = location(in: scalar, offset: at, &context) {
-            context.log.error(.expression, error.message, at: location, length: error.range.count, hint: error.hint)
+            context.log.error(.expression, message, at: location, length: range.count, hint: hint)
         } else {
-            context.log.error(
-                .expression, "\(error.message) (column \(at + 1) of the expression)", at: scalar.location, hint: error.hint)
+            context.log.error(.expression, "\(message) (column \(at + 1) of the expression)", at: scalar.location, hint: hint)
         }
     }
 

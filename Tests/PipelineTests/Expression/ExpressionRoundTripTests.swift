@@ -103,6 +103,8 @@ import Testing
         for _ in 0..<200 {
             let tree = Self.randomExpression(&random, depth: 4)
             let event = TestEvent(fields: Dictionary(uniqueKeysWithValues: Self.names.map { ($0, Self.randomValue(&random, depth: 2)) }))
+            // The static checker runs on anything too.
+            _ = EventExpression(source: "", root: tree).typeErrors(asCondition: Bool.random(using: &random))
             do {
                 _ = try EventExpression(source: "", root: tree).evaluate(on: event)
             } catch {

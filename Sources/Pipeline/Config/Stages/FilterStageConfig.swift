@@ -6,7 +6,7 @@ public struct FilterStageConfig: Sendable, Equatable {
 extension FilterStageConfig {
     enum Fields {
         static let condition = FieldSpec(
-            "condition", .expression, .required,
+            "condition", .condition, .required,
             doc: "Keep events where this is true (null counts as false), as in payload.amount > 100.")
     }
 

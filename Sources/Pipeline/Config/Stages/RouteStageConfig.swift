@@ -49,7 +49,7 @@ extension RouteStageConfig {
             "topics", .entries(keyedBy: "a value of 'by'", of: .topicName), .optional,
             doc: "With by: value: topic, as in OrderCreated: orders.created.")
         static let outputs = FieldSpec(
-            "outputs", .entries(keyedBy: "an output name", of: .expression, validateKey: outputNameProblem), .optional,
+            "outputs", .entries(keyedBy: "an output name", of: .condition, validateKey: outputNameProblem), .optional,
             doc: "Named outputs with their conditions; other stages take them as inputs: [this-id.name].")
         static let unmatched = FieldSpec(
             "unmatched", .enumeration, .defaulted(Unmatched.deadLetter, shown: .string("dead_letter")),
