@@ -20,6 +20,22 @@ public struct EventTemplate: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { source }
 
+    /// Each expression part with the offset of its text in the template (after `${`).
+    public var expressionsWithOffsets: [(offset: Int, expression: EventExpression)] {
+        var result: [(Int, EventExpression)] = []
+        var offset = 0
+        for part in parts {
+            switch part {
+            case .literal(let text):
+                offset += text.unicodeScalars.count
+            case .expression(let expression):
+                result.append((offset + 2, expression))
+                offset += expression.source.unicodeScalars.count + 3
+            }
+        }
+        return result
+    }
+
     /// Parses a template; a syntax error's range is in the template's own scalars.
     public static func parse(_ source: String) throws(ExpressionSyntaxError) -> EventTemplate {
         let scalars = Array(source.unicodeScalars)

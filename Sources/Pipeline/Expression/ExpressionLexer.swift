@@ -52,11 +52,14 @@ struct ExpressionLexer {
     }
 
     private mutating func next() throws(ExpressionSyntaxError) -> Token {
+        // The end sits right after the last token, not after trailing blanks (a block
+        // scalar ends with a line break), so "found end of expression" points where text stops.
+        let endOfText = position
         while let scalar = peek(), scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r" {
             position += 1
         }
         let start = position
-        guard let scalar = peek() else { return Token(kind: .end, range: start..<start) }
+        guard let scalar = peek() else { return Token(kind: .end, range: endOfText..<endOfText) }
 
         if Self.isIdentifierStart(scalar) {
             while let part = peek(), Self.isIdentifierPart(part) { position += 1 }

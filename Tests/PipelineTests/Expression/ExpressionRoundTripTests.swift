@@ -95,6 +95,34 @@ import Testing
         }
     }
 
+    /// Property: evaluating any tree on any event returns a value or throws a typed error;
+    /// it never traps (overflow, out-of-range index, NaN decimals).
+    @Test(arguments: 0..<20)
+    func evaluationNeverTraps(seed: Int) {
+        var random = SeededGenerator(state: UInt64(seed) &+ 1_000)
+        for _ in 0..<200 {
+            let tree = Self.randomExpression(&random, depth: 4)
+            let event = TestEvent(fields: Dictionary(uniqueKeysWithValues: Self.names.map { ($0, Self.randomValue(&random, depth: 2)) }))
+            // The static checker runs on anything too.
+            _ = EventExpression(source: "", root: tree).typeErrors(asCondition: Bool.random(using: &random))
+            do {
+                _ = try EventExpression(source: "", root: tree).evaluate(on: event)
+            } catch {
+                #expect(!error.message.isEmpty)
+            }
+        }
+    }
+
+    static func randomValue(_ random: inout SeededGenerator, depth: Int) -> EventValue {
+        switch Int.random(in: 0..<(depth > 0 ? 8 : 6), using: &random) {
+        case 6: return .array((0..<Int.random(in: 0...3, using: &random)).map { _ in randomValue(&random, depth: depth - 1) })
+        case 7:
+            return .object(Dictionary(uniqueKeysWithValues: names.shuffled(using: &random).prefix(3).map { ($0, randomValue(&random, depth: depth - 1)) }))
+        case 5: return .decimal(Decimal(string: ["1e38", "-1e38", "0.000001", "123456789.987654321"].randomElement(using: &random)!)!)
+        default: return randomLiteral(&random)
+        }
+    }
+
     @Test func spacingAndRedundantParenthesesDoNotMatter() throws {
         #expect(try EventExpression.parse("((a))+( b*c )") == EventExpression.parse("a + b * c"))
         #expect(try EventExpression.parse("x in[1,2]") == EventExpression.parse("x in [1, 2]"))

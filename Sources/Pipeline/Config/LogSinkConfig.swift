@@ -1,0 +1,77 @@
+/// `sink.log`: the Kafka-format log the pipeline writes.
+public struct LogSinkConfig: Sendable, Equatable {
+    public enum Compression: String, Sendable, CaseIterable {
+        case zstd, none
+    }
+
+    public var dir: String
+    public var partitions: Int
+    public var compression: Compression
+    /// zstd level; nil with `compression: none`.
+    public var compressionLevel: Int?
+    public var segmentBytes: ByteSize
+    public var segmentTime: ConfigDuration
+    /// Delete segments older than this; nil keeps everything.
+    public var retention: ConfigDuration?
+    /// Delete the oldest segments of a partition above this size; nil: no limit.
+    public var retentionBytes: ByteSize?
+}
+
+extension LogSinkConfig {
+    static let defaultCompressionLevel = 3
+
+    enum Fields {
+        static let dir = FieldSpec("dir", ValueSpec<String>.string, .required, doc: "Directory of the log; relative paths are from the working directory.")
+        static let partitions = FieldSpec(
+            "partitions", .integer(1...10_000), .defaulted(1, shown: .number("1")), doc: "Partitions per topic (at least 1).")
+        static let compression = FieldSpec(
+            "compression", .enumeration, .defaulted(Compression.zstd, shown: .string("zstd")), doc: "Batch compression: zstd or none.")
+        static let compressionLevel = FieldSpec(
+            "compression_level", .integer(1...22), .optional, doc: "zstd level, 1 (fast) to 22 (small). Default 3.")
+        static let segmentBytes = FieldSpec(
+            "segment_bytes", .byteSize, .defaulted(ByteSize("1GiB")!, shown: .string("1GiB")),
+            doc: "Roll to a new segment file above this size.")
+        static let segmentTime = FieldSpec(
+            "segment_ms", .duration, .defaulted(ConfigDuration("7d")!, shown: .string("7d")),
+            doc: "Roll to a new segment file after this long (Kafka's segment.ms; written as a duration such as 1h).")
+        static let retention = FieldSpec("retention", .duration, .optional, doc: "Delete segments older than this. Default: keep all.")
+        static let retentionBytes = FieldSpec(
+            "retention_bytes", .byteSize, .optional, doc: "Delete a partition's oldest segments above this size. Default: no limit.")
+    }
+
+    static let spec = ObjectSpec(
+        name: "sink.log", doc: "A local append-only log in Apache Kafka's on-disk format, with transactions.",
+        fields: [Fields.dir.schema, Fields.partitions.schema, Fields.compression.schema, Fields.compressionLevel.schema,
+                 Fields.segmentBytes.schema, Fields.segmentTime.schema, Fields.retention.schema, Fields.retentionBytes.schema])
+
+    static let minimumSegmentBytes: Int64 = 1 << 20
+
+    static func decode(_ reader: ObjectReader, _ context: inout DecodingContext) -> LogSinkConfig? {
+        let dir = reader.read(Fields.dir, &context), partitions = reader.read(Fields.partitions, &context)
+        let compression = reader.read(Fields.compression, &context)
+        var level = reader.read(Fields.compressionLevel, &context)
+        if compression == LogSinkConfig.Compression.none, level != nil, let location = reader.keyLocation(Fields.compressionLevel.name) {
+            context.log.error(.conflictingOptions, "compression_level applies to zstd only", at: location,
+                              length: Fields.compressionLevel.name.count, hint: "remove it, or set compression: zstd")
+            return nil
+        }
+        if compression == .zstd, level == nil, !reader.has(Fields.compressionLevel.name) {
+            level = defaultCompressionLevel
+            reader.show(Fields.compressionLevel.name, .number(String(defaultCompressionLevel)))
+        }
+        let segmentBytes = reader.read(Fields.segmentBytes, &context), segmentTime = reader.read(Fields.segmentTime, &context)
+        let retention = reader.read(Fields.retention, &context), retentionBytes = reader.read(Fields.retentionBytes, &context)
+        if let segmentBytes, segmentBytes.bytes < minimumSegmentBytes {
+            context.log.error(.invalidValue, "segment_bytes must be at least 1MiB", at: reader.keyLocation(Fields.segmentBytes.name) ?? reader.location)
+            return nil
+        }
+        guard let dir, let partitions, let compression, let segmentBytes, let segmentTime else { return nil }
+        if reader.has(Fields.retention.name) && retention == nil || reader.has(Fields.retentionBytes.name) && retentionBytes == nil
+            || reader.has(Fields.compressionLevel.name) && level == nil {
+            return nil
+        }
+        return LogSinkConfig(
+            dir: dir, partitions: partitions, compression: compression, compressionLevel: level, segmentBytes: segmentBytes,
+            segmentTime: segmentTime, retention: retention, retentionBytes: retentionBytes)
+    }
+}

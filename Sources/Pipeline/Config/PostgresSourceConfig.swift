@@ -1,0 +1,111 @@
+import PostgresSource
+
+/// `source.postgres`: where changes come from.
+public struct PostgresSourceConfig: Sendable, Equatable {
+    public enum Operation: String, Sendable, CaseIterable {
+        case insert, update, delete, truncate
+    }
+
+    /// libpq URL (`postgres://…`) or key=value string; usually `${env:…}`, so secret.
+    public var url: SecretString
+    public var slot: String
+    public var publication: String
+    public var tables: [TableName]
+    /// The publication's `publish` operations.
+    public var publish: [Operation]
+    /// Create the slot and publication when they do not exist.
+    public var createMissing: Bool
+    /// How often the standby status (flush position) is sent even when idle.
+    public var statusInterval: ConfigDuration
+    /// Keep the decoded source transactions for `outflow replay`; nil: no changelog.
+    public var changelog: ChangelogConfig?
+}
+
+/// `source.postgres.changelog`: decoded source transactions kept for replay.
+public struct ChangelogConfig: Sendable, Equatable {
+    public var retention: ConfigDuration
+    public var maxBytes: ByteSize?
+}
+
+extension ChangelogConfig {
+    enum Fields {
+        static let retention = FieldSpec(
+            "retention", .duration, .defaulted(ConfigDuration("7d")!, shown: .string("7d")),
+            doc: "How long source transactions are kept for replay, as in 7d.")
+        static let maxBytes = FieldSpec("max_bytes", .byteSize, .optional, doc: "Most bytes kept; the oldest go first. Default: no limit.")
+    }
+
+    static let spec = ObjectSpec(
+        name: "source.postgres.changelog", doc: "Keeps decoded source transactions so `outflow replay --from-lsn` can re-run them.",
+        fields: [Fields.retention.schema, Fields.maxBytes.schema])
+
+    static let value = ValueSpec<ChangelogConfig>.object(spec) { reader, context in
+        let retention = reader.read(Fields.retention, &context), maxBytes = reader.read(Fields.maxBytes, &context)
+        guard let retention else { return nil }
+        if reader.has(Fields.maxBytes.name) && maxBytes == nil { return nil }
+        return ChangelogConfig(retention: retention, maxBytes: maxBytes)
+    }
+}
+
+extension PostgresSourceConfig {
+    enum Fields {
+        static let url = FieldSpec(
+            "url", .secretString, .required,
+            doc: "libpq connection URL or key=value string; use ${env:NAME} or ${file:PATH} for credentials.")
+        static let slot = FieldSpec(
+            "slot", .postgresName, .optional, doc: "Logical replication slot. Default: outflow_<name> with '-' and '.' as '_'.")
+        static let publication = FieldSpec("publication", .postgresName, .optional, doc: "Publication. Default: the slot's name.")
+        static let tables = FieldSpec("tables", .list(of: .tableName, minimum: 1), .required, doc: "Tables to capture, schema.table.")
+        static let publish = FieldSpec(
+            "publish", .list(of: ValueSpec<Operation>.enumeration, minimum: 1),
+            .defaulted(Operation.allCases, shown: .list(Operation.allCases.map { .string($0.rawValue) })),
+            doc: "Operations the publication publishes.")
+        static let createMissing = FieldSpec(
+            "create_missing", .boolean, .defaulted(true, shown: .scalar("true", kind: .bool, secret: false)),
+            doc: "Create the slot and publication when they do not exist.")
+        static let statusInterval = FieldSpec(
+            "status_interval", .duration, .defaulted(ConfigDuration("10s")!, shown: .string("10s")),
+            doc: "How often the flushed position is reported to Postgres when idle.")
+        static let changelog = FieldSpec("changelog", ChangelogConfig.value, .optional, doc: ChangelogConfig.spec.doc)
+    }
+
+    static let spec = ObjectSpec(
+        name: "source.postgres", doc: "PostgreSQL logical replication with the pgoutput plugin.",
+        fields: [Fields.url.schema, Fields.slot.schema, Fields.publication.schema, Fields.tables.schema, Fields.publish.schema,
+                 Fields.createMissing.schema, Fields.statusInterval.schema, Fields.changelog.schema])
+
+    /// The slot name used when none is given.
+    static func defaultSlot(pipelineName: String) -> String {
+        let cleaned = String(pipelineName.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.filter(\.isASCII))
+        return String("outflow_\(cleaned)".prefix(63))
+    }
+
+    static func decode(_ reader: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> PostgresSourceConfig? {
+        let url = reader.read(Fields.url, &context)
+        var slot = reader.read(Fields.slot, &context)
+        if !reader.has(Fields.slot.name), let pipelineName {
+            slot = defaultSlot(pipelineName: pipelineName)
+            reader.show(Fields.slot.name, .string(slot!))
+        }
+        var publication = reader.read(Fields.publication, &context)
+        if !reader.has(Fields.publication.name), let slot {
+            publication = slot
+            reader.show(Fields.publication.name, .string(slot))
+        }
+        let tables = reader.read(Fields.tables, &context), publish = reader.read(Fields.publish, &context)
+        let createMissing = reader.read(Fields.createMissing, &context)
+        let statusInterval = reader.read(Fields.statusInterval, &context)
+        let changelog = reader.read(Fields.changelog, &context)
+        if let tables {
+            var seen: Set<TableName> = []
+            for table in tables where !seen.insert(table).inserted {
+                context.log.error(.invalidValue, "table \(table) is listed twice", at: reader.keyLocation(Fields.tables.name) ?? reader.location)
+            }
+        }
+        guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval else { return nil }
+        if reader.has(Fields.changelog.name) && changelog == nil { return nil }
+        return PostgresSourceConfig(
+            url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
+            statusInterval: statusInterval, changelog: changelog)
+    }
+}
