@@ -79,19 +79,7 @@ extension PipelineEvent: EventView {
         case .index:
             return nil
         }
-        for segment in path.segments.dropFirst() {
-            switch (segment, current) {
-            case (.name(let name), .object(let members)):
-                guard let next = members[name] else { return nil }
-                current = next
-            case (.index(let position), .array(let items)):
-                guard items.indices.contains(position) else { return nil }
-                current = items[position]
-            default:
-                return nil
-            }
-        }
-        return current
+        return current.value(at: path, from: 1)
     }
 
     public func metadata(_ field: MetadataField) -> EventValue {

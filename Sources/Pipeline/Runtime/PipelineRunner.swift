@@ -44,7 +44,7 @@ public final class PipelineRunner {
     }
 
     public let settings: Settings
-    let graph: StageGraph
+    let graph: CompiledStageGraph
     let sink: LogSink
     let logger: Logger
     /// The position the log holds: every source transaction whose commit is before it is in
@@ -65,7 +65,7 @@ public final class PipelineRunner {
     let rawTables: Set<TableName>
 
     public init(
-        graph: StageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
+        graph: CompiledStageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
         logger: Logger = Logger(label: "outflow.pipeline")
     ) throws(PipelineRunError) {
         self.graph = graph

@@ -47,17 +47,17 @@ final class OutboxHarness {
         return "INSERT INTO \(table) VALUES ('\(id)', '\(type)', '\(key)', '\(eventType)', \(payloadSQL));"
     }
 
-    func stages(dedupe: Bool = true) throws -> StageGraph {
+    func stages(dedupe: Bool = true) throws -> CompiledStageGraph {
         let outbox = OutboxStage(
             id: "outbox",
             settings: .init(table: TableName(schema: "public", name: table), topicTemplate: try EventTemplate.parse("outbox.event.${aggregatetype}")))
         var stages: [any Stage] = [outbox]
-        var wiring = [StageGraph.Wiring(stageID: "outbox", inputs: [StageGraph.sourceInput])]
+        var wiring = [CompiledStageGraph.Wiring(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput])]
         if dedupe {
             stages.append(DedupeStage(id: "dedupe", key: try EventExpression.parse("id"), windowMilliseconds: 86_400_000))
             wiring.append(.init(stageID: "dedupe", inputs: ["outbox"]))
         }
-        return try StageGraph(stages: stages, wiring: wiring)
+        return try CompiledStageGraph(stages: stages, wiring: wiring)
     }
 
     /// Runs the pipeline until it has read `transactions` source transactions (bounded by

@@ -24,10 +24,10 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
     return event
 }
 
-@Suite struct StageGraphTests {
+@Suite struct CompiledStageGraphTests {
     @Test func fanOutCopiesAndFanInReceivesEachCopyInSourceOrder() throws {
         let a = Probe("a"), left = Probe("left"), right = Probe("right"), join = Probe("join")
-        let graph = try StageGraph(stages: [a, left, right, join], wiring: [
+        let graph = try CompiledStageGraph(stages: [a, left, right, join], wiring: [
             .init(stageID: "a", inputs: ["source"]), .init(stageID: "left", inputs: ["a"]),
             .init(stageID: "right", inputs: ["a"]), .init(stageID: "join", inputs: ["left", "right"]),
         ])
@@ -40,16 +40,16 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
 
     @Test func namedPortsAndFailures() throws {
         let router = Probe("route", port: "eu"), eu = Probe("eu")
-        let graph = try StageGraph(stages: [router, eu], wiring: [.init(stageID: "route", inputs: ["source"]), .init(stageID: "eu", inputs: ["route.eu"])])
+        let graph = try CompiledStageGraph(stages: [router, eu], wiring: [.init(stageID: "route", inputs: ["source"]), .init(stageID: "eu", inputs: ["route.eu"])])
         var out: [Int] = [], failures: [String] = []
         graph.run(event(4), sink: { out.append($0.origin.sequence) }, failed: { _, failure in failures.append(failure.stageID) })
         graph.run(event(-1), sink: { out.append($0.origin.sequence) }, failed: { _, failure in failures.append(failure.stageID) })
         #expect(eu.seen == [4] && out == [4] && failures == ["route"])
-        #expect(throws: StageFailure.self) { try StageGraph(stages: [router], wiring: [.init(stageID: "route", inputs: ["nope"])]) }
+        #expect(throws: StageFailure.self) { try CompiledStageGraph(stages: [router], wiring: [.init(stageID: "route", inputs: ["nope"])]) }
     }
 
     @Test func withoutStagesEventsGoStraightToTheSink() throws {
-        let graph = try StageGraph(stages: [], wiring: [])
+        let graph = try CompiledStageGraph(stages: [], wiring: [])
         var out = 0
         graph.run(event(1), sink: { _ in out += 1 }, failed: { _, _ in })
         #expect(out == 1)

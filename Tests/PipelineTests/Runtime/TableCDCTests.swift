@@ -24,7 +24,7 @@ import Testing
             """)
         let writer = try LogWriter.open(directory: harness.logDirectory)
         let runner = try PipelineRunner(
-            graph: try StageGraph(stages: [], wiring: []), writer: writer,
+            graph: try CompiledStageGraph(stages: [], wiring: []), writer: writer,
             settings: PipelineRunner.Settings(pipelineName: "shop", deadLetterTopic: "shop.dead-letter"),
             rowDecoder: RowDecoder(connectionString: harness.url))
         var replication = ReplicationSettings(connectionString: harness.url, slot: harness.slot, publications: [harness.publication])

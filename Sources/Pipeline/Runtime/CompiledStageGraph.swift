@@ -4,7 +4,7 @@
 ///
 /// Everything runs on the pipeline's one thread in source order, so the order of events
 /// along any path is the source order: commit LSN, then position in the transaction.
-public final class StageGraph {
+public final class CompiledStageGraph {
     public struct Wiring: Sendable {
         public var stageID: String
         /// `source`, a stage id, or `id.port` for a named output.
