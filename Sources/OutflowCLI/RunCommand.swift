@@ -1,15 +1,109 @@
 import ArgumentParser
+import Foundation
+import Logging
+import PGOutput
+import Pipeline
+import PostgresSource
+import SegmentLog
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Runs a pipeline file: Postgres → stages → log."
-    )
+        abstract: "Runs a pipeline file: Postgres → stages → log.",
+        discussion: """
+            Creates the publication and slot when missing, resumes after the last position the \
+            log holds, and streams until stopped. The first SIGINT/SIGTERM finishes the source \
+            transaction in progress, commits, acknowledges and exits 0 (within --shutdown-timeout); \
+            a second one exits at once (safe: recovery aborts the open log transaction).
+            """)
 
-    @Argument(parsing: .allUnrecognized, help: .hidden)
-    var arguments: [String] = []
+    @Argument(help: "The pipeline file.") var file: String
+    @Flag(help: "Print the records instead of writing them; acknowledge nothing to Postgres.") var dryRun = false
+    @Option(help: "Seconds between progress lines on standard error (0: none).") var progressInterval: Double = 5
+    @Option(help: "Seconds a stop waits for the source transaction in progress.") var shutdownTimeout: Double = 10
 
     func run() async throws {
-        try notImplementedYet("run")
+        let config = try loadPipeline(file)
+        let stop = StopSignal()
+        stop.install { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }
+        let options = Options(dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout)
+        // The source and the log are blocking I/O: they run on a thread of their own.
+        let status: Int32 = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(returning: Self.runPipeline(config, options: options, stop: stop))
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    struct Options: Sendable {
+        var dryRun: Bool
+        var progressInterval: Double
+        var shutdownTimeout: Double
+    }
+
+    static func runPipeline(_ config: PipelineConfig, options: Options, stop: StopSignal) -> Int32 {
+        var standardError = StandardError()
+        var logger = Logger(label: "outflow")
+        logger.logLevel = .warning
+        var logDirectory = config.sink.dir
+        do {
+            let built = try PipelineBuilder.build(config)
+            let connection = try PostgresConnection(built.connectionString, mode: .replication)
+            let report = try connection.preflight(PreflightRequirements(
+                tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
+                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) }))
+            let blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+            if !blocking.isEmpty {
+                for problem in blocking { print("error: \(problem)", to: &standardError) }
+                return 1
+            }
+            if config.source.createMissing {
+                let publication = try connection.ensurePublication(
+                    config.source.publication, tables: config.source.tables,
+                    operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) })
+                let (_, slot) = try connection.ensureLogicalReplicationSlot(config.source.slot)
+                print("publication \(config.source.publication): \(publication.rawValue); slot \(config.source.slot): \(slot.rawValue)", to: &standardError)
+            }
+            if options.dryRun {
+                logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-dry-run-\(UUID().uuidString)").path
+            }
+            defer { if options.dryRun { try? FileManager.default.removeItem(atPath: logDirectory) } }
+            let writer = try LogWriter.open(directory: logDirectory, config: built.logConfig, logger: logger)
+            defer { writer.close() }
+            var runnerSettings = built.runner
+            runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
+            let runner = try PipelineRunner(
+                graph: built.graph, writer: writer, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
+                logger: logger)
+            let source = try ReplicationSession(settings: built.replication, durable: options.dryRun ? .zero : runner.committedPosition, logger: logger)
+            defer { source.close() }
+            if options.dryRun { source.acknowledgementsDisabled = true }
+            print("""
+                pipeline \(config.name): slot \(config.source.slot), publication \(config.source.publication), \
+                resuming after \(runner.committedPosition == .zero ? "the slot's confirmed position" : runner.committedPosition.description), \
+                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, \(config.guarantee.rawValue)
+                """, to: &standardError)
+            var lastReport = ContinuousClock.now
+            var lastEvents = 0
+            try runner.run(source: source, shouldStop: { stop.isRequested }, report: { progress in
+                guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
+                let elapsed = (ContinuousClock.now - lastReport).components
+                let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+                var line = StandardError()
+                print("progress: \(progress.events) events (\(Int(Double(progress.events - lastEvents) / seconds))/s), \(progress.records) records, "
+                    + "\(progress.deadLetters) dead letters, durable \(progress.durable), received \(progress.received)", to: &line)
+                lastReport = .now
+                lastEvents = progress.events
+            }, onRecord: options.dryRun ? { record in print(record) } : nil)
+            let progress = runner.progress
+            print("stopped: \(progress.sourceTransactions) transactions, \(progress.records) records, durable at \(progress.durable)", to: &standardError)
+            return 0
+        } catch {
+            print("error: \(error)", to: &standardError)
+            return 1
+        }
     }
 }

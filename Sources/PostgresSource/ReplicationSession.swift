@@ -63,8 +63,12 @@ public final class ReplicationSession {
     /// The position Postgres was last told is durable.
     public var acknowledged: LSN { feedback.lastSentFlush }
 
+    /// Never move the slot (dry runs): status updates still go out, with no flush position.
+    public var acknowledgementsDisabled = false
+
     /// The sink made everything up to `lsn` durable (a Commit's end LSN).
     public func markDurable(_ lsn: LSN) {
+        guard !acknowledgementsDisabled else { return }
         feedback.noteDurable(lsn)
     }
 
@@ -137,7 +141,7 @@ public final class ReplicationSession {
             }
             return event
         case .primaryKeepalive(let keepalive):
-            feedback.noteKeepalive(walEnd: keepalive.walEnd, replyRequested: keepalive.replyRequested, idle: assembler.isIdle)
+            feedback.noteKeepalive(walEnd: keepalive.walEnd, replyRequested: keepalive.replyRequested, idle: assembler.isIdle && !acknowledgementsDisabled)
             if keepalive.replyRequested { try sendStatus() }
             return nil
         case .unknown(let tag, _):

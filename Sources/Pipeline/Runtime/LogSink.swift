@@ -17,6 +17,8 @@ final class LogSink {
     /// Records appended (or buffered) in the open log transaction.
     private(set) var recordsInTransaction = 0
     private(set) var recordsWritten = 0
+    /// Sees each record as a JSON line (dry runs).
+    var onRecord: ((String) -> Void)?
 
     init(writer: LogWriter, partitionCount: Int32, batchRecords: Int = 2000, batchBytes: Int = 1 << 20, pipelineName: String, databaseName: String) {
         self.writer = writer
@@ -53,6 +55,14 @@ final class LogSink {
         headers.append(RecordHeader(key: "outflow.lsn", text: event.origin.commitLSN.description))
         headers.append(RecordHeader(key: "outflow.xid", text: String(event.origin.xid)))
         let record = Record(key: event.key, value: event.value, headers: headers, timestamp: event.origin.commitTime.unixMicroseconds / 1000)
+        if let onRecord {
+            onRecord(EventValue.object([
+                "topic": .string(topic), "partition": .int(Int64(partition)),
+                "key": event.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+                "value": event.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+                "headers": .object(Dictionary(headers.map { ($0.key, $0.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null) }, uniquingKeysWith: { $1 })),
+            ]).jsonText)
+        }
         buffers[topicPartition, default: []].append(record)
         bufferedBytes += (event.key?.count ?? 0) + (event.value?.count ?? 0) + 64
         recordsInTransaction += 1

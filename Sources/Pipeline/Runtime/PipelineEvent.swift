@@ -40,6 +40,9 @@ public struct PipelineEvent: Sendable {
     public var headers: [RecordHeader] = []
     /// Fields for expressions, by top-level name (`payload`, `id`, `aggregatetype`, …).
     public var fields: [String: EventValue] = [:]
+    /// The field whose JSON is the record value (the outbox payload): a stage that changes it
+    /// changes the value.
+    public var valueField: String?
     /// A change event's rows decoded by column type (table CDC); nil when no stage needs them.
     public var rows: DecodedRows?
 

@@ -32,6 +32,9 @@ public final class PipelineRunner {
         public var deadLetterTopic: String
         /// Send events that fail a stage to the dead-letter topic (true) or stop (false).
         public var deadLetterOnFailure = true
+        /// Records per partition and bytes buffered before they are appended to the log.
+        public var batchRecords = 2000
+        public var batchBytes = 1 << 20
         public var groupMaxBytes = 4 << 20
         public var groupMaxLatency: Duration = .milliseconds(100)
         /// How long a stop waits for the source transaction in progress to finish.
@@ -70,11 +73,12 @@ public final class PipelineRunner {
     ) throws(PipelineRunError) {
         self.graph = graph
         self.rowDecoder = rowDecoder
-        self.rawTables = Set(graph.stages.compactMap { ($0 as? OutboxStage)?.settings.table })
+        self.rawTables = Set(graph.stages.compactMap { ($0 as? OutboxStage)?.config.table })
         self.settings = settings
         self.logger = logger
         self.sink = LogSink(
-            writer: writer, partitionCount: settings.partitions, pipelineName: settings.pipelineName, databaseName: settings.databaseName)
+            writer: writer, partitionCount: settings.partitions, batchRecords: settings.batchRecords, batchBytes: settings.batchBytes,
+            pipelineName: settings.pipelineName, databaseName: settings.databaseName)
         if let metadata = writer.lastCommittedMetadata {
             do {
                 committedPosition = try Checkpoint(decoding: metadata).sourceEnd
@@ -106,9 +110,13 @@ public final class PipelineRunner {
     }
 
     /// Runs until `shouldStop` turns true (then drains and commits), or an error.
+    ///
+    /// `onRecord`, when given, sees every record written, as a JSON line (for `--dry-run`).
     public func run(
-        source: ReplicationSession, shouldStop: () -> Bool, report: (RunnerProgress) -> Void = { _ in }
+        source: ReplicationSession, shouldStop: () -> Bool, report: (RunnerProgress) -> Void = { _ in },
+        onRecord: ((String) -> Void)? = nil
     ) throws(PipelineRunError) {
+        sink.onRecord = onRecord
         var stopDeadline: ContinuousClock.Instant?
         while true {
             if stopDeadline == nil, shouldStop() {
@@ -176,7 +184,8 @@ public final class PipelineRunner {
             }
             do {
                 try graph.run(event, sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
-                    try deadLetter(event, reason: failure.description, stage: failure.stageID)
+                    if failure.stopsPipeline { throw PipelineRunError(message: "\(failure) (\(event.origin.table) at \(event.origin.commitLSN), xid \(event.origin.xid), change #\(event.origin.sequence))") }
+                    try deadLetter(event, reason: failure.message, stage: failure.stageID)
                 })
             } catch let error as PipelineRunError {
                 throw error

@@ -3,10 +3,13 @@
 public struct StageFailure: Error, Sendable, CustomStringConvertible {
     public var stageID: String
     public var message: String
+    /// The failure stops the pipeline whatever the dead-letter policy (`unmatched: fail`).
+    public var stopsPipeline: Bool
 
-    public init(stageID: String, message: String) {
+    public init(stageID: String, message: String, stopsPipeline: Bool = false) {
         self.stageID = stageID
         self.message = message
+        self.stopsPipeline = stopsPipeline
     }
 
     public var description: String { "stage \(stageID): \(message)" }

@@ -26,6 +26,10 @@ public final class DedupeStage: StatefulStage {
         self.maximumEntries = maximumEntries
     }
 
+    public convenience init(id: String, config: DedupeStageConfig) {
+        self.init(id: id, key: config.key, windowMilliseconds: config.window.milliseconds, maximumEntries: config.maxEntries)
+    }
+
     public var entryCount: Int { seen.count }
 
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
@@ -35,7 +39,7 @@ public final class DedupeStage: StatefulStage {
             emit(event, nil)  // no key: nothing to compare
             return
         }
-        let text: String = if case .string(let string) = value { string } else { value.jsonText }
+        let text = value.plainText
         let time = event.origin.commitTime.unixMicroseconds / 1000
         expire(before: time - windowMilliseconds)
         if seen[text] != nil {

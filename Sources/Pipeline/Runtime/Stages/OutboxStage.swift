@@ -7,30 +7,8 @@ import PostgresSource
 /// stored — with the event id and type in headers. Deleting outbox rows (cleanup) and other
 /// tables' changes pass or drop as described below; nothing about them is guessed.
 public final class OutboxStage: Stage {
-    public struct Settings: Sendable {
-        public var table: TableName
-        public var idColumn = "id"
-        public var aggregateTypeColumn = "aggregatetype"
-        public var aggregateIDColumn = "aggregateid"
-        public var typeColumn = "type"
-        public var payloadColumn = "payload"
-        /// `outbox.event.${aggregatetype}`: any column can be used.
-        public var topicTemplate: EventTemplate
-        /// Extra columns copied into headers: column → header name.
-        public var headerColumns: [(column: String, header: String)] = []
-        /// A NULL or empty payload becomes a tombstone (null value) instead of an empty value.
-        public var tombstoneOnEmptyPayload = false
-        /// The payload must be JSON (an event whose payload is not goes to the dead letters).
-        public var payloadIsJSON = true
-
-        public init(table: TableName, topicTemplate: EventTemplate) {
-            self.table = table
-            self.topicTemplate = topicTemplate
-        }
-    }
-
     public let id: String
-    public let settings: Settings
+    public let config: OutboxStageConfig
     let logger: Logger
     /// Column positions per relation id, computed when a Relation is first seen (and again
     /// when a new Relation message changes the table).
@@ -39,33 +17,40 @@ public final class OutboxStage: Stage {
 
     struct Layout {
         var id: Int, aggregateType: Int, aggregateID: Int, type: Int, payload: Int
-        var payloadIsJSONType: Bool
     }
 
-    public init(id: String, settings: Settings, logger: Logger = Logger(label: "outflow.pipeline.outbox")) {
+    public init(id: String, config: OutboxStageConfig, logger: Logger = Logger(label: "outflow.pipeline.outbox")) {
         self.id = id
-        self.settings = settings
+        self.config = config
         self.logger = logger
     }
 
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
-        guard let change = event.change, change.table == settings.table else {
+        guard let change = event.change, change.table == config.table else {
             emit(event, nil)  // not an outbox change: flows on untouched
             return
         }
         switch change.operation {
         case .insert:
             break
-        case .delete, .truncate:
-            return  // applications may delete outbox rows right after inserting them
+        case .truncate:
+            return
+        case .delete:
+            // Applications may delete outbox rows right after inserting them.
+            switch config.onDelete {
+            case .drop: return
+            case .warnDrop: warn("outbox rows are deleted: DELETE dropped", event: event); return
+            case .fail: throw failure("a DELETE of an outbox row (on_delete: fail)")
+            }
         case .update:
             updatesDropped += 1
-            if updatesDropped == 1 || updatesDropped % 1000 == 0 {
-                logger.warning("outbox rows should only be inserted: UPDATE dropped", metadata: [
-                    "outflow.table": "\(change.table)", "outflow.lsn": "\(event.origin.commitLSN)", "outflow.updates_dropped": "\(updatesDropped)",
-                ])
+            switch config.onUpdate {
+            case .drop: return
+            case .warnDrop:
+                if updatesDropped == 1 || updatesDropped % 1000 == 0 { warn("outbox rows should only be inserted: UPDATE dropped", event: event) }
+                return
+            case .fail: throw failure("an UPDATE of an outbox row (on_update: fail)")
             }
-            return
         }
         guard let tuple = change.newTuple else { throw failure("an insert without a row") }
         let layout = try layout(for: change.relation)
@@ -84,20 +69,20 @@ public final class OutboxStage: Stage {
             }
         }
         let payload = text(layout.payload)
-        if let payload, !payload.isEmpty, settings.payloadIsJSON || layout.payloadIsJSONType {
+        if let payload, !payload.isEmpty {
             do {
-                output.fields[settings.payloadColumn] = try JSONValueParser.parse(payload)
+                output.fields[config.columns.payload] = try JSONValueParser.parse(payload)
             } catch {
                 throw failure("the payload is not JSON: \(error)")
             }
         } else {
-            output.fields[settings.payloadColumn] = payload.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+            output.fields[config.columns.payload] = payload.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
         }
 
-        guard let aggregateID = text(layout.aggregateID) else { throw failure("\(settings.aggregateIDColumn) is NULL") }
+        guard let aggregateID = text(layout.aggregateID) else { throw failure("\(config.columns.aggregateID) is NULL") }
         let topic: String
         do {
-            topic = try settings.topicTemplate.render(on: output)
+            topic = try config.topic.render(on: output)
         } catch {
             throw failure("the topic template failed: \(error)")
         }
@@ -106,30 +91,38 @@ public final class OutboxStage: Stage {
         if let payload, !payload.isEmpty {
             output.value = payload
         } else {
-            output.value = settings.tombstoneOnEmptyPayload ? nil : (payload ?? nil)
+            output.value = config.tombstoneOnEmptyPayload ? nil : (payload ?? nil)
         }
         output.setHeader("id", text(layout.id))
         output.setHeader("type", text(layout.type))
-        for (column, header) in settings.headerColumns {
-            guard let index = change.relation.columns.firstIndex(where: { $0.name == column }) else { continue }
-            output.setHeader(header, text(index))
+        for header in config.headers {
+            guard let index = change.relation.columns.firstIndex(where: { $0.name == header.column }) else {
+                throw failure("table \(config.table) has no column \"\(header.column)\" for header \"\(header.header)\"")
+            }
+            output.setHeader(header.header, text(index))
         }
+        output.valueField = config.columns.payload
         emit(output, nil)
+    }
+
+    private func warn(_ message: Logger.Message, event: PipelineEvent) {
+        logger.warning(message, metadata: [
+            "outflow.table": "\(event.origin.table)", "outflow.lsn": "\(event.origin.commitLSN)", "outflow.updates_dropped": "\(updatesDropped)",
+        ])
     }
 
     private func layout(for relation: PGOutputMessage.Relation) throws(StageFailure) -> Layout {
         if let cached = layouts[relation.relationID], cached.relation == relation { return cached.layout }
         func position(_ column: String) throws(StageFailure) -> Int {
             guard let index = relation.columns.firstIndex(where: { $0.name == column }) else {
-                throw failure("table \(settings.table) has no column \"\(column)\" (columns: \(relation.columns.map(\.name).joined(separator: ", ")))")
+                throw failure("table \(config.table) has no column \"\(column)\" (columns: \(relation.columns.map(\.name).joined(separator: ", ")))")
             }
             return index
         }
-        let payload = try position(settings.payloadColumn)
+        let payload = try position(config.columns.payload)
         let layout = Layout(
-            id: try position(settings.idColumn), aggregateType: try position(settings.aggregateTypeColumn),
-            aggregateID: try position(settings.aggregateIDColumn), type: try position(settings.typeColumn), payload: payload,
-            payloadIsJSONType: [114, 3802].contains(relation.columns[payload].typeOID))
+            id: try position(config.columns.id), aggregateType: try position(config.columns.aggregateType),
+            aggregateID: try position(config.columns.aggregateID), type: try position(config.columns.type), payload: payload)
         layouts[relation.relationID] = (relation, layout)
         return layout
     }

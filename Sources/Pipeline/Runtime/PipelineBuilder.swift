@@ -1,0 +1,71 @@
+import PostgresSource
+import SegmentLog
+
+/// A pipeline file turned into what runs: live stages wired as the file says, and the
+/// settings of the source, the log and the runner.
+public struct BuiltPipeline {
+    public let config: PipelineConfig
+    public let graph: CompiledStageGraph
+    public let connectionString: ConnectionString
+    public let replication: ReplicationSettings
+    public let logConfig: LogConfig
+    public let runner: PipelineRunner.Settings
+}
+
+public enum PipelineBuilder {
+    public static func build(_ config: PipelineConfig) throws(PipelineRunError) -> BuiltPipeline {
+        guard config.guarantee == .exactlyOnce else {
+            throw PipelineRunError(message: "guarantee \(config.guarantee.rawValue): not implemented yet (only exactly_once runs today)")
+        }
+        let connectionString: ConnectionString
+        do { connectionString = try ConnectionString(config.source.url.value) } catch {
+            // The URL may be a secret: say what is wrong without it.
+            throw PipelineRunError(message: "source.postgres.url (\(config.source.url.redacted)): \(error.message)")
+        }
+
+        var stages: [any Stage] = []
+        var wiring: [CompiledStageGraph.Wiring] = []
+        var runner = PipelineRunner.Settings(pipelineName: config.name, deadLetterTopic: config.deadLetterTopic)
+        for stage in config.stages {
+            switch stage.kind {
+            case .outbox(let outbox): stages.append(OutboxStage(id: stage.id, config: outbox))
+            case .filter(let filter): stages.append(FilterStage(id: stage.id, config: filter))
+            case .map(let map): stages.append(MapStage(id: stage.id, config: map))
+            case .route(let route): stages.append(RouteStage(id: stage.id, config: route))
+            case .key(let key): stages.append(KeyStage(id: stage.id, config: key))
+            case .dedupe(let dedupe):
+                guard dedupe.mode == .exact else {
+                    throw PipelineRunError(message: "stage \(stage.id): dedupe mode bloom: not implemented yet (use mode: exact)")
+                }
+                stages.append(DedupeStage(id: stage.id, config: dedupe))
+            case .order(let order): stages.append(OrderStage(id: stage.id, config: order))
+            case .batch(let batch):
+                stages.append(BatchStage(id: stage.id, config: batch))
+                runner.batchRecords = batch.records
+                runner.batchBytes = Int(batch.bytes.bytes)
+                runner.groupMaxLatency = batch.linger.duration
+            }
+            let inputs = config.graph.inputs[stage.id] ?? stage.inputs
+            wiring.append(.init(stageID: stage.id, inputs: inputs.map { $0.stage == StageConfig.sourceID ? CompiledStageGraph.sourceInput : $0.description }))
+        }
+        let graph: CompiledStageGraph
+        do { graph = try CompiledStageGraph(stages: stages, wiring: wiring) } catch {
+            throw PipelineRunError(message: "\(error)")
+        }
+
+        runner.partitions = Int32(config.sink.partitions)
+        runner.databaseName = connectionString.value(of: "dbname") ?? connectionString.value(of: "user") ?? ""
+
+        var log = LogConfig()
+        log.compression = config.sink.compression == .zstd ? .zstd : .none
+        if let level = config.sink.compressionLevel { log.zstdLevel = Int32(level) }
+        log.segmentBytes = config.sink.segmentBytes.bytes
+        log.segmentMilliseconds = config.sink.segmentTime.milliseconds
+        log.retentionMilliseconds = config.sink.retention?.milliseconds
+        log.retentionBytes = config.sink.retentionBytes?.bytes
+
+        var replication = ReplicationSettings(connectionString: connectionString, slot: config.source.slot, publications: [config.source.publication])
+        replication.statusInterval = config.source.statusInterval.duration
+        return BuiltPipeline(config: config, graph: graph, connectionString: connectionString, replication: replication, logConfig: log, runner: runner)
+    }
+}
