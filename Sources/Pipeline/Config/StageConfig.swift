@@ -11,6 +11,14 @@ public struct StageConfig: Sendable, Equatable {
 
     /// The reserved input name of the pipeline's source.
     public static let sourceID = "source"
+
+    public init(id: String, hasExplicitID: Bool = true, inputs: [StageInput], kind: StageKind, location: FileLocation) {
+        self.id = id
+        self.hasExplicitID = hasExplicitID
+        self.inputs = inputs
+        self.kind = kind
+        self.location = location
+    }
 }
 
 /// What a stage reads: the source, a stage, or a named output of a route (`route_id.name`).

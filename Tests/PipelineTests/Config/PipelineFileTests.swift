@@ -137,6 +137,31 @@ import Testing
         #expect(config.sink.segmentBytes.bytes == 1 << 20)
     }
 
+    /// The public initializers' defaults are the loader's defaults.
+    @Test func initializersDefaultAsTheLoaderDoes() throws {
+        let config = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: "postgres://h/db", tables: [public.outbox]}}
+            stages:
+              - outbox: public.outbox
+              - dedupe: {key: id}
+              - order
+              - batch
+            sink: {log: {dir: d}}
+            """, environment: .fixed([:]))
+        #expect(config.source == PostgresSourceConfig(
+            url: SecretString(value: "postgres://h/db", isSecret: false, redacted: "postgres://h/db"), slot: "outflow_p",
+            tables: [TableName(schema: "public", name: "outbox")]))
+        #expect(config.stages.map(\.kind) == [
+            .outbox(OutboxStageConfig(table: TableName(schema: "public", name: "outbox"), topic: try OutboxStageConfig.defaultTopic())),
+            .dedupe(DedupeStageConfig(key: try EventExpression.parse("id"))),
+            .order(OrderStageConfig()),
+            .batch(BatchStageConfig()),
+        ])
+        #expect(config.sink == LogSinkConfig(dir: "d"))
+    }
+
     @Test func aPipelineWithoutStagesWritesTheSourceToTheSink() throws {
         let config = try PipelineFile.parse(yaml: """
             version: 1
