@@ -114,6 +114,29 @@ import Testing
         }
     }
 
+    /// What `explain` prints is itself a pipeline file that loads to the same pipeline: the
+    /// resolved rendering loses nothing, and secrets stay references.
+    @Test(arguments: ["example", "full"])
+    func theResolvedRenderingLoadsToTheSamePipeline(which: String) throws {
+        let environment = which == "full" ? Fixtures.fullEnvironment : Fixtures.environment
+        let original = which == "full"
+            ? try PipelineFile.parse(yaml: Fixtures.full, environment: environment)
+            : try PipelineFile.load(path: Fixtures.examplePath, environment: environment)
+        let reloaded = try PipelineFile.parse(yaml: original.resolved.redactedYAML, environment: environment)
+        #expect(reloaded.source == original.source)
+        #expect(reloaded.stages == original.stages.map { stage in
+            var stage = stage
+            stage.hasExplicitID = true  // the rendering writes every id
+            stage.location = reloaded.stage(stage.id)?.location ?? stage.location
+            return stage
+        })
+        #expect(reloaded.graph == original.graph)
+        #expect(reloaded.sink == original.sink)
+        #expect(reloaded.guarantee == original.guarantee)
+        #expect(reloaded.deadLetterTopic == original.deadLetterTopic)
+        #expect(reloaded.resolved == original.resolved.withoutDefaultMarks)
+    }
+
     @Test func generatedIDsAndDefaultInputs() throws {
         let config = try PipelineFile.parse(yaml: """
             version: 1
