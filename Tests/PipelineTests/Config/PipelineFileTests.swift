@@ -137,6 +137,22 @@ import Testing
         #expect(reloaded.resolved == original.resolved.withoutDefaultMarks)
     }
 
+    @Test func explainShowsNumbersAsJSONNumbers() throws {
+        let config = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: u, tables: [t]}}
+            stages: [{dedupe: {key: id, mode: bloom, false_positive_rate: .5}}]
+            sink: {log: {dir: d, segment_bytes: 1_048_576, partitions: 1_0}}
+            """, environment: .fixed([:]))
+        let json = try JSONSerialization.jsonObject(with: Data(config.resolved.json.rendered().utf8)) as? [String: Any]
+        let log = (json?["sink"] as? [String: Any])?["log"] as? [String: Any]
+        #expect(log?["segment_bytes"] as? Int == 1_048_576)
+        #expect(log?["partitions"] as? Int == 10)
+        let dedupe = ((json?["stages"] as? [[String: Any]])?.first?["dedupe"]) as? [String: Any]
+        #expect(dedupe?["false_positive_rate"] as? Double == 0.5)
+    }
+
     @Test func generatedIDsAndDefaultInputs() throws {
         let config = try PipelineFile.parse(yaml: """
             version: 1
