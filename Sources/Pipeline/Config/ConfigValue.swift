@@ -56,9 +56,9 @@ public indirect enum ConfigValue: Sendable, Equatable {
             for member in members {
                 switch member.value {
                 case .scalar, .list([]), .object([]):
-                    output += "\(indent)\(member.key): \(member.value.inlineYAML)\(member.value.comment(isDefault: member.isDefault))\n"
+                    output += "\(indent)\(Self.yamlString(member.key)): \(member.value.inlineYAML)\(member.value.comment(isDefault: member.isDefault))\n"
                 default:
-                    output += "\(indent)\(member.key):\(member.isDefault ? "  # default" : "")\n"
+                    output += "\(indent)\(Self.yamlString(member.key)):\(member.isDefault ? "  # default" : "")\n"
                     member.value.writeYAML(to: &output, indent: indent + "  ")
                 }
             }

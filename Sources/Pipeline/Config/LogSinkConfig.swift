@@ -15,6 +15,21 @@ public struct LogSinkConfig: Sendable, Equatable {
     public var retention: ConfigDuration?
     /// Delete the oldest segments of a partition above this size; nil: no limit.
     public var retentionBytes: ByteSize?
+
+    public init(
+        dir: String, partitions: Int = 1, compression: Compression = .zstd, compressionLevel: Int? = 3,
+        segmentBytes: ByteSize = ByteSize("1GiB")!, segmentTime: ConfigDuration = ConfigDuration("7d")!,
+        retention: ConfigDuration? = nil, retentionBytes: ByteSize? = nil
+    ) {
+        self.dir = dir
+        self.partitions = partitions
+        self.compression = compression
+        self.compressionLevel = compression == .zstd ? compressionLevel : nil
+        self.segmentBytes = segmentBytes
+        self.segmentTime = segmentTime
+        self.retention = retention
+        self.retentionBytes = retentionBytes
+    }
 }
 
 extension LogSinkConfig {

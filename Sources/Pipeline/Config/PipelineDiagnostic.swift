@@ -30,26 +30,49 @@ public struct PipelineDiagnostic: Sendable, Hashable, CustomStringConvertible {
         public init(rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
 
+        /// The file could not be read.
         public static let unreadableFile = Code(rawValue: "unreadable-file")
+        /// Not YAML: a scanner, parser or composer error from libyaml.
         public static let yamlSyntax = Code(rawValue: "yaml-syntax")
+        /// A key set twice in one mapping (reported at the second).
         public static let duplicateKey = Code(rawValue: "duplicate-key")
+        /// A key the object does not have; the hint suggests the closest one.
         public static let unknownKey = Code(rawValue: "unknown-key")
+        /// A required field is absent (or null).
         public static let missingField = Code(rawValue: "missing-field")
+        /// A list where a mapping belongs, a string where an integer belongs, …
         public static let wrongType = Code(rawValue: "wrong-type")
+        /// The right type, a wrong value: out of range, not one of the allowed words, …
         public static let invalidValue = Code(rawValue: "invalid-value")
+        /// Not a duration such as 500ms, 10s, 24h, 7d, 1h30m.
         public static let invalidDuration = Code(rawValue: "invalid-duration")
+        /// Not a size such as 1024, 64MiB, 1GB.
         public static let invalidSize = Code(rawValue: "invalid-size")
+        /// Breaks Kafka's topic rules: [a-zA-Z0-9._-], at most 249 characters, not '.' or '..'.
         public static let invalidTopicName = Code(rawValue: "invalid-topic-name")
+        /// An invalid pipeline name, stage id, slot or publication name.
         public static let invalidName = Code(rawValue: "invalid-name")
+        /// `version` is not one this build reads.
         public static let unsupportedVersion = Code(rawValue: "unsupported-version")
+        /// A `${env:…}` or `${file:…}` reference that cannot be resolved or gives a line break.
         public static let interpolation = Code(rawValue: "interpolation")
+        /// An expression that does not parse or makes a certain type mistake; the column is
+        /// the one inside the expression.
         public static let expression = Code(rawValue: "expression")
+        /// A stage item with no stage type key, or with more than one.
         public static let stageType = Code(rawValue: "stage-type")
+        /// Two stages with one id.
         public static let duplicateStageID = Code(rawValue: "duplicate-stage-id")
+        /// An input naming no stage, an output a stage does not have, or a route's outputs
+        /// read without naming one.
         public static let unknownInput = Code(rawValue: "unknown-input")
+        /// Stages that read each other in a loop.
         public static let graphCycle = Code(rawValue: "graph-cycle")
+        /// A stage no event can reach (its inputs are on a cycle).
         public static let unreachableStage = Code(rawValue: "unreachable-stage")
+        /// Options that contradict each other (compression_level with compression: none, …).
         public static let conflictingOptions = Code(rawValue: "conflicting-options")
+        /// A document that expands (through aliases) beyond any real pipeline.
         public static let tooLarge = Code(rawValue: "too-large")
     }
 

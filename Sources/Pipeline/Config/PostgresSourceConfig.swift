@@ -19,12 +19,31 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var statusInterval: ConfigDuration
     /// Keep the decoded source transactions for `outflow replay`; nil: no changelog.
     public var changelog: ChangelogConfig?
+
+    public init(
+        url: SecretString, slot: String, publication: String? = nil, tables: [TableName], publish: [Operation] = Operation.allCases,
+        createMissing: Bool = true, statusInterval: ConfigDuration = ConfigDuration("10s")!, changelog: ChangelogConfig? = nil
+    ) {
+        self.url = url
+        self.slot = slot
+        self.publication = publication ?? slot
+        self.tables = tables
+        self.publish = publish
+        self.createMissing = createMissing
+        self.statusInterval = statusInterval
+        self.changelog = changelog
+    }
 }
 
 /// `source.postgres.changelog`: decoded source transactions kept for replay.
 public struct ChangelogConfig: Sendable, Equatable {
     public var retention: ConfigDuration
     public var maxBytes: ByteSize?
+
+    public init(retention: ConfigDuration = ConfigDuration("7d")!, maxBytes: ByteSize? = nil) {
+        self.retention = retention
+        self.maxBytes = maxBytes
+    }
 }
 
 extension ChangelogConfig {

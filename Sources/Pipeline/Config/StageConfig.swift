@@ -11,6 +11,14 @@ public struct StageConfig: Sendable, Equatable {
 
     /// The reserved input name of the pipeline's source.
     public static let sourceID = "source"
+
+    public init(id: String, hasExplicitID: Bool = true, inputs: [StageInput], kind: StageKind, location: FileLocation) {
+        self.id = id
+        self.hasExplicitID = hasExplicitID
+        self.inputs = inputs
+        self.kind = kind
+        self.location = location
+    }
 }
 
 /// What a stage reads: the source, a stage, or a named output of a route (`route_id.name`).
@@ -170,8 +178,12 @@ extension StageConfig {
                               shown: .object([ConfigValue.Member(key: type.rawValue, value: reader.shown, isDefault: false)]))
         }
         guard case .mapping(let mapping) = node else {
+            var hint = "stage types: \(StageType.allCases.map(\.rawValue).joined(separator: ", "))"
+            if case .scalar(let scalar) = node, let suggestion = Suggestions.didYouMean(scalar.text, among: StageType.allCases.map(\.rawValue)) {
+                hint = suggestion
+            }
             context.log.error(.wrongType, "a stage must be a mapping with one stage type key, found \(node.kindName)", at: node.location,
-                              hint: "stage types: \(StageType.allCases.map(\.rawValue).joined(separator: ", "))")
+                              hint: hint)
             return nil
         }
         var typeEntries: [ConfigMapping.Entry] = []
@@ -202,7 +214,7 @@ extension StageConfig {
             }
             return nil
         }
-        let stageSpec = ObjectSpec(name: "stage", doc: "", fields: [Fields.id.schema, Fields.inputs.schema] + [FieldSchema(name: type.rawValue, schema: .null, isRequired: true)])
+        let stageSpec = ObjectSpec(name: "stage", doc: "", fields: [Fields.id.schema, Fields.inputs.schema])
         // Unknown keys were reported above; this reader sees only id and inputs.
         let stageReader = ObjectReader(.mapping(ConfigMapping(
             entries: mapping.entries.filter { stageKeyNames.contains($0.key.text) && StageType(rawValue: $0.key.text) == nil },

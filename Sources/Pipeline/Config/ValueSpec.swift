@@ -24,6 +24,12 @@ extension ValueSpec {
         .scalar(scalar.shown, kind: kind, secret: scalar.isSecret)
     }
 
+    /// A number as `explain` shows it: in canonical digits (YAML's 1_000 or .5 are not JSON),
+    /// or the reference when it is secret.
+    static func number(_ canonical: String, _ scalar: ConfigScalar) -> ConfigValue {
+        scalar.isSecret ? shown(scalar, .string) : .number(canonical)
+    }
+
     /// A scalar's text checked by `validate`, which returns an error message and hint, or nil.
     static func text(
         schema: JSONDocument = .object([("type", .string("string"))]),
@@ -114,7 +120,7 @@ extension ValueSpec where Value == Int {
                                   at: scalar.location)
                 return nil
             }
-            return Decoded(value: value, shown: shown(scalar, .number))
+            return Decoded(value: value, shown: number(String(value), scalar))
         }
     }
 }
@@ -134,7 +140,7 @@ extension ValueSpec where Value == Double {
                 context.log.error(.invalidValue, "\(scalar.shown) is out of range: must be above \(lower) and below \(upper)", at: scalar.location)
                 return nil
             }
-            return Decoded(value: value, shown: shown(scalar, .number))
+            return Decoded(value: value, shown: number(String(value), scalar))
         }
     }
 }
@@ -205,7 +211,7 @@ extension ValueSpec where Value == ByteSize {
                     hint: "write bytes, or a number and a unit (B, KB, MB, GB, KiB, MiB, GiB), as in 64MiB")
                 return nil
             }
-            return Decoded(value: value, shown: shown(scalar, scalar.kind == .int ? .number : .string))
+            return Decoded(value: value, shown: scalar.kind == .int ? number(String(value.bytes), scalar) : shown(scalar, .string))
         }
     }
 }

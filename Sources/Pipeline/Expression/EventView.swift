@@ -36,7 +36,8 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         return ""
     }
 
-    /// The path in expression syntax; parsing it gives this path back.
+    /// The path in expression syntax; parsing it gives this path back. (A first segment must
+    /// be a plain name, as the grammar reads it; every path the parser builds is one.)
     public var description: String {
         var text = ""
         for (position, segment) in segments.enumerated() {

@@ -109,3 +109,15 @@ enum Fixtures {
         }
     }
 }
+
+extension ConfigValue {
+    /// The same tree with every member marked as written in the file.
+    var withoutDefaultMarks: ConfigValue {
+        switch self {
+        case .scalar: self
+        case .list(let items): .list(items.map(\.withoutDefaultMarks))
+        case .object(let members):
+            .object(members.map { ConfigValue.Member(key: $0.key, value: $0.value.withoutDefaultMarks, isDefault: false) })
+        }
+    }
+}

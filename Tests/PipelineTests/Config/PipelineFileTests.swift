@@ -114,6 +114,45 @@ import Testing
         }
     }
 
+    /// What `explain` prints is itself a pipeline file that loads to the same pipeline: the
+    /// resolved rendering loses nothing, and secrets stay references.
+    @Test(arguments: ["example", "full"])
+    func theResolvedRenderingLoadsToTheSamePipeline(which: String) throws {
+        let environment = which == "full" ? Fixtures.fullEnvironment : Fixtures.environment
+        let original = which == "full"
+            ? try PipelineFile.parse(yaml: Fixtures.full, environment: environment)
+            : try PipelineFile.load(path: Fixtures.examplePath, environment: environment)
+        let reloaded = try PipelineFile.parse(yaml: original.resolved.redactedYAML, environment: environment)
+        #expect(reloaded.source == original.source)
+        #expect(reloaded.stages == original.stages.map { stage in
+            var stage = stage
+            stage.hasExplicitID = true  // the rendering writes every id
+            stage.location = reloaded.stage(stage.id)?.location ?? stage.location
+            return stage
+        })
+        #expect(reloaded.graph == original.graph)
+        #expect(reloaded.sink == original.sink)
+        #expect(reloaded.guarantee == original.guarantee)
+        #expect(reloaded.deadLetterTopic == original.deadLetterTopic)
+        #expect(reloaded.resolved == original.resolved.withoutDefaultMarks)
+    }
+
+    @Test func explainShowsNumbersAsJSONNumbers() throws {
+        let config = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: u, tables: [t]}}
+            stages: [{dedupe: {key: id, mode: bloom, false_positive_rate: .5}}]
+            sink: {log: {dir: d, segment_bytes: 1_048_576, partitions: 1_0}}
+            """, environment: .fixed([:]))
+        let json = try JSONSerialization.jsonObject(with: Data(config.resolved.json.rendered().utf8)) as? [String: Any]
+        let log = (json?["sink"] as? [String: Any])?["log"] as? [String: Any]
+        #expect(log?["segment_bytes"] as? Int == 1_048_576)
+        #expect(log?["partitions"] as? Int == 10)
+        let dedupe = ((json?["stages"] as? [[String: Any]])?.first?["dedupe"]) as? [String: Any]
+        #expect(dedupe?["false_positive_rate"] as? Double == 0.5)
+    }
+
     @Test func generatedIDsAndDefaultInputs() throws {
         let config = try PipelineFile.parse(yaml: """
             version: 1
@@ -135,6 +174,31 @@ import Testing
         #expect(config.deadLetterTopic == "p.dead-letter")
         #expect(config.sink.partitions == 1)
         #expect(config.sink.segmentBytes.bytes == 1 << 20)
+    }
+
+    /// The public initializers' defaults are the loader's defaults.
+    @Test func initializersDefaultAsTheLoaderDoes() throws {
+        let config = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: "postgres://h/db", tables: [public.outbox]}}
+            stages:
+              - outbox: public.outbox
+              - dedupe: {key: id}
+              - order
+              - batch
+            sink: {log: {dir: d}}
+            """, environment: .fixed([:]))
+        #expect(config.source == PostgresSourceConfig(
+            url: SecretString(value: "postgres://h/db", isSecret: false, redacted: "postgres://h/db"), slot: "outflow_p",
+            tables: [TableName(schema: "public", name: "outbox")]))
+        #expect(config.stages.map(\.kind) == [
+            .outbox(OutboxStageConfig(table: TableName(schema: "public", name: "outbox"), topic: try OutboxStageConfig.defaultTopic())),
+            .dedupe(DedupeStageConfig(key: try EventExpression.parse("id"))),
+            .order(OrderStageConfig()),
+            .batch(BatchStageConfig()),
+        ])
+        #expect(config.sink == LogSinkConfig(dir: "d"))
     }
 
     @Test func aPipelineWithoutStagesWritesTheSourceToTheSink() throws {

@@ -35,3 +35,10 @@ import Testing
         #expect(throws: EventValueJSONError.self) { try EventValue(json: String(repeating: "[", count: 100_000)) }
     }
 }
+
+@Suite struct EventValueLiteralTests {
+    @Test func literalsBuildTheSameValuesAsJSON() throws {
+        let literal: EventValue = ["id": "e-1", "n": 3, "ok": true, "tags": ["a", nil], "nested": ["x": -1]]
+        #expect(literal == (try EventValue(json: #"{"id": "e-1", "n": 3, "ok": true, "tags": ["a", null], "nested": {"x": -1}}"#)))
+    }
+}

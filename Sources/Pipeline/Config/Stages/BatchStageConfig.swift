@@ -3,6 +3,12 @@ public struct BatchStageConfig: Sendable, Equatable {
     public var records: Int
     public var bytes: ByteSize
     public var linger: ConfigDuration
+
+    public init(records: Int = 500, bytes: ByteSize = ByteSize("1MiB")!, linger: ConfigDuration = ConfigDuration("10ms")!) {
+        self.records = records
+        self.bytes = bytes
+        self.linger = linger
+    }
 }
 
 extension BatchStageConfig {

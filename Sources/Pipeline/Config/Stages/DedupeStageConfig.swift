@@ -15,6 +15,17 @@ public struct DedupeStageConfig: Sendable, Equatable {
     public var mode: Mode
     /// Set for `bloom` only.
     public var falsePositiveRate: Double?
+
+    public init(
+        key: EventExpression, window: ConfigDuration = ConfigDuration("24h")!, maxEntries: Int = 1_000_000, mode: Mode = .exact,
+        falsePositiveRate: Double? = nil
+    ) {
+        self.key = key
+        self.window = window
+        self.maxEntries = maxEntries
+        self.mode = mode
+        self.falsePositiveRate = falsePositiveRate
+    }
 }
 
 extension DedupeStageConfig {

@@ -1,6 +1,10 @@
 /// `filter`: keeps the events for which the condition is true; `false` and `null` drop.
 public struct FilterStageConfig: Sendable, Equatable {
     public var condition: EventExpression
+
+    public init(condition: EventExpression) {
+        self.condition = condition
+    }
 }
 
 extension FilterStageConfig {

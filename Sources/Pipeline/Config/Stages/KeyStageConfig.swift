@@ -1,6 +1,10 @@
 /// `key`: sets the record key, which picks the partition and so the order per key.
 public struct KeyStageConfig: Sendable, Equatable {
     public var expression: EventExpression
+
+    public init(expression: EventExpression) {
+        self.expression = expression
+    }
 }
 
 extension KeyStageConfig {

@@ -4,11 +4,21 @@ public struct MapStageConfig: Sendable, Equatable {
     public struct Assignment: Sendable, Equatable {
         public var target: FieldTarget
         public var value: EventExpression
+
+        public init(target: FieldTarget, value: EventExpression) {
+            self.target = target
+            self.value = value
+        }
     }
 
     public struct Rename: Sendable, Equatable {
         public var from: FieldTarget
         public var to: FieldTarget
+
+        public init(from: FieldTarget, to: FieldTarget) {
+            self.from = from
+            self.to = to
+        }
     }
 
     public var rename: [Rename]
@@ -16,6 +26,12 @@ public struct MapStageConfig: Sendable, Equatable {
     /// stage, so the order of `set` entries does not matter.
     public var set: [Assignment]
     public var drop: [FieldTarget]
+
+    public init(rename: [Rename] = [], set: [Assignment] = [], drop: [FieldTarget] = []) {
+        self.rename = rename
+        self.set = set
+        self.drop = drop
+    }
 }
 
 extension MapStageConfig {

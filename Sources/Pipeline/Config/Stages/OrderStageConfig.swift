@@ -8,6 +8,10 @@ public struct OrderStageConfig: Sendable, Equatable {
     }
 
     public var mode: Mode
+
+    public init(mode: Mode = .perKey) {
+        self.mode = mode
+    }
 }
 
 extension OrderStageConfig {

@@ -27,6 +27,17 @@ public struct OutboxStageConfig: Sendable, Equatable {
         public var aggregateID: String
         public var type: String
         public var payload: String
+
+        public init(
+            id: String = "id", aggregateType: String = "aggregatetype", aggregateID: String = "aggregateid", type: String = "type",
+            payload: String = "payload"
+        ) {
+            self.id = id
+            self.aggregateType = aggregateType
+            self.aggregateID = aggregateID
+            self.type = type
+            self.payload = payload
+        }
     }
 
     public var table: TableName
@@ -37,6 +48,11 @@ public struct OutboxStageConfig: Sendable, Equatable {
     public struct HeaderColumn: Sendable, Equatable {
         public var column: String
         public var header: String
+
+        public init(column: String, header: String) {
+            self.column = column
+            self.header = header
+        }
     }
 
     /// Extra columns copied into record headers, in file order.
@@ -47,6 +63,18 @@ public struct OutboxStageConfig: Sendable, Equatable {
     /// an event with an empty value; for compacted topics.
     public var tombstoneOnEmptyPayload: Bool
 
+    public init(
+        table: TableName, columns: Columns = Columns(), topic: EventTemplate, headers: [HeaderColumn] = [],
+        onUpdate: OnUpdate = .warnDrop, onDelete: OnDelete = .drop, tombstoneOnEmptyPayload: Bool = false
+    ) {
+        self.table = table
+        self.columns = columns
+        self.topic = topic
+        self.headers = headers
+        self.onUpdate = onUpdate
+        self.onDelete = onDelete
+        self.tombstoneOnEmptyPayload = tombstoneOnEmptyPayload
+    }
 }
 
 extension OutboxStageConfig.Columns {
@@ -66,8 +94,6 @@ extension OutboxStageConfig.Columns {
         name: "outbox columns", doc: "Column names of the outbox table (Debezium's defaults).",
         fields: [Fields.id.schema, Fields.aggregateType.schema, Fields.aggregateID.schema, Fields.type.schema, Fields.payload.schema])
 
-    static let defaults = Self(id: "id", aggregateType: "aggregatetype", aggregateID: "aggregateid", type: "type", payload: "payload")
-
     static let value = ValueSpec<Self>.object(spec) { reader, context in
         guard let id = reader.read(Fields.id, &context), let aggregateType = reader.read(Fields.aggregateType, &context),
               let aggregateID = reader.read(Fields.aggregateID, &context), let type = reader.read(Fields.type, &context),
@@ -77,6 +103,11 @@ extension OutboxStageConfig.Columns {
 }
 
 extension OutboxStageConfig {
+    /// Debezium's default topic, `outbox.event.${<aggregate type column>}`.
+    public static func defaultTopic(aggregateTypeColumn: String = "aggregatetype") throws(ExpressionSyntaxError) -> EventTemplate {
+        try EventTemplate.parse("outbox.event.${\(aggregateTypeColumn)}")
+    }
+
     enum Fields {
         static let table = FieldSpec("table", .tableName, .required, doc: "The outbox table, schema.table; it must be one of source.postgres.tables.")
         static let columns = FieldSpec(
@@ -116,14 +147,13 @@ extension OutboxStageConfig {
         if reader.has(Fields.columns.name) {
             columns = reader.read(Fields.columns, &context)
         } else {
-            columns = .defaults
+            columns = Columns()
         }
         var topic = reader.read(Fields.topic, &context)
         if !reader.has(Fields.topic.name), let columns {
             // The default follows a renamed aggregate-type column.
-            let text = "outbox.event.${\(columns.aggregateType)}"
-            topic = try? EventTemplate.parse(text)
-            reader.show(Fields.topic.name, .string(text))
+            topic = try? defaultTopic(aggregateTypeColumn: columns.aggregateType)
+            reader.show(Fields.topic.name, .string(topic?.source ?? ""))
             if topic == nil {
                 context.log.error(.invalidValue, "the aggregate_type column '\(columns.aggregateType)' cannot be used in the default topic",
                                   at: reader.location, hint: "set topic explicitly")

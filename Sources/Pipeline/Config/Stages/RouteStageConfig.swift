@@ -15,11 +15,21 @@ public struct RouteStageConfig: Sendable, Equatable {
     public struct TopicEntry: Sendable, Equatable {
         public var value: String
         public var topic: String
+
+        public init(value: String, topic: String) {
+            self.value = value
+            self.topic = topic
+        }
     }
 
     public struct NamedOutput: Sendable, Equatable {
         public var name: String
         public var condition: EventExpression
+
+        public init(name: String, condition: EventExpression) {
+            self.name = name
+            self.condition = condition
+        }
     }
 
     public enum Unmatched: String, Sendable, CaseIterable {
@@ -38,6 +48,11 @@ public struct RouteStageConfig: Sendable, Equatable {
     public var outputNames: [String] {
         if case .outputs(let outputs) = routing { return outputs.map(\.name) }
         return []
+    }
+
+    public init(routing: Routing, unmatched: Unmatched = .deadLetter) {
+        self.routing = routing
+        self.unmatched = unmatched
     }
 }
 
