@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput"]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -20,7 +20,7 @@ import Foundation
         #expect(result.standardError.contains("frobnicate"))
     }
 
-    @Test(arguments: [["run", "pipelines/outbox.yaml"], ["replay", "pipelines/outbox.yaml", "--from-lsn", "0/1"]])
+    @Test(arguments: [["replay", "pipelines/outbox.yaml", "--from-lsn", "0/1"]])
     func commandsNotBuiltYetSaySoAndFail(arguments: [String]) throws {
         let result = try OutflowProcess.run(arguments)
         #expect(result.status == 1)

@@ -48,9 +48,7 @@ final class OutboxHarness {
     }
 
     func stages(dedupe: Bool = true) throws -> CompiledStageGraph {
-        let outbox = OutboxStage(
-            id: "outbox",
-            settings: .init(table: TableName(schema: "public", name: table), topicTemplate: try EventTemplate.parse("outbox.event.${aggregatetype}")))
+        let outbox = OutboxStage(id: "outbox", config: OutboxStageConfig(table: TableName(schema: "public", name: table), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
         var stages: [any Stage] = [outbox]
         var wiring = [CompiledStageGraph.Wiring(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput])]
         if dedupe {

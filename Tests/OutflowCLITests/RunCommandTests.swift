@@ -1,0 +1,133 @@
+import Foundation
+import SegmentLog
+import Testing
+
+/// `outflow run` as a user runs it: a pipeline file, a real server, signals.
+@Suite struct RunCommandTests {
+    /// A pipeline of the shape of pipelines/outbox.yaml on a table, slot and log of its own.
+    struct Scenario {
+        let suffix = "\(UInt32.random(in: 0...UInt32.max))"
+        let directory: URL
+        let url: String
+        var table: String { "run_outbox_\(suffix)" }
+        var logDirectory: String { directory.appendingPathComponent("data/log").path }
+        var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
+
+        init() throws {
+            url = try testDatabaseURL()
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-run-\(suffix)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try """
+                version: 1
+                name: run-test
+                source:
+                  postgres:
+                    url: ${env:OUTFLOW_PG_URL}
+                    slot: run_slot_\(suffix)
+                    publication: run_pub_\(suffix)
+                    tables: [public.\(table)]
+                stages:
+                  - outbox:
+                      table: public.\(table)
+                  - dedupe:
+                      key: id
+                      window: 24h
+                sink:
+                  log:
+                    dir: ./data/log
+                    partitions: 3
+                    compression: zstd
+                guarantee: exactly_once
+                """.write(to: pipelineFile, atomically: true, encoding: .utf8)
+            try psql("CREATE TABLE \(table) (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload jsonb)")
+        }
+
+        func psql(_ sql: String) throws {
+            let psql = try #require(OutflowProcess.which("psql"))
+            let result = try OutflowProcess.run(executable: psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+            #expect(result.status == 0, "\(result.standardError)")
+        }
+
+        func cleanUp() {
+            _ = try? psql("SELECT pg_drop_replication_slot('run_slot_\(suffix)'); DROP PUBLICATION run_pub_\(suffix)")
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        /// Starts `outflow run` and waits until it streams.
+        func start() throws -> (Process, URL) {
+            let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+            let process = Process()
+            process.executableURL = try OutflowProcess.binary()
+            process.arguments = ["run", pipelineFile.path, "--progress-interval", "0"]
+            process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }
+            process.currentDirectoryURL = directory
+            process.standardError = try FileHandle(forWritingTo: errorFile)
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+            while !(try String(contentsOf: errorFile, encoding: .utf8)).contains("resuming after") {
+                guard process.isRunning, ContinuousClock.now < deadline else {
+                    throw MissingTestPrerequisite(description: "outflow run did not start: \(try String(contentsOf: errorFile, encoding: .utf8))")
+                }
+                usleep(20_000)  // polling a file for a condition, bounded by the deadline
+            }
+            return (process, errorFile)
+        }
+
+        func committedKeys() throws -> [String] {
+            let reader = try LogReader(directory: logDirectory)
+            var keys: [String] = []
+            for partition in try reader.partitions() where partition.topic == "outbox.event.order" {
+                let partitionReader = try reader.open(partition, isolation: .readCommitted)
+                while true {
+                    let records = try partitionReader.poll(maxRecords: 1000)
+                    if records.isEmpty { break }
+                    keys += records.compactMap { $0.key.map { String(decoding: $0, as: UTF8.self) } }
+                }
+            }
+            return keys
+        }
+    }
+
+    @Test func sigtermMidStreamLosesNothingAndARestartDuplicatesNothing() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        var expected: [String] = []
+        let (first, firstErrors) = try scenario.start()
+        // A writer keeps committing while the pipeline is told to stop.
+        for batch in 0..<20 {
+            let keys = (0..<5).map { "k-\(batch)-\($0)" }
+            expected += keys
+            try scenario.psql("BEGIN; " + keys.map { "INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', '\($0)', 'Created', '{}');" }.joined() + " COMMIT;")
+            if batch == 10 { first.terminate() }
+        }
+        first.waitUntilExit()
+        let firstOutput = try String(contentsOf: firstErrors, encoding: .utf8)
+        #expect(first.terminationStatus == 0, "\(firstOutput)")
+        #expect(firstOutput.contains("stopped:"))
+
+        let (second, secondErrors) = try scenario.start()
+        // Wait until everything written so far is in the log, then stop again.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while try scenario.committedKeys().count < expected.count, ContinuousClock.now < deadline { usleep(50_000) }
+        second.terminate()
+        second.waitUntilExit()
+        let secondOutput = try String(contentsOf: secondErrors, encoding: .utf8)
+        #expect(second.terminationStatus == 0, "\(secondOutput)")
+        let keys = try scenario.committedKeys()
+        #expect(keys.count == expected.count)
+        #expect(Set(keys) == Set(expected))
+    }
+
+    @Test func anInvalidPipelineFileExits78() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-run-invalid-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bad.yaml")
+        try "version: 1\nname: x\nsorce: {}\n".write(to: file, atomically: true, encoding: .utf8)
+        let result = try OutflowProcess.run(["run", file.path])
+        #expect(result.status == 78)
+        #expect(result.standardError.contains("bad.yaml:3:1"))
+    }
+}
