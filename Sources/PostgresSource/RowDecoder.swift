@@ -49,3 +49,12 @@ public final class RowDecoder {
         return row
     }
 }
+
+extension PostgresTimestamp {
+    /// ISO 8601 in UTC, `2024-02-29T13:45:00.5Z`: the form envelopes and `__commit_ts` use.
+    public var iso8601UTC: String {
+        var buffer: [UInt8] = []
+        JSONWriting.appendISO8601UTC(rawValue, to: &buffer)
+        return String(decoding: buffer.filter { $0 != UInt8(ascii: "\"") }, as: UTF8.self)
+    }
+}

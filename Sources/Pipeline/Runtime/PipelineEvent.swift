@@ -91,7 +91,7 @@ extension PipelineEvent: EventView {
         case .xid: .int(Int64(origin.xid))
         case .table: .string(origin.table.description)
         case .op: .string(origin.operation.rawValue)
-        case .commitTimestamp: .string(ISOTimestamp.format(unixMicroseconds: origin.commitTime.unixMicroseconds))
+        case .commitTimestamp: .string(origin.commitTime.iso8601UTC)
         case .topic: topic.map { .string($0) } ?? .null
         case .key: key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
         }
@@ -146,37 +146,5 @@ public struct DecodedRows: Sendable {
         default:
             return (try? JSONValueParser.parse(value.jsonFragment)) ?? .string(value.jsonFragment)
         }
-    }
-}
-
-/// ISO 8601 text in UTC with microseconds, e.g. `2026-11-27T10:15:00.123456Z`.
-enum ISOTimestamp {
-    static func format(unixMicroseconds: Int64) -> String {
-        let seconds = unixMicroseconds.floorDivided(by: 1_000_000)
-        let micros = unixMicroseconds - seconds * 1_000_000
-        let days = seconds.floorDivided(by: 86_400)
-        let secondOfDay = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = z.floorDivided(by: 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
-    }
-}
-
-extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }

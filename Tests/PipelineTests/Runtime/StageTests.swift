@@ -109,3 +109,17 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
         #expect(throws: CheckpointError.self) { try Checkpoint(decoding: bytes + [0]) }
     }
 }
+
+@Suite struct PipelineEventTests {
+    @Test func metadataForExpressions() throws {
+        var sample = event(3, commitMilliseconds: 1_700_000_000_123)  // 2023-11-14T22:13:20.123Z
+        sample.topic = "t"
+        #expect(sample.metadata(.commitTimestamp) == .string("2023-11-14T22:13:20.123Z"))
+        #expect(sample.metadata(.lsn) == .string("0/4"))
+        #expect(sample.metadata(.op) == .string("insert"))
+        #expect(sample.metadata(.table) == .string("public.t"))
+        #expect(sample.metadata(.topic) == .string("t"))
+        #expect(sample.metadata(.key) == .null)
+        #expect(try EventExpression.parse("__xid == 1 and __lsn == '0/4'").isSatisfied(by: sample))
+    }
+}
