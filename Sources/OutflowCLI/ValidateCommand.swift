@@ -1,5 +1,6 @@
 import ArgumentParser
 import Pipeline
+import PostgresSource
 
 struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,6 +10,8 @@ struct ValidateCommand: AsyncParsableCommand {
             Reads the file (and the files its ${file:…} references name) and checks keys, \
             types, values, expressions, interpolation and the stage graph. Every problem is \
             reported as file:line:col: error: message, with the line, a caret and a hint. \
+            With --online it also connects and checks what running needs of the server; \
+            exit status 1 when the server is not ready. \
             Exit status: 0 valid, 78 invalid.
             """)
 
@@ -18,8 +21,12 @@ struct ValidateCommand: AsyncParsableCommand {
     @Option(help: "Output format: text, or json (on standard output) for tools.")
     var format: OutputFormat = .text
 
+    @Flag(help: "Also connect to the source and check wal_level, server version, privileges, replica identity, slot and publication.")
+    var online = false
+
     func run() async throws {
         let config = try loadPipeline(file, format: format)
+        if online { try checkOnline(config) }
         switch format {
         case .text:
             let stages = config.stages.count
@@ -28,6 +35,29 @@ struct ValidateCommand: AsyncParsableCommand {
                 + "\(config.sink.partitions) partition\(config.sink.partitions == 1 ? "" : "s"), \(config.guarantee.rawValue)")
         case .json:
             print(diagnosticsJSON(file: file, []).rendered())
+        }
+    }
+}
+
+extension ValidateCommand {
+    /// The server-side checks `run` would fail on, reported before anything runs. Problems
+    /// that `run` fixes itself (a missing slot or publication) are reported as lines only.
+    func checkOnline(_ config: PipelineConfig) throws {
+        var standardError = StandardError()
+        do {
+            let url = try ConnectionString(config.source.url.value)
+            let connection = try PostgresConnection(url, mode: .replication)
+            let report = try connection.preflight(PreflightRequirements(
+                tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
+                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) }))
+            for line in report.lines { print("\(file): online: \(line)", to: &standardError) }
+            guard report.isReady else {
+                for problem in report.problems { print("\(file): online: error: \(config.secrets.redact(problem.description))", to: &standardError) }
+                throw ExitCode.failure
+            }
+        } catch let error as PostgresError {
+            print("\(file): online: error: \(config.secrets.redact(error.description))", to: &standardError)
+            throw ExitCode.failure
         }
     }
 }

@@ -42,14 +42,15 @@ import Testing
             try psql("CREATE TABLE \(table) (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload jsonb)")
         }
 
-        func psql(_ sql: String) throws {
+        func psql(_ sql: String, mustSucceed: Bool = true) throws {
             let psql = try #require(OutflowProcess.which("psql"))
             let result = try OutflowProcess.run(executable: psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
-            #expect(result.status == 0, "\(result.standardError)")
+            if mustSucceed { #expect(result.status == 0, "\(result.standardError)") }
         }
 
         func cleanUp() {
-            _ = try? psql("SELECT pg_drop_replication_slot('run_slot_\(suffix)'); DROP PUBLICATION run_pub_\(suffix)")
+            _ = try? psql("SELECT pg_drop_replication_slot('run_slot_\(suffix)')", mustSucceed: false)
+            _ = try? psql("DROP PUBLICATION run_pub_\(suffix)", mustSucceed: false)
             try? FileManager.default.removeItem(at: directory)
         }
 
@@ -118,6 +119,21 @@ import Testing
         let keys = try scenario.committedKeys()
         #expect(keys.count == expected.count)
         #expect(Set(keys) == Set(expected))
+    }
+
+    @Test func validateOnlineChecksTheServer() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        let ready = try OutflowProcess.run(["validate", "--online", scenario.pipelineFile.path], environment: ["OUTFLOW_PG_URL": scenario.url])
+        #expect(ready.status == 0, "\(ready.standardError)")
+        #expect(ready.standardError.contains("online: wal_level: logical"))
+        #expect(ready.standardError.contains("slot run_slot_\(scenario.suffix): missing (will be created)"))
+
+        try scenario.psql("DROP TABLE \(scenario.table)")
+        let missing = try OutflowProcess.run(["validate", "--online", scenario.pipelineFile.path], environment: ["OUTFLOW_PG_URL": scenario.url])
+        #expect(missing.status == 1)
+        #expect(missing.standardError.contains("table public.\(scenario.table) does not exist"))
+        #expect(!missing.standardError.contains(":outflow@"))  // the URL's password is never printed
     }
 
     @Test func anInvalidPipelineFileExits78() throws {
