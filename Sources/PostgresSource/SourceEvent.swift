@@ -82,6 +82,22 @@ public struct SourceChange: Sendable {
     public var truncatedRelations: [PGOutputMessage.Relation] = []
     public var truncateOptions: PGOutputMessage.Truncate.Options = []
 
+    public init(
+        operation: Operation, xid: UInt32, lsn: LSN, sequence: Int, relation: PGOutputMessage.Relation,
+        newTuple: TupleData? = nil, oldTuple: PGOutputMessage.OldTuple? = nil,
+        truncatedRelations: [PGOutputMessage.Relation] = [], truncateOptions: PGOutputMessage.Truncate.Options = []
+    ) {
+        self.operation = operation
+        self.xid = xid
+        self.lsn = lsn
+        self.sequence = sequence
+        self.relation = relation
+        self.newTuple = newTuple
+        self.oldTuple = oldTuple
+        self.truncatedRelations = truncatedRelations
+        self.truncateOptions = truncateOptions
+    }
+
     public var table: TableName { TableName(schema: relation.namespace.isEmpty ? "pg_catalog" : relation.namespace, name: relation.name) }
 }
 
