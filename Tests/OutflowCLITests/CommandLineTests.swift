@@ -20,10 +20,4 @@ import Foundation
         #expect(result.standardError.contains("frobnicate"))
     }
 
-    @Test(arguments: [["replay", "pipelines/outbox.yaml", "--from-lsn", "0/1"]])
-    func commandsNotBuiltYetSaySoAndFail(arguments: [String]) throws {
-        let result = try OutflowProcess.run(arguments)
-        #expect(result.status == 1)
-        #expect(result.standardError.contains("not implemented yet"))
-    }
 }

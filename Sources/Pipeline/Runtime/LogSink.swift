@@ -71,6 +71,16 @@ final class LogSink {
         }
     }
 
+    /// Adds a record prepared elsewhere (the changelog) to a given partition, in the same log
+    /// transaction as the output.
+    func write(_ record: Record, to topicPartition: TopicPartition) throws(SinkError) {
+        buffers[topicPartition, default: []].append(record)
+        bufferedBytes += (record.key?.count ?? 0) + (record.value?.count ?? 0) + 64
+        if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
+            try flush()
+        }
+    }
+
     /// Appends everything buffered to the open log transaction (opening it if needed).
     func flush() throws(SinkError) {
         guard !buffers.isEmpty else { return }

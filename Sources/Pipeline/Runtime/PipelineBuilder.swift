@@ -54,6 +54,7 @@ public enum PipelineBuilder {
         }
 
         runner.partitions = Int32(config.sink.partitions)
+        runner.changelog = config.source.changelog != nil
         runner.databaseName = connectionString.value(of: "dbname") ?? connectionString.value(of: "user") ?? ""
 
         var log = LogConfig()

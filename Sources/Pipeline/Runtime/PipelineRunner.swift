@@ -37,6 +37,8 @@ public final class PipelineRunner {
         public var batchBytes = 1 << 20
         public var groupMaxBytes = 4 << 20
         public var groupMaxLatency: Duration = .milliseconds(100)
+        /// Keep every source change in the `__changelog` topic, for replay.
+        public var changelog = false
         /// How long a stop waits for the source transaction in progress to finish.
         public var drainTimeout: Duration = .seconds(10)
 
@@ -62,18 +64,14 @@ public final class PipelineRunner {
     private var pendingEnd: LSN?
     private var groupStartedAt: ContinuousClock.Instant?
 
-    /// Decodes rows by column type for table CDC (envelopes and `after.…` expressions).
-    let rowDecoder: RowDecoder
-    /// Tables whose changes a stage reads raw (the outbox): their rows are not decoded.
-    let rawTables: Set<TableName>
+    let rows: ChangeRowDecoding
 
     public init(
         graph: CompiledStageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
         logger: Logger = Logger(label: "outflow.pipeline")
     ) throws(PipelineRunError) {
         self.graph = graph
-        self.rowDecoder = rowDecoder
-        self.rawTables = Set(graph.stages.compactMap { ($0 as? OutboxStage)?.config.table })
+        self.rows = ChangeRowDecoding(decoder: rowDecoder, graph: graph)
         self.settings = settings
         self.logger = logger
         self.sink = LogSink(
@@ -171,16 +169,15 @@ public final class PipelineRunner {
                 commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: change.table,
                 operation: change.operation, sequence: change.sequence)
             progress.events += 1
-            var event = PipelineEvent(origin: origin, change: change)
-            if !rawTables.contains(change.table) {
-                do {
-                    event.rows = DecodedRows(
-                        before: try change.oldTuple.map { try rowDecoder.row($0.tuple, of: change.relation) },
-                        after: try change.newTuple.map { try rowDecoder.row($0, of: change.relation) })
-                } catch {
-                    try deadLetter(event, reason: "decoding the row failed: \(error)", stage: "source")
-                    return
+            if settings.changelog {
+                do { try sink.write(ChangelogCodec.record(for: change, origin: origin), to: Self.changelogPartition) } catch {
+                    throw PipelineRunError(message: error.message, underlying: error)
                 }
+            }
+            var event = PipelineEvent(origin: origin, change: change)
+            do { try rows.decode(&event) } catch {
+                try deadLetter(event, reason: "\(error)", stage: "source")
+                return
             }
             do {
                 try graph.run(event, sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
@@ -209,6 +206,8 @@ public final class PipelineRunner {
             throw PipelineRunError(message: "the source sent a streamed or prepared transaction, which this pipeline does not request")
         }
     }
+
+    static let changelogPartition = try! TopicPartition(topic: ChangelogCodec.topic, partition: 0)
 
     private func writeOrDeadLetter(_ event: PipelineEvent) throws(PipelineRunError) {
         do {

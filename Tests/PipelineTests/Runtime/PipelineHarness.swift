@@ -61,11 +61,12 @@ final class OutboxHarness {
     /// Runs the pipeline until it has read `transactions` source transactions (bounded by
     /// `seconds`), then stops it the way SIGTERM does.
     @discardableResult
-    func run(untilTransactions transactions: Int, partitions: Int32 = 3, seconds: Double = 30) throws -> RunnerProgress {
+    func run(untilTransactions transactions: Int, partitions: Int32 = 3, changelog: Bool = false, seconds: Double = 30) throws -> RunnerProgress {
         let writer = try LogWriter.open(directory: logDirectory)
         defer { writer.close() }
         var settings = PipelineRunner.Settings(pipelineName: "test", deadLetterTopic: "test.dead-letter")
         settings.partitions = partitions
+        settings.changelog = changelog
         let runner = try PipelineRunner(graph: try stages(), writer: writer, settings: settings)
         var replication = ReplicationSettings(connectionString: url, slot: slot, publications: [publication])
         replication.statusInterval = .milliseconds(100)
