@@ -21,12 +21,21 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the records instead of writing them; acknowledge nothing to Postgres.") var dryRun = false
     @Option(help: "Seconds between progress lines on standard error (0: none).") var progressInterval: Double = 5
     @Option(help: "Seconds a stop waits for the source transaction in progress.") var shutdownTimeout: Double = 10
+    @Option(help: ArgumentHelp(
+        "Skip ahead: start streaming at this WAL position; transactions committed before it are never read (they are lost to this pipeline).",
+        valueName: "X/Y"))
+    var startLSN: String?
+
+    func validate() throws {
+        if let startLSN, LSN(startLSN) == nil { throw ValidationError("--start-lsn \(startLSN): not a WAL position (X/Y, hexadecimal)") }
+    }
 
     func run() async throws {
         let config = try loadPipeline(file)
         let stop = StopSignal()
         stop.install { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }
-        let options = Options(dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout)
+        let options = Options(
+            dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, startLSN: startLSN.flatMap { LSN($0) })
         // The source and the log are blocking I/O: they run on a thread of their own.
         let status: Int32 = await withCheckedContinuation { continuation in
             let thread = Thread {
@@ -42,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
         var dryRun: Bool
         var progressInterval: Double
         var shutdownTimeout: Double
+        var startLSN: LSN?
     }
 
     static func runPipeline(_ config: PipelineConfig, options: Options, stop: StopSignal) -> Int32 {
@@ -78,7 +88,12 @@ struct RunCommand: AsyncParsableCommand {
             let runner = try PipelineRunner(
                 graph: built.graph, writer: writer, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
                 logger: logger)
-            let source = try ReplicationSession(settings: built.replication, durable: options.dryRun ? .zero : runner.committedPosition, logger: logger)
+            var startAt = options.dryRun ? .zero : runner.committedPosition
+            if let skipTo = options.startLSN, skipTo > startAt {
+                print("warning: --start-lsn \(skipTo): transactions committed before it are skipped and never reach the log", to: &standardError)
+                startAt = skipTo
+            }
+            let source = try ReplicationSession(settings: built.replication, durable: startAt, logger: logger)
             defer { source.close() }
             if options.dryRun { source.acknowledgementsDisabled = true }
             print("""

@@ -55,12 +55,12 @@ import Testing
         }
 
         /// Starts `outflow run` and waits until it streams.
-        func start() throws -> (Process, URL) {
+        func start(extraArguments: [String] = []) throws -> (Process, URL) {
             let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
             _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
             let process = Process()
             process.executableURL = try OutflowProcess.binary()
-            process.arguments = ["run", pipelineFile.path, "--progress-interval", "0"]
+            process.arguments = ["run", pipelineFile.path, "--progress-interval", "0"] + extraArguments
             process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: errorFile)
@@ -119,6 +119,34 @@ import Testing
         let keys = try scenario.committedKeys()
         #expect(keys.count == expected.count)
         #expect(Set(keys) == Set(expected))
+    }
+
+    @Test func startLSNSkipsAheadWithAWarning() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        let created = try OutflowProcess.run([
+            "slots", "create", "run_slot_\(scenario.suffix)", "--url", scenario.url,
+            "--publication", "run_pub_\(scenario.suffix)", "--table", "public.\(scenario.table)",
+        ])
+        #expect(created.status == 0, "\(created.standardError)")
+        func insert(_ key: String) throws {
+            try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', '\(key)', 'Created', '{}')")
+        }
+        try insert("before-1")
+        try insert("before-2")
+        let psql = try #require(OutflowProcess.which("psql"))
+        let position = try OutflowProcess.run(executable: psql, ["-X", "-At", scenario.url, "-c", "SELECT pg_current_wal_lsn()"])
+            .standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        try insert("after-1")
+
+        let (process, errors) = try scenario.start(extraArguments: ["--start-lsn", position])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while try scenario.committedKeys().isEmpty, ContinuousClock.now < deadline { usleep(50_000) }
+        process.terminate()
+        process.waitUntilExit()
+        let output = try String(contentsOf: errors, encoding: .utf8)
+        #expect(output.contains("warning: --start-lsn \(position)"))
+        #expect(try scenario.committedKeys() == ["after-1"])
     }
 
     @Test func validateOnlineChecksTheServer() throws {
