@@ -33,11 +33,7 @@ public enum PipelineBuilder {
             case .map(let map): stages.append(MapStage(id: stage.id, config: map))
             case .route(let route): stages.append(RouteStage(id: stage.id, config: route))
             case .key(let key): stages.append(KeyStage(id: stage.id, config: key))
-            case .dedupe(let dedupe):
-                guard dedupe.mode == .exact else {
-                    throw PipelineRunError(message: "stage \(stage.id): dedupe mode bloom: not implemented yet (use mode: exact)")
-                }
-                stages.append(DedupeStage(id: stage.id, config: dedupe))
+            case .dedupe(let dedupe): stages.append(DedupeStage(id: stage.id, config: dedupe))
             case .order(let order): stages.append(OrderStage(id: stage.id, config: order))
             case .batch(let batch):
                 stages.append(BatchStage(id: stage.id, config: batch))

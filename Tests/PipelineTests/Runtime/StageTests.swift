@@ -57,9 +57,10 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
 }
 
 @Suite struct DedupeStageTests {
-    func run(_ stage: DedupeStage, _ id: String, at milliseconds: Int64) throws -> Bool {
+    func run(_ stage: DedupeStage, _ id: String, at milliseconds: Int64, commit: Bool = true) throws -> Bool {
         var passed = false
         try stage.process(event(0, id: id, commitMilliseconds: milliseconds)) { _, _ in passed = true }
+        if commit { stage.didCommit() }
         return passed
     }
 
@@ -74,11 +75,12 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
 
     @Test func abortForgetsAndCommittedChangesRestore() throws {
         let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
-        #expect(try run(stage, "a", at: 10))
+        #expect(try run(stage, "a", at: 10, commit: false))
+        #expect(try !run(stage, "a", at: 11, commit: false))  // a repeat inside the open transaction
         let committed = try #require(stage.pendingChanges())
         stage.didCommit()
         #expect(stage.pendingChanges() == nil)
-        #expect(try run(stage, "b", at: 20))
+        #expect(try run(stage, "b", at: 20, commit: false))
         stage.didAbort()
         #expect(try run(stage, "b", at: 20))  // b's addition was rolled back with its log transaction
         #expect(try !run(stage, "a", at: 30))
@@ -88,6 +90,24 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
         #expect(try !run(restored, "a", at: 40))
         #expect(try run(restored, "c", at: 40))
         #expect(throws: StageFailure.self) { try restored.restore(from: [0, 0, 0, 9, 1]) }
+    }
+
+    @Test func bloomModeDropsRepeatsAndKeepsItsStatedFalsePositiveRate() throws {
+        let entries = 5000
+        let config = DedupeStageConfig(key: try EventExpression.parse("id"), window: ConfigDuration("1h")!, maxEntries: entries, mode: .bloom, falsePositiveRate: 0.01)
+        let stage = DedupeStage(id: "d", config: config)
+        // A Bloom filter may take a new key for a seen one, at the stated rate at most.
+        var passedFirstTime = 0
+        for index in 0..<entries where try run(stage, "seen-\(index)", at: 1000) { passedFirstTime += 1 }
+        #expect(Double(entries - passedFirstTime) / Double(entries) <= 0.01)
+        // It never passes a key it has seen.
+        for index in stride(from: 0, to: entries, by: 7) { #expect(try !run(stage, "seen-\(index)", at: 2000)) }
+        var falsePositives = 0
+        for index in 0..<entries where try !run(stage, "new-\(index)", at: 3000, commit: false) { falsePositives += 1 }
+        stage.didAbort()
+        #expect(Double(falsePositives) / Double(entries) <= 0.01, "\(falsePositives) false positives")
+        // After the window (plus at most one slice), everything is forgotten.
+        #expect(try run(stage, "seen-1", at: 1000 + 3_600_000 + 900_001))
     }
 
     @Test func boundedByMaximumEntries() throws {
