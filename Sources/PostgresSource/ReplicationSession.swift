@@ -23,6 +23,11 @@ public struct ReplicationSettings: Sendable {
     public var reconnectBackoff: (initial: Duration, maximum: Duration) = (.milliseconds(200), .seconds(30))
     /// Give up after this many failed reconnection attempts in a row (nil: never).
     public var maximumReconnectAttempts: Int? = nil
+    /// When set, a transactional `pg_logical_emit_message` is written this often while the
+    /// stream is quiet, over an ordinary connection: a tiny transaction that flows through the
+    /// slot and lets it advance even when the published tables never change (WAL of other
+    /// databases on the server otherwise piles up behind an idle slot).
+    public var heartbeatInterval: Duration?
 
     public init(connectionString: ConnectionString, slot: String, publications: [String]) {
         self.connectionString = connectionString
@@ -48,6 +53,9 @@ public final class ReplicationSession {
     public private(set) var feedback: FeedbackPolicy
     let logger: Logger
     private var pendingRestart: LSN?
+    private var heartbeatConnection: PostgresConnection?
+    private var lastActivity = ContinuousClock.now
+    public static let heartbeatPrefix = "outflow.heartbeat"
 
     /// Connects and starts streaming after `durable` (the consumer's last durable position;
     /// `.zero` to start at the slot's confirmed position).
@@ -117,7 +125,11 @@ public final class ReplicationSession {
         let now = ContinuousClock.now
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
         let wait = max(0, min(Int64(Int32.max), (wakeUp - now).milliseconds))
-        guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else { return nil }
+        guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else {
+            try heartbeatIfQuiet()
+            return nil
+        }
+        lastActivity = .now
         let frame: ReplicationFrame
         do { frame = try ReplicationFrame.decode(from: bytes) } catch { throw malformed(error) }
         switch frame {
@@ -147,6 +159,20 @@ public final class ReplicationSession {
         case .unknown(let tag, _):
             logger.warning("skipping a replication frame of unknown type", metadata: ["outflow.tag": "\(tag)"])
             return nil
+        }
+    }
+
+    private func heartbeatIfQuiet() throws(PostgresError) {
+        guard let interval = settings.heartbeatInterval, ContinuousClock.now - lastActivity >= interval else { return }
+        lastActivity = .now
+        if heartbeatConnection == nil {
+            heartbeatConnection = try PostgresConnection(settings.connectionString, applicationName: settings.applicationName + "-heartbeat")
+        }
+        do {
+            try heartbeatConnection?.execute("SELECT pg_logical_emit_message(true, '\(Self.heartbeatPrefix)', '')")
+        } catch {
+            heartbeatConnection = nil  // reconnect next time; a missed heartbeat is harmless
+            logger.warning("heartbeat failed", metadata: ["outflow.error": "\(error.message)"])
         }
     }
 

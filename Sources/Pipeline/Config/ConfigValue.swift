@@ -18,6 +18,23 @@ public indirect enum ConfigValue: Sendable, Equatable {
     }
 
     static func string(_ text: String, secret: Bool = false) -> ConfigValue { .scalar(text, kind: .string, secret: secret) }
+
+    /// The value of an object's member.
+    func member(_ key: String) -> ConfigValue? {
+        if case .object(let members) = self { return members.first { $0.key == key }?.value }
+        return nil
+    }
+
+    /// This value with the member at `path` replaced (its default mark kept).
+    func replacing(path: ArraySlice<String>, with value: ConfigValue) -> ConfigValue {
+        guard let key = path.first, case .object(var members) = self, let index = members.firstIndex(where: { $0.key == key }) else {
+            return path.isEmpty ? value : self
+        }
+        members[index].value = path.count == 1 ? value : members[index].value.replacing(path: path.dropFirst(), with: value)
+        return .object(members)
+    }
+
+    func replacing(path: [String], with value: ConfigValue) -> ConfigValue { replacing(path: path[...], with: value) }
     static func number(_ text: String, secret: Bool = false) -> ConfigValue { .scalar(text, kind: .number, secret: secret) }
 
     public subscript(key: String) -> ConfigValue? {

@@ -105,8 +105,15 @@ public enum PipelineFile {
             }
         }
 
-        guard context.log.isEmpty, let version, let name, let source, let sink, let guarantee, let deadLetterTopic, let graph else {
+        guard context.log.isEmpty, let version, let name, var source, let sink, let guarantee, let deadLetterTopic, let graph else {
             throw fail()
+        }
+        // An outbox is only ever inserted into: publish inserts alone unless the file says otherwise.
+        let outboxTables = Set(stages.compactMap { if case .outbox(let outbox) = $0.kind { outbox.table } else { nil } })
+        if source.publishIsDefault, !outboxTables.isEmpty, source.tables.allSatisfy(outboxTables.contains) {
+            source.publish = [.insert]
+            top.replace(PipelineFields.source.name, with: top.shown.member("source")?.replacing(
+                path: ["postgres", "publish"], with: .list([.string("insert")])) ?? .object([]))
         }
         return PipelineConfig(
             version: version, name: name, source: source, stages: stages, graph: graph, sink: sink, guarantee: guarantee,

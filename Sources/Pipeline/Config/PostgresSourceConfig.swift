@@ -13,12 +13,24 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var tables: [TableName]
     /// The publication's `publish` operations.
     public var publish: [Operation]
+    /// `publish` was not written in the file: the loader narrows it to inserts when every
+    /// table is an outbox table (cleanup deletes are then never decoded).
+    public var publishIsDefault = false
+    /// How often a heartbeat message is written while the stream is quiet; nil: never.
+    public var heartbeatInterval: ConfigDuration?
     /// Create the slot and publication when they do not exist.
     public var createMissing: Bool
     /// How often the standby status (flush position) is sent even when idle.
     public var statusInterval: ConfigDuration
     /// Keep the decoded source transactions for `outflow replay`; nil: no changelog.
     public var changelog: ChangelogConfig?
+
+    /// Equal when they configure the same source (where a value came from does not count).
+    public static func == (lhs: PostgresSourceConfig, rhs: PostgresSourceConfig) -> Bool {
+        lhs.url == rhs.url && lhs.slot == rhs.slot && lhs.publication == rhs.publication && lhs.tables == rhs.tables
+            && lhs.publish == rhs.publish && lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.createMissing == rhs.createMissing
+            && lhs.statusInterval == rhs.statusInterval && lhs.changelog == rhs.changelog
+    }
 
     public init(
         url: SecretString, slot: String, publication: String? = nil, tables: [TableName], publish: [Operation] = Operation.allCases,
@@ -78,7 +90,10 @@ extension PostgresSourceConfig {
         static let publish = FieldSpec(
             "publish", .list(of: ValueSpec<Operation>.enumeration, minimum: 1),
             .defaulted(Operation.allCases, shown: .list(Operation.allCases.map { .string($0.rawValue) })),
-            doc: "Operations the publication publishes.")
+            doc: "Operations the publication publishes. Default: insert when every table is read by an outbox stage (cleanup deletes are never decoded), all four otherwise.")
+        static let heartbeatInterval = FieldSpec(
+            "heartbeat_interval", .duration, .optional,
+            doc: "Write a pg_logical_emit_message heartbeat this often while nothing is streamed, so the slot can advance past other databases' WAL, as in 1m. Default: none.")
         static let createMissing = FieldSpec(
             "create_missing", .boolean, .defaulted(true, shown: .scalar("true", kind: .bool, secret: false)),
             doc: "Create the slot and publication when they do not exist.")
@@ -91,7 +106,7 @@ extension PostgresSourceConfig {
     static let spec = ObjectSpec(
         name: "source.postgres", doc: "PostgreSQL logical replication with the pgoutput plugin.",
         fields: [Fields.url.schema, Fields.slot.schema, Fields.publication.schema, Fields.tables.schema, Fields.publish.schema,
-                 Fields.createMissing.schema, Fields.statusInterval.schema, Fields.changelog.schema])
+                 Fields.createMissing.schema, Fields.statusInterval.schema, Fields.heartbeatInterval.schema, Fields.changelog.schema])
 
     /// The slot name used when none is given.
     static func defaultSlot(pipelineName: String) -> String {
@@ -115,6 +130,8 @@ extension PostgresSourceConfig {
         let createMissing = reader.read(Fields.createMissing, &context)
         let statusInterval = reader.read(Fields.statusInterval, &context)
         let changelog = reader.read(Fields.changelog, &context)
+        let heartbeatInterval = reader.read(Fields.heartbeatInterval, &context)
+        if reader.has(Fields.heartbeatInterval.name) && heartbeatInterval == nil { return nil }
         if let tables {
             var seen: Set<TableName> = []
             for table in tables where !seen.insert(table).inserted {
@@ -123,8 +140,11 @@ extension PostgresSourceConfig {
         }
         guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval else { return nil }
         if reader.has(Fields.changelog.name) && changelog == nil { return nil }
-        return PostgresSourceConfig(
+        var config = PostgresSourceConfig(
             url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
             statusInterval: statusInterval, changelog: changelog)
+        config.publishIsDefault = !reader.has(Fields.publish.name)
+        config.heartbeatInterval = heartbeatInterval
+        return config
     }
 }

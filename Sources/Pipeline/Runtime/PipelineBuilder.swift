@@ -63,6 +63,7 @@ public enum PipelineBuilder {
 
         var replication = ReplicationSettings(connectionString: connectionString, slot: config.source.slot, publications: [config.source.publication])
         replication.statusInterval = config.source.statusInterval.duration
+        replication.heartbeatInterval = config.source.heartbeatInterval?.duration
         return BuiltPipeline(config: config, graph: graph, connectionString: connectionString, replication: replication, logConfig: log, runner: runner)
     }
 }

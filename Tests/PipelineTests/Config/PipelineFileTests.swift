@@ -13,7 +13,8 @@ import Testing
         #expect(config.source.slot == "outflow_orders")
         #expect(config.source.publication == "outflow_orders")
         #expect(config.source.tables == [TableName(schema: "public", name: "outbox")])
-        #expect(config.source.publish == [.insert, .update, .delete, .truncate])
+        // Every table is an outbox table: inserts only, so cleanup deletes are never decoded.
+        #expect(config.source.publish == [.insert])
         #expect(config.source.changelog == nil)
 
         #expect(config.stages.map(\.id) == ["outbox", "dedupe"])
@@ -176,6 +177,27 @@ import Testing
         #expect(config.sink.segmentBytes.bytes == 1 << 20)
     }
 
+    @Test func publishDefaultsToEveryOperationWhenATableIsNotAnOutbox() throws {
+        let config = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: "postgres://h/db", tables: [public.outbox, public.customers]}}
+            stages:
+              - outbox: public.outbox
+            sink: {log: {dir: d}}
+            """, environment: .fixed([:]))
+        #expect(config.source.publish == [.insert, .update, .delete, .truncate])
+        let written = try PipelineFile.parse(yaml: """
+            version: 1
+            name: p
+            source: {postgres: {url: "postgres://h/db", tables: [public.outbox], publish: [insert, delete]}}
+            stages:
+              - outbox: public.outbox
+            sink: {log: {dir: d}}
+            """, environment: .fixed([:]))
+        #expect(written.source.publish == [.insert, .delete])
+    }
+
     /// The public initializers' defaults are the loader's defaults.
     @Test func initializersDefaultAsTheLoaderDoes() throws {
         let config = try PipelineFile.parse(yaml: """
@@ -191,7 +213,7 @@ import Testing
             """, environment: .fixed([:]))
         #expect(config.source == PostgresSourceConfig(
             url: SecretString(value: "postgres://h/db", isSecret: false, redacted: "postgres://h/db"), slot: "outflow_p",
-            tables: [TableName(schema: "public", name: "outbox")]))
+            tables: [TableName(schema: "public", name: "outbox")], publish: [.insert]))
         #expect(config.stages.map(\.kind) == [
             .outbox(OutboxStageConfig(table: TableName(schema: "public", name: "outbox"), topic: try OutboxStageConfig.defaultTopic())),
             .dedupe(DedupeStageConfig(key: try EventExpression.parse("id"))),
