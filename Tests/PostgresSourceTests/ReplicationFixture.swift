@@ -12,8 +12,12 @@ final class ReplicationFixture {
     let suffix: String
 
     /// `tablesSQL` creates the tables (use `{s}` for the fixture's suffix in names);
-    /// `published` names them for the publication.
-    init(tablesSQL: String, published: [String], publish: String = "insert, update, delete, truncate", twoPhase: Bool = false) throws {
+    /// `published` names them for the publication; `publicationOptions` are more `WITH` options
+    /// (e.g. `publish_via_partition_root = true`).
+    init(
+        tablesSQL: String, published: [String], publish: String = "insert, update, delete, truncate",
+        publicationOptions: String? = nil, twoPhase: Bool = false
+    ) throws {
         suffix = "\(UInt32.random(in: 0...UInt32.max))"
         sql = try PostgresConnection(try TestPostgres.url())
         admin = try PostgresConnection(try TestPostgres.adminURL())
@@ -21,7 +25,8 @@ final class ReplicationFixture {
         publication = "fx_pub_\(suffix)"
         try sql.execute(name(tablesSQL))
         let tables = published.map { name($0) }.joined(separator: ", ")
-        try sql.execute("CREATE PUBLICATION \(publication) FOR TABLE \(tables) WITH (publish = '\(publish)')")
+        let options = ["publish = '\(publish)'"] + (publicationOptions.map { [$0] } ?? [])
+        try sql.execute("CREATE PUBLICATION \(publication) FOR TABLE \(tables) WITH (\(options.joined(separator: ", ")))")
         let replication = try PostgresConnection(try TestPostgres.url(), mode: .replication)
         _ = try replication.createLogicalReplicationSlot(slot, twoPhase: twoPhase)
     }
@@ -81,7 +86,13 @@ func readEvents(
 
 /// Reads until `count` transactions have committed.
 func readTransactions(_ session: ReplicationSession, count: Int, seconds: Double = 20) throws -> [SourceEvent] {
-    try readEvents(session, seconds: seconds) { events in events.filter { if case .commit = $0 { true } else { false } }.count >= count }
+    // Counts as events arrive (rescanning them all each time is quadratic: slow for big transactions).
+    var scanned = 0, commits = 0
+    return try readEvents(session, seconds: seconds) { events in
+        for event in events[scanned...] { if case .commit = event { commits += 1 } }
+        scanned = events.count
+        return commits >= count
+    }
 }
 
 extension SourceEvent {
