@@ -75,8 +75,9 @@ import Testing
         let sequences = committed.map(\.sequence)
         #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $0 < $1 }, "sequence numbers must increase across the transaction")
         // After the Stream Commit nothing of it stays open, so a quiet slot can be acknowledged
-        // again: the session becomes idle once other tests' streamed transactions end too.
-        let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+        // again: the session becomes idle once other tests' streamed transactions end too (this
+        // walsender decodes the whole database's WAL, the 200k-row test's transaction included).
+        let deadline = ContinuousClock.now.advanced(by: .seconds(40))
         while !session.assembler.isIdle {
             guard ContinuousClock.now < deadline else { Issue.record("the session never became idle after the Stream Commit"); break }
             _ = try session.next(timeoutMilliseconds: 200)
