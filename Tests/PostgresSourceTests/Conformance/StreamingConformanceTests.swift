@@ -41,6 +41,7 @@ import Testing
         var changes: [UInt32: [SourceChange]] = [:]  // by top-level xid
         var aborts: [(xid: UInt32, sub: UInt32)] = []
         var committed: [SourceChange] = []
+        var rolledBackXIDs: Set<UInt32> = []
         for event in events {
             switch event {
             case .streamStart(let xid, _):
@@ -53,6 +54,7 @@ import Testing
             case .change(let change):
                 guard let block = blockXID else { Issue.record("a change outside a stream block: not streamed"); continue }
                 changes[block, default: []].append(change)
+                if block == topXID && change.newValues["phase"] == "rolled back" { rolledBackXIDs.insert(change.xid) }
             case .streamAbort(let xid, let sub):
                 if xid == topXID { aborts.append((xid, sub)) }
                 changes[xid] = changes[xid]?.filter { sub != xid && $0.xid != sub }
@@ -66,6 +68,8 @@ import Testing
         #expect(chunks >= 2, "a transaction far over 64kB streams in several chunks; got \(chunks)")
         #expect(aborts.count == 1)
         #expect(aborts.first?.xid == topXID && aborts.first?.sub != topXID)
+        // The rolled-back rows that were streamed before the rollback name that subtransaction.
+        #expect(rolledBackXIDs.count == 1 && rolledBackXIDs.first == aborts.first?.sub)
         #expect(committed.count == expected.reduce(0) { $0 + (Int($1[1] ?? "") ?? 0) })
         #expect(committed.count == 5000)
         var surviving: [String: Int] = [:]
