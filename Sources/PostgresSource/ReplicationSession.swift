@@ -15,6 +15,10 @@ public struct ReplicationSettings: Sendable {
     public var messages = true
     /// Stream large in-progress transactions (protocol 2+).
     public var streaming = false
+    /// Decode prepared transactions at PREPARE TRANSACTION (protocol 3+): Begin Prepare …
+    /// Prepare, then Commit Prepared or Rollback Prepared. A slot created with TWO_PHASE
+    /// does so anyway; on another slot this turns it on from the start position onwards.
+    public var twoPhase = false
     public var statusInterval: Duration = .seconds(10)
     public var applicationName = "outflow"
     /// Settings for the walsender session, e.g. `logical_decoding_work_mem`.
@@ -200,6 +204,7 @@ public final class ReplicationSession {
         ]
         if settings.messages { options.append("messages 'true'") }
         if settings.streaming && protocolVersion >= 2 { options.append("streaming 'on'") }
+        if settings.twoPhase && protocolVersion >= 3 { options.append("two_phase 'on'") }
         // Start after the durable position; the server forwards to the slot's confirmed
         // position when that is further on (a logical slot cannot be rewound).
         let command = "START_REPLICATION SLOT \(settings.slot) LOGICAL \(feedback.durable) (\(options.joined(separator: ", ")))"

@@ -137,13 +137,16 @@ public struct TransactionAssembler: Sendable {
     }
 
     /// The xid and sequence number of the next change: of the open transaction, or — in a
-    /// stream block — of the streamed transaction the change names.
+    /// stream block — of the streamed transaction. There the change names the (sub)transaction
+    /// that made it, as sent: a subtransaction's xid when it was made after a SAVEPOINT, which
+    /// is what a Stream Abort of that subtransaction names. Its sequence number is the block's
+    /// top-level transaction's, so (commit LSN, sequence) orders the whole transaction and
+    /// only top-level transactions are tracked as open.
     private mutating func position(_ streamedXID: UInt32?) throws(PostgresError) -> (xid: UInt32, sequence: Int) {
         if let block = streamXID {
-            let xid = streamedXID ?? block
-            let sequence = streamed[xid, default: 0]
-            streamed[xid] = sequence + 1
-            return (xid, sequence)
+            let sequence = streamed[block, default: 0]
+            streamed[block] = sequence + 1
+            return (streamedXID ?? block, sequence)
         }
         guard let open = current else { throw violation("a change outside any transaction") }
         defer { nextSequence += 1 }

@@ -12,8 +12,12 @@ final class ReplicationFixture {
     let suffix: String
 
     /// `tablesSQL` creates the tables (use `{s}` for the fixture's suffix in names);
-    /// `published` names them for the publication.
-    init(tablesSQL: String, published: [String], publish: String = "insert, update, delete, truncate", twoPhase: Bool = false) throws {
+    /// `published` names them for the publication; `publicationOptions` are more `WITH` options
+    /// (e.g. `publish_via_partition_root = true`).
+    init(
+        tablesSQL: String, published: [String], publish: String = "insert, update, delete, truncate",
+        publicationOptions: String? = nil, twoPhase: Bool = false
+    ) throws {
         suffix = "\(UInt32.random(in: 0...UInt32.max))"
         sql = try PostgresConnection(try TestPostgres.url())
         admin = try PostgresConnection(try TestPostgres.adminURL())
@@ -21,7 +25,8 @@ final class ReplicationFixture {
         publication = "fx_pub_\(suffix)"
         try sql.execute(name(tablesSQL))
         let tables = published.map { name($0) }.joined(separator: ", ")
-        try sql.execute("CREATE PUBLICATION \(publication) FOR TABLE \(tables) WITH (publish = '\(publish)')")
+        let options = ["publish = '\(publish)'"] + (publicationOptions.map { [$0] } ?? [])
+        try sql.execute("CREATE PUBLICATION \(publication) FOR TABLE \(tables) WITH (\(options.joined(separator: ", ")))")
         let replication = try PostgresConnection(try TestPostgres.url(), mode: .replication)
         _ = try replication.createLogicalReplicationSlot(slot, twoPhase: twoPhase)
     }
@@ -83,10 +88,11 @@ func readEvents(
 /// carry only logical messages are not counted: every slot of the database sees every test's
 /// messages.
 func readTransactions(_ session: ReplicationSession, count: Int, seconds: Double = 20) throws -> [SourceEvent] {
-    try readEvents(session, seconds: seconds) { events in
-        var committed = 0
-        var hasChange = false
-        for event in events {
+    // Counts as events arrive (rescanning them all each time is quadratic: slow for big transactions).
+    var scanned = 0, committed = 0
+    var hasChange = false
+    return try readEvents(session, seconds: seconds) { events in
+        for event in events[scanned...] {
             switch event {
             case .begin: hasChange = false
             case .change: hasChange = true
@@ -94,6 +100,7 @@ func readTransactions(_ session: ReplicationSession, count: Int, seconds: Double
             default: break
             }
         }
+        scanned = events.count
         return committed >= count
     }
 }

@@ -83,4 +83,28 @@ import Testing
         _ = try assembler.apply(.streamCommit(.init(xid: 10, commitLSN: LSN(50), endLSN: LSN(60), commitTimestamp: .init(rawValue: 0))), at: .zero)
         #expect(assembler.isIdle)
     }
+
+    @Test func aStreamedSubtransactionsChangesShareTheTopLevelSequence() throws {
+        // In a stream block a change made after a SAVEPOINT names its subtransaction (what a
+        // Stream Abort of it names); it still belongs to the block's top-level transaction.
+        var assembler = TransactionAssembler()
+        _ = try assembler.apply(.relation(relation), at: .zero)
+        var changes: [(xid: UInt32, sequence: Int)] = []
+        func insert(_ xid: UInt32) throws {
+            if case .change(let change)? = try assembler.apply(.insert(.init(xid: xid, relationID: 16384, newTuple: TupleData([text("1"), .null]))), at: LSN(1)) {
+                changes.append((change.xid, change.sequence))
+            }
+        }
+        _ = try assembler.apply(.streamStart(.init(xid: 10, isFirstSegment: true)), at: .zero)
+        try insert(10); try insert(12); try insert(13)
+        _ = try assembler.apply(.streamStop, at: .zero)
+        _ = try assembler.apply(.streamAbort(.init(xid: 10, subtransactionXID: 12)), at: .zero)
+        _ = try assembler.apply(.streamStart(.init(xid: 10, isFirstSegment: false)), at: .zero)
+        try insert(13)
+        _ = try assembler.apply(.streamStop, at: .zero)
+        #expect(changes.map(\.xid) == [10, 12, 13, 13])
+        #expect(changes.map(\.sequence) == [0, 1, 2, 3])
+        _ = try assembler.apply(.streamCommit(.init(xid: 10, commitLSN: LSN(50), endLSN: LSN(60), commitTimestamp: .init(rawValue: 0))), at: .zero)
+        #expect(assembler.isIdle)
+    }
 }
