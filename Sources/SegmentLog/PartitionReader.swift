@@ -76,7 +76,13 @@ public final class PartitionReader {
                 }
                 scan.endOffset = header.nextOffset
                 scan.bytePosition = scanner.position
-            case .end, .incomplete, .damaged:
+            case .damaged(let at, let length, let error):
+                // A torn tail waits for the writer's recovery; damage before valid data is an error.
+                if try scanner.validBatchFollows(damageAt: at, length: length) {
+                    throw SegmentLogError(.corruptSegment, error.message, path: scan.file.path, position: at)
+                }
+                break scanLoop
+            case .end, .incomplete:
                 break scanLoop
             }
         }
