@@ -9,7 +9,7 @@ public final class PartitionReader {
     private let limits: DecodeLimits
     private var cursor: Cursor?
     private var tail: TailScan?
-    private var abortedCache: [Int64: (size: Int, entries: [AbortedTransaction])] = [:]
+    private var abortedCache: [Int64: [AbortedTransaction]] = [:]
 
     /// Where the next batch is read from.
     private struct Cursor {
@@ -236,7 +236,15 @@ public final class PartitionReader {
         let startBase = bases.last { $0 <= from } ?? bases.first ?? 0
         var result: [AbortedTransaction] = []
         for base in bases where base >= startBase {
-            result += try directory.abortedTransactions(base).filter { $0.lastOffset >= from && $0.firstOffset < bound }
+            // A sealed segment's index no longer changes; only the newest one is re-read.
+            let entries: [AbortedTransaction]
+            if base != bases.last, let cached = abortedCache[base] {
+                entries = cached
+            } else {
+                entries = try directory.abortedTransactions(base)
+                if base != bases.last { abortedCache[base] = entries }
+            }
+            result += entries.filter { $0.lastOffset >= from && $0.firstOffset < bound }
         }
         return result.sorted { $0.firstOffset < $1.firstOffset }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import SegmentLog
 
@@ -135,5 +136,56 @@ import Testing
         #expect(text(json) == #"{"orders-0":12,"payments-2":4}"#)
         #expect(!FileIO.exists(dir.file("__consumer_offsets", "billing.json.tmp")))
         #expect { try groups.commit(group: "../escape", offsets: [:]) } throws: { ($0 as? SegmentLogError)?.code == .invalidArgument }
+    }
+}
+
+@Suite struct ConcurrentReadTests {
+    @Test func readerFollowingAWriterSeesExactlyTheCommittedRecordsInOrder() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let tp = try TopicPartition(topic: "live", partition: 0)
+        var config = LogConfig()
+        config.segmentBytes = 5000
+        // Create the partition before the reader opens it.
+        let setup = try LogWriter.open(directory: dir.path, config: config)
+        try setup.beginTransaction()
+        try setup.append([record("seed")], to: tp)
+        try setup.commit(metadata: [])
+        setup.close()
+        let path = dir.path
+        let finished = Atomic<Bool>(false)
+        let writerTask = Task.detached { () throws -> [String] in
+            defer { finished.store(true, ordering: .releasing) }
+            let writer = try LogWriter.open(directory: path, config: config)
+            defer { writer.close() }
+            var committed = ["seed"]
+            for transaction in 0..<150 {
+                try writer.beginTransaction()
+                let values = (0..<3).map { "w\(transaction)-\($0)" }
+                try writer.append(values.map { record($0) }, to: tp)
+                if transaction % 4 == 1 { try writer.abort() } else {
+                    try writer.commit(metadata: [])
+                    committed += values
+                }
+            }
+            return committed
+        }
+        let reader = try LogReader(directory: dir.path).open(tp)
+        var seen: [String] = []
+        var polls = 0
+        while true {
+            // Read the flag before polling: once set, one empty poll means all is read.
+            let writerFinished = finished.load(ordering: .acquiring)
+            let batch = try reader.poll()
+            polls += 1
+            seen += batch.map { text($0.value)! }
+            if batch.isEmpty {
+                if writerFinished { break }
+                await Task.yield()
+            }
+        }
+        let expected = try await writerTask.value
+        #expect(polls > 2)
+        #expect(seen == expected)
     }
 }
