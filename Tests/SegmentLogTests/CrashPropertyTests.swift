@@ -50,6 +50,8 @@ import Testing
             let writer = try LogWriter.open(directory: dir.path, config: config)
             #expect(writer.lastCommittedMetadata == lastMetadata, "seed \(seed) round \(round)")
             try verify(round)
+            let report = try LogVerifier.verify(directory: dir.path)
+            #expect(report.isHealthy, "seed \(seed) round \(round): \(report.errors)")
             for directory in directories { if let log = try activeLog(directory) { onDiskAtOpen[log] = try fileSize(log) } }
             var crashedInTransaction = false
             transactions: for transaction in 0..<Int.random(in: 1...5, using: &random) {
@@ -89,6 +91,14 @@ import Testing
         #expect(final.lastCommittedMetadata == lastMetadata)
         try verify(99)
         final.close()
+        // The independent reader agrees on the recovered log.
+        let oracle = try #require(try Oracle.run("read_log.py", [dir.path]) as? [String: Any])
+        let partitions = try #require(oracle["partitions"] as? [String: [String: Any]])
+        for tp in tps {
+            guard let report = partitions[tp.directoryName] else { continue }
+            let theirs = try #require(report["read_committed"] as? [[String: Any]]).map { text(Array(Data(hex: $0["value"] as! String))) ?? "" }
+            #expect(theirs == expected[tp] ?? [], "seed \(seed) \(tp): kafka-python disagrees")
+        }
         #expect(expected.values.reduce(0) { $0 + $1.count } > 0)
     }
 }

@@ -59,3 +59,17 @@ func segmentLogs(_ directory: String) throws -> [String] {
     try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".log") }.sorted()
         .map { directory + "/" + $0 }
 }
+
+extension Data {
+    /// Bytes from lowercase hex (the oracle's encoding); stops at the first bad pair.
+    init(hex: String) {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex),
+            let byte = UInt8(hex[index..<next], radix: 16) {
+            bytes.append(byte)
+            index = next
+        }
+        self.init(bytes)
+    }
+}
