@@ -269,7 +269,8 @@ final class PartitionLog {
     private func maybeRoll(incoming: Int) throws(SegmentLogError) {
         guard active.size > 0 else { return }
         let now = config.clock()
-        let full = active.size + Int64(incoming) > config.segmentBytes
+        // Index positions are int32, so no segment may pass 2 GiB whatever the setting.
+        let full = active.size + Int64(incoming) > min(config.segmentBytes, Int64(Int32.max))
         let old = now - (active.firstAppendTime ?? now) > config.segmentMilliseconds
         let offsetsExhausted = nextOffset - active.baseOffset > Int64(Int32.max) - 1_000_000
         guard full || old || offsetsExhausted else { return }

@@ -188,4 +188,29 @@ import Testing
         #expect(try readAll(dir.path, orders).last == "value-59")
         writer.close()
     }
+
+    @Test func aHugeLengthPrefixAtTheTailIsCutNotAllocated() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        try writer.beginTransaction()
+        try writer.append([record("fine")], to: orders)
+        try writer.commit(metadata: [])
+        writer.close()
+        let log = dir.file("orders-0", "00000000000000000000.log")
+        let goodSize = try fileSize(log)
+        // A header claiming a 2 GiB batch, then a little garbage: a torn write.
+        var bogus = [UInt8](repeating: 0, count: 8)
+        bogus.appendInteger(Int32.max - 100)
+        bogus += [0, 0, 0, 0, 2] + [UInt8](repeating: 0xAB, count: 80)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(bogus))
+        try handle.close()
+        #expect(try readAll(dir.path, orders) == ["fine"])
+        #expect(try LogVerifier.verify(directory: dir.path).isHealthy)
+        try LogWriter.open(directory: dir.path).close()
+        #expect(try fileSize(log) == goodSize)
+        #expect(try readAll(dir.path, orders) == ["fine"])
+    }
 }
