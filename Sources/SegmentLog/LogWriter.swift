@@ -24,7 +24,8 @@ public struct CommitResult: Hashable, Sendable {
 ///
 /// Group commit: one log transaction may carry many source transactions. The caller keeps
 /// appending while `GroupCommitPolicy.isDue` says no, and commits once, sharing the fsyncs;
-/// the metadata then holds the position of the last source transaction in the group.
+/// the metadata then holds the position of the last source transaction in the group. For
+/// concurrent callers, `GroupCommitter` does this coalescing itself (async `submit`).
 ///
 /// Not thread-safe: own it from one task or actor. Opening a second writer on the same
 /// directory in this process fences this one (its next call throws `.producerFenced`);
