@@ -60,6 +60,9 @@ public enum LogVerifier {
             report.segments += 1
             let files = directory.files(base)
             let isLast = index == bases.count - 1
+            if index > 0 && base != nextOffset {
+                report.error(files.log, "segment starts at offset \(base) but the previous one ends at \(nextOffset): records are missing")
+            }
             if index > 0 && !FileIO.exists(files.path(ProducerSnapshot.suffix)) {
                 report.warning(files.path(ProducerSnapshot.suffix), "producer snapshot missing")
             }

@@ -51,6 +51,9 @@ final class PartitionLog {
             return PartitionLog(path: path, config: config, logger: logger, sealed: [], active: segment, producers: [:])
         }
         let sealed = Array(bases.dropLast())
+        for (base, next) in zip(sealed, bases.dropFirst()) {
+            try checkSealedTail(SegmentFiles(directory: path, baseOffset: base), nextBase: next, limits: config.limits)
+        }
         for base in sealed where !sealedIndexesAreSound(SegmentFiles(directory: path, baseOffset: base), limits: config.limits) {
             logger.info("rebuilding indexes", metadata: ["segmentlog.segment": "\(path)/\(SegmentFileName.name(base, "log"))"])
             var producers = try snapshot(SegmentFiles(directory: path, baseOffset: base), isFirst: base == bases.first)
@@ -85,11 +88,19 @@ final class PartitionLog {
         _ segment: Segment, producers: inout [Int64: ProducerEntry], limits: DecodeLimits, allowTornTail: Bool, logger: Logger
     ) throws(SegmentLogError) -> Int64? {
         var scanner = BatchScanner(file: segment.log, from: 0, fileSize: segment.size, limits: limits)
+        var expectedOffset = segment.baseOffset
         while true {
             switch try scanner.next() {
             case .end:
                 return nil
             case .batch(let found):
+                // The CRC does not cover the base offset, so order is checked separately.
+                guard found.header.baseOffset >= expectedOffset else {
+                    throw SegmentLogError(
+                        .corruptSegment, "batch offset \(found.header.baseOffset) is below \(expectedOffset)",
+                        path: segment.files.log, position: found.position)
+                }
+                expectedOffset = found.header.nextOffset
                 try segment.index(found.header, at: found.position) { () throws(SegmentLogError) in
                     try found.batch.records(limits: limits).first?.record.sourceLSN
                 }
@@ -166,6 +177,44 @@ final class PartitionLog {
                 SegmentFileName.baseOffset(of: name, suffix: suffix).map { !bases.contains($0) } ?? false
             }
             if orphan || name.hasSuffix(".tmp") { try FileIO.remove(path + "/" + name) }
+        }
+    }
+
+    /// A sealed segment was synced whole when it was rolled: its batches must run to the end of
+    /// the file and stop right before the next segment's base offset. Checked from the last
+    /// offset index entry, so it costs a few KiB of reading, not the segment.
+    static func checkSealedTail(_ files: SegmentFiles, nextBase: Int64, limits: DecodeLimits) throws(SegmentLogError) {
+        let log = try FileHandleBox.readOnly(files.log)
+        let size = try log.size()
+        let entries = (try? FileIO.readFile(files.path(OffsetIndex.suffix))).flatMap { $0 }
+            .flatMap { try? OffsetIndex.decode($0, logSize: size) } ?? []
+        var start: Int64 = 0
+        var nextOffset = files.baseOffset
+        if let last = entries.last {
+            let head = try log.read(count: BatchHeader.size, at: Int64(last.position))
+            if let header = try? BatchHeader.parse(head), header.lastOffset == files.baseOffset + Int64(last.relativeOffset) {
+                start = Int64(last.position)
+                nextOffset = header.baseOffset
+            }
+        }
+        var scanner = BatchScanner(file: log, from: start, fileSize: size, limits: limits)
+        while true {
+            switch try scanner.next() {
+            case .batch(let found):
+                guard found.header.baseOffset >= nextOffset else {
+                    throw SegmentLogError(.corruptSegment, "batch offset \(found.header.baseOffset) is below \(nextOffset)", path: files.log, position: found.position)
+                }
+                nextOffset = found.header.nextOffset
+            case .end:
+                guard nextOffset == nextBase else {
+                    throw SegmentLogError(
+                        .corruptSegment, "sealed segment ends at offset \(nextOffset) but the next segment starts at \(nextBase)",
+                        path: files.log, position: size)
+                }
+                return
+            case .incomplete(let position), .damaged(let position, _, _):
+                throw SegmentLogError(.corruptSegment, "sealed segment is damaged or cut short", path: files.log, position: position)
+            }
         }
     }
 

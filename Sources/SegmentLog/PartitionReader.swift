@@ -16,6 +16,12 @@ public final class PartitionReader {
         var base: Int64
         var file: FileHandleBox
         var bytePosition: Int64
+        /// Offsets only rise; the CRC does not cover them, so this catches a damaged one.
+        var minimumOffset: Int64
+        /// Read from the segment's first byte, so every marker in it passes by.
+        var fromSegmentStart: Bool
+        /// ABORT markers passed in this segment: (producer, marker offset), to check `.txnindex`.
+        var abortMarkers: Set<[Int64]> = []
     }
 
     /// Scan of the newest segment that tracks open transactions, for the last stable offset.
@@ -111,8 +117,16 @@ public final class PartitionReader {
         let target = max(offset, first)
         let base = bases.last { $0 <= target } ?? first
         let file = try FileHandleBox.readOnly(directory.files(base).log)
-        let bytePosition = OffsetIndex.position(for: target - base, in: directory.offsetIndex(base, logSize: try file.size()))
-        cursor = Cursor(base: base, file: file, bytePosition: bytePosition)
+        var bytePosition: Int64 = 0
+        if let entry = OffsetIndex.entry(for: target - base, in: directory.offsetIndex(base, logSize: try file.size())) {
+            // Trust the entry only if the batch there ends at the offset it names; a damaged
+            // index then costs a scan from the segment start, never a skipped record.
+            let head = try file.read(count: BatchHeader.size, at: Int64(entry.position))
+            if let header = try? BatchHeader.parse(head), header.lastOffset == base + Int64(entry.relativeOffset) {
+                bytePosition = Int64(entry.position)
+            }
+        }
+        cursor = Cursor(base: base, file: file, bytePosition: bytePosition, minimumOffset: base, fromSegmentStart: bytePosition == 0)
         position = target
     }
 
@@ -206,8 +220,17 @@ public final class PartitionReader {
             var scanner = BatchScanner(file: current.file, from: current.bytePosition, fileSize: size, limits: limits)
             switch try scanner.next() {
             case .batch(let found):
+                guard found.header.baseOffset >= current.minimumOffset else {
+                    throw SegmentLogError(
+                        .corruptSegment, "batch offset \(found.header.baseOffset) is below \(current.minimumOffset)",
+                        path: current.file.path, position: found.position)
+                }
                 guard found.header.baseOffset < bound else { return nil }
                 current.bytePosition = scanner.position
+                current.minimumOffset = found.header.nextOffset
+                if found.header.isControl, try found.batch.controlMarker()?.type == .abort {
+                    current.abortMarkers.insert([found.header.producerId, found.header.baseOffset])
+                }
                 cursor = current
                 if found.header.lastOffset < position { continue }
                 let deliverFrom = max(position, found.header.baseOffset)
@@ -219,13 +242,33 @@ public final class PartitionReader {
                     throw SegmentLogError(.corruptSegment, error.message, path: current.file.path, position: at)
                 }
                 return nil
-            case .incomplete, .end:
+            case .incomplete(let at), .end(let at):
                 // Move on only when a newer segment exists; the active one may still grow.
                 guard let next = try directory.baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                // A sealed segment is whole and ends where the next begins; anything else means
+                // records went missing.
+                if at < size || current.minimumOffset != next {
+                    throw SegmentLogError(
+                        .corruptSegment, "segment ends at offset \(current.minimumOffset) (byte \(at) of \(size)) but the next one starts at \(next)",
+                        path: current.file.path, position: at)
+                }
+                if current.fromSegmentStart { try checkAbortedIndex(of: current) }
                 let file = try FileHandleBox.readOnly(directory.files(next).log)
-                cursor = Cursor(base: next, file: file, bytePosition: 0)
+                cursor = Cursor(base: next, file: file, bytePosition: 0, minimumOffset: next, fromSegmentStart: true)
                 position = max(position, next)
             }
+        }
+    }
+
+    /// `.txnindex` has no checksum (it is Kafka's format), so once a reader has passed a whole
+    /// sealed segment it checks that the index names exactly the ABORT markers it saw: damage
+    /// to the index becomes an error instead of silently changing what read_committed returns.
+    private func checkAbortedIndex(of cursor: Cursor) throws(SegmentLogError) {
+        let indexed = try directory.abortedTransactions(cursor.base)
+        if Set(indexed.map { [$0.producerId, $0.lastOffset] }) != cursor.abortMarkers || indexed.contains(where: { $0.firstOffset > $0.lastOffset }) {
+            throw SegmentLogError(
+                .corruptIndex, "the aborted transactions index does not match the segment's ABORT markers (\(indexed.count) entries, \(cursor.abortMarkers.count) markers)",
+                path: directory.files(cursor.base).path(TxnIndex.suffix))
         }
     }
 
