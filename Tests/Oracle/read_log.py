@@ -147,7 +147,22 @@ def main():
         path = os.path.join(log_dir, name)
         if match and os.path.isdir(path):
             result[name] = read_partition(path, match["topic"], int(match["partition"]))
-    json.dump({"partitions": result, "errors": errors}, sys.stdout)
+    transactions = os.path.join(log_dir, "__transactions")
+    commit_records = 0
+    if os.path.isdir(transactions):
+        for name in sorted(n for n in os.listdir(transactions) if n.endswith(".log")):
+            data = open(os.path.join(transactions, name), "rb").read()
+            records = MemoryRecords(data)
+            if records.valid_bytes() != len(data):
+                fail(f"__transactions/{name}: only {records.valid_bytes()} of {len(data)} bytes are whole batches")
+            while records.has_next():
+                batch = records.next_batch()
+                if batch is None:
+                    break
+                if not batch.validate_crc():
+                    fail(f"__transactions/{name}: CRC mismatch at offset {batch.base_offset}")
+                commit_records += sum(1 for _ in batch)
+    json.dump({"partitions": result, "commit_records": commit_records, "errors": errors}, sys.stdout)
     if errors:
         for message in errors:
             print(message, file=sys.stderr)

@@ -112,6 +112,8 @@ struct ComparableRecord: Hashable, CustomStringConvertible {
         #expect((result["errors"] as? [String])?.isEmpty == true)
         let partitions = try #require(result["partitions"] as? [String: [String: Any]])
         #expect(Set(partitions.keys) == Set(tps.map(\.directoryName)))
+        // One commit record per COMMIT, in the Kafka-format __transactions log.
+        #expect((result["commit_records"] as? Int) == 40 - 7)
         for tp in tps {
             let report = try #require(partitions[tp.directoryName])
             let segments = try #require(report["segments"] as? [[String: Any]])
