@@ -45,7 +45,7 @@ final class PartitionLog {
         try removeOrphans(in: path, names: names, bases: Set(bases))
         guard let activeBase = bases.last else {
             let files = SegmentFiles(directory: path, baseOffset: 0)
-            try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:]))
+            try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:], createdAt: config.clock()))
             let segment = try Segment(files: files, indexInterval: config.indexIntervalBytes)
             try FileIO.syncDirectory(path)
             return PartitionLog(path: path, config: config, logger: logger, sealed: [], active: segment, producers: [:])
@@ -77,7 +77,7 @@ final class PartitionLog {
             if isFirst { return [:] }
             throw SegmentLogError(.corruptStateFile, "producer snapshot missing", path: path)
         }
-        do { return try ProducerSnapshot.decode(bytes) } catch { throw error.located(path: path, position: nil) }
+        do { return try ProducerSnapshot.decode(bytes).producers } catch { throw error.located(path: path, position: nil) }
     }
 
     /// Feeds every batch of the segment's log through its indexes and the producer state.
@@ -279,11 +279,16 @@ final class PartitionLog {
 
     /// Writes a COMMIT or ABORT marker ending `producer`'s open transaction here; an ABORT
     /// also gets its `.txnindex` entry. Returns the marker's offset.
+    ///
+    /// The marker's timestamp is the largest record timestamp so far, not the wall clock:
+    /// records carry source times, which trail the clock while a backlog is caught up, and a
+    /// clock-stamped marker would then own every time index entry and defeat seeks by time.
     @discardableResult
     func writeMarker(_ type: ControlType, producer: ProducerIdentity) throws(SegmentLogError) -> Int64 {
+        let timestamp = active.maxTimestampSoFar >= 0 ? active.maxTimestampSoFar : config.clock()
         try maybeRoll(incoming: 78)
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
-        let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: config.clock())
+        let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: timestamp)
         let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
         try active.append(bytes, header: batch.header) { nil }
         isDirty = true
@@ -330,7 +335,7 @@ final class PartitionLog {
         try active.seal()
         let files = SegmentFiles(directory: path, baseOffset: nextOffset)
         // The snapshot exists before the segment does, so recovery never lacks it.
-        try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers))
+        try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers, createdAt: config.clock()))
         let next = try Segment(files: files, indexInterval: config.indexIntervalBytes)
         try FileIO.syncDirectory(path)
         sealedSegments.append(active.baseOffset)
@@ -354,9 +359,14 @@ final class PartitionLog {
         var deleted: [Int64] = []
         while let base = sealedSegments.first {
             let files = SegmentFiles(directory: path, baseOffset: base)
+            let next = sealedSegments.dropFirst().first ?? active.baseOffset
             let tooBig = config.retentionBytes.map { total > $0 } ?? false
             let tooOld = try config.retentionMilliseconds.map { retention throws(SegmentLogError) in
-                try Self.largestTimestamp(files) < now - retention
+                // Kafka ages a segment by its newest record. Records here carry source times,
+                // which may be old when a backlog is replayed, so the segment must also have
+                // been sealed (next segment created) longer ago than the retention time.
+                let sealedAt = try Self.snapshotCreatedAt(SegmentFiles(directory: path, baseOffset: next))
+                return max(try Self.largestTimestamp(files), sealedAt) < now - retention
             } ?? false
             guard tooBig || tooOld else { break }
             // The log goes first: a crash in between leaves orphans that `open` removes.
@@ -371,6 +381,15 @@ final class PartitionLog {
             logger.info("retention deleted segments", metadata: ["segmentlog.partition": "\(path)", "segmentlog.count": "\(deleted.count)"])
         }
         return deleted
+    }
+
+    /// When a segment was created, by the writer's clock; the far future when unknown, so
+    /// that a segment of unknown age is never deleted for its age.
+    static func snapshotCreatedAt(_ files: SegmentFiles) throws(SegmentLogError) -> Int64 {
+        guard let bytes = try FileIO.readFile(files.path(ProducerSnapshot.suffix)),
+            let decoded = try? ProducerSnapshot.decode(bytes)
+        else { return .max }
+        return decoded.createdAt
     }
 
     /// The newest timestamp of a sealed segment: its final time index entry.

@@ -33,7 +33,7 @@ final class Segment {
     private var lsnIndexSize: Int64 = 0
     private var txnIndexSize: Int64 = 0
     private var bytesSinceLastIndexEntry = 0
-    private var maxTimestampSoFar: Int64 = -1
+    private(set) var maxTimestampSoFar: Int64 = -1
     private var offsetOfMaxTimestampSoFar: Int64 = -1
     private var lastTimeIndexTimestamp: Int64 = .min
     private var lastLSNIndexed: UInt64?

@@ -82,6 +82,27 @@ import Testing
         }
     }
 
+    @Test func seeksStartFromTheIndexesNotFromTheBeginning() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let all = try makeLog(dir)
+        let logs = try segmentLogs(dir.file("orders-0"))
+        #expect(logs.count > 3)
+        // Damage the middle of the first segment: any scan from the start now fails.
+        let firstBatch = try BatchHeader.parse(try #require(try FileIO.readFile(logs[0])))
+        try patchFile(logs[0], at: Int64(firstBatch.sizeInBytes) + 65, xor: 0x20)
+        let reader = try LogReader(directory: dir.path).open(orders, isolation: .readUncommitted)
+        #expect(throws: SegmentLogError.self) { _ = try reader.poll() }
+        let lateBase = Int64((logs[logs.count - 2] as NSString).lastPathComponent.prefix(20))!
+        let late = try #require(all.first { $0.offset > lateBase + 3 })
+        try reader.seek(toLSN: late.record.sourceLSN!)
+        #expect(try reader.poll(maxRecords: 1).first?.record.sourceLSN == late.record.sourceLSN)
+        try reader.seek(toTimestamp: late.timestamp)
+        #expect(try reader.poll(maxRecords: 1).first?.timestamp == late.timestamp)
+        try reader.seek(toOffset: late.offset)
+        #expect(try reader.poll(maxRecords: 1).first?.offset == late.offset)
+    }
+
     @Test func readCommittedPollingMatchesTheCommittedTransactions() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -213,4 +213,31 @@ import Testing
         #expect(try fileSize(log) == goodSize)
         #expect(try readAll(dir.path, orders) == ["fine"])
     }
+
+    @Test func replayedOldRecordsAreNotDeletedUntilTheirSegmentIsOldToo() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let day: Int64 = 86_400_000
+        let clock = TestClock(100 * day)
+        var config = LogConfig()
+        config.segmentBytes = 600
+        config.retentionMilliseconds = 7 * day
+        config.clock = { clock.now }
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<30 {
+            try writer.beginTransaction()
+            // A backlog from a month ago, written now.
+            try writer.append([record("old-\(index)", timestamp: clock.now - 30 * day)], to: orders)
+            try writer.commit(metadata: [])
+        }
+        let segments = try segmentLogs(dir.file("orders-0")).count
+        #expect(segments > 3)
+        try writer.enforceRetention()
+        #expect(try segmentLogs(dir.file("orders-0")).count == segments)
+        #expect(try readAll(dir.path, orders).first == "old-0")
+        clock.advance(by: 8 * day)
+        try writer.enforceRetention()
+        #expect(try segmentLogs(dir.file("orders-0")).count == 1)
+        writer.close()
+    }
 }
