@@ -110,9 +110,11 @@ public enum LogVerifier {
             }
             // Behind a torn tail the indexes may point into the lost bytes; the next writer
             // open rebuilds them, so that is worth a warning only.
+            let tornTail = damage.map { $0.atTail && isLast } ?? false
+            // Past real damage the batches are unknown, so index findings would only be noise.
+            if damage != nil && !tornTail { continue }
             var indexReport = VerificationReport()
             try verifyIndexes(files, batches: batches, aborted: abortedHere, report: &indexReport)
-            let tornTail = damage.map { $0.atTail && isLast } ?? false
             for finding in indexReport.findings {
                 report.findings.append(tornTail ? .init(severity: .warning, path: finding.path, message: finding.message) : finding)
             }
