@@ -15,7 +15,8 @@ public final class PartitionReader {
     private struct Cursor {
         var base: Int64
         var file: FileHandleBox
-        var bytePosition: Int64
+        /// Kept between calls so its read-ahead window serves many small batches.
+        var scanner: BatchScanner
         /// Offsets only rise; the CRC does not cover them, so this catches a damaged one.
         var minimumOffset: Int64
         /// Read from the segment's first byte, so every marker in it passes by.
@@ -126,7 +127,9 @@ public final class PartitionReader {
                 bytePosition = Int64(entry.position)
             }
         }
-        cursor = Cursor(base: base, file: file, bytePosition: bytePosition, minimumOffset: base, fromSegmentStart: bytePosition == 0)
+        cursor = Cursor(
+            base: base, file: file, scanner: BatchScanner(file: file, from: bytePosition, fileSize: try file.size(), limits: limits),
+            minimumOffset: base, fromSegmentStart: bytePosition == 0)
         position = target
     }
 
@@ -216,17 +219,33 @@ public final class PartitionReader {
         while true {
             if cursor == nil { try seek(toOffset: position) }
             guard var current = cursor else { return nil }
-            let size = try current.file.size()
-            var scanner = BatchScanner(file: current.file, from: current.bytePosition, fileSize: size, limits: limits)
-            switch try scanner.next() {
+            var step = try current.scanner.next()
+            switch step {
+            case .incomplete, .end:
+                // The writer may have appended since the scanner learned the file size.
+                let size = try current.file.size()
+                if size != current.scanner.fileSize {
+                    current.scanner = BatchScanner(file: current.file, from: current.scanner.position, fileSize: size, limits: limits)
+                    step = try current.scanner.next()
+                }
+            default:
+                break
+            }
+            cursor = current
+            let size = current.scanner.fileSize
+            switch step {
             case .batch(let found):
                 guard found.header.baseOffset >= current.minimumOffset else {
                     throw SegmentLogError(
                         .corruptSegment, "batch offset \(found.header.baseOffset) is below \(current.minimumOffset)",
                         path: current.file.path, position: found.position)
                 }
-                guard found.header.baseOffset < bound else { return nil }
-                current.bytePosition = scanner.position
+                guard found.header.baseOffset < bound else {
+                    // Not deliverable yet: read it again next time.
+                    current.scanner.seek(to: found.position)
+                    cursor = current
+                    return nil
+                }
                 current.minimumOffset = found.header.nextOffset
                 if found.header.isControl, try found.batch.controlMarker()?.type == .abort {
                     current.abortMarkers.insert([found.header.producerId, found.header.baseOffset])
@@ -238,7 +257,7 @@ public final class PartitionReader {
                 return (found.batch, deliverFrom)
             case .damaged(let at, let length, let error):
                 let bases = try directory.baseOffsets()
-                if try scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
+                if try current.scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
                     throw SegmentLogError(.corruptSegment, error.message, path: current.file.path, position: at)
                 }
                 return nil
@@ -254,7 +273,9 @@ public final class PartitionReader {
                 }
                 if current.fromSegmentStart { try checkAbortedIndex(of: current) }
                 let file = try FileHandleBox.readOnly(directory.files(next).log)
-                cursor = Cursor(base: next, file: file, bytePosition: 0, minimumOffset: next, fromSegmentStart: true)
+                cursor = Cursor(
+                    base: next, file: file, scanner: BatchScanner(file: file, from: 0, fileSize: try file.size(), limits: limits),
+                    minimumOffset: next, fromSegmentStart: true)
                 position = max(position, next)
             }
         }
