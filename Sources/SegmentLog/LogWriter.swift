@@ -206,7 +206,7 @@ public final class LogWriter {
                 // Every dirty partition, not only this transaction's: the COMMIT markers of the
                 // previous commit are unsynced, and recovery can re-derive markers only for the
                 // newest commit record, so older markers must be durable before a newer record.
-                for log in partitions.values { try log.sync() }
+                try PartitionLog.syncAll(Array(partitions.values))
                 let record = CommitRecord(
                     transactionId: (lastCommit?.transactionId ?? 0) + 1, producer: producer, timestamp: config.clock(),
                     ranges: tps.map { CommittedRange(topicPartition: $0, firstOffset: touched[$0]!.first, lastOffset: touched[$0]!.last) },
