@@ -187,11 +187,10 @@ final class PartitionLog {
     static func checkSealedTail(_ files: SegmentFiles, nextBase: Int64, limits: DecodeLimits) throws(SegmentLogError) {
         let log = try FileHandleBox.readOnly(files.log)
         let size = try log.size()
-        let entries = (try? FileIO.readFile(files.path(OffsetIndex.suffix))).flatMap { $0 }
-            .flatMap { try? OffsetIndex.decode($0, logSize: size) } ?? []
         var start: Int64 = 0
         var nextOffset = files.baseOffset
-        if let last = entries.last {
+        if let (_, tail) = lastEntry(files.path(OffsetIndex.suffix), size: OffsetIndexEntry.size),
+            let last = try? OffsetIndex.decode(tail, logSize: size).last {
             let head = try log.read(count: BatchHeader.size, at: Int64(last.position))
             if let header = try? BatchHeader.parse(head), header.lastOffset == files.baseOffset + Int64(last.relativeOffset) {
                 start = Int64(last.position)
@@ -219,24 +218,30 @@ final class PartitionLog {
         }
     }
 
+    /// Cheap checks of a sealed segment's indexes at open: present, whole entries, last
+    /// entries plausible. Reading every entry of every segment would make opening a large
+    /// log slow; `LogVerifier` does the full check.
     static func sealedIndexesAreSound(_ files: SegmentFiles, limits: DecodeLimits) -> Bool {
-        do {
-            let log = try FileHandleBox(path: files.log, flags: O_RDONLY)
-            let logSize = try log.size()
-            guard let offsets = try FileIO.readFile(files.path(OffsetIndex.suffix)),
-                let times = try FileIO.readFile(files.path(TimeIndex.suffix)),
-                let lsns = try FileIO.readFile(files.path(LSNIndex.suffix)),
-                let aborted = try FileIO.readFile(files.path(TxnIndex.suffix))
-            else { return false }
-            _ = try OffsetIndex.decode(offsets, logSize: logSize)
-            _ = try TimeIndex.decode(times)
-            _ = try LSNIndex.decode(lsns)
-            _ = try TxnIndex.decode(aborted)
-            // A sealed segment with data always has a final time index entry.
-            return logSize == 0 || !times.isEmpty
-        } catch {
-            return false
-        }
+        guard let log = try? FileHandleBox.readOnly(files.log), let logSize = try? log.size() else { return false }
+        guard let (offsetSize, offsetTail) = lastEntry(files.path(OffsetIndex.suffix), size: OffsetIndexEntry.size),
+            let (timeSize, timeTail) = lastEntry(files.path(TimeIndex.suffix), size: TimeIndexEntry.size),
+            let (lsnSize, _) = lastEntry(files.path(LSNIndex.suffix), size: LSNIndexEntry.size),
+            let (abortedSize, abortedTail) = lastEntry(files.path(TxnIndex.suffix), size: AbortedTransaction.size),
+            offsetSize % Int64(OffsetIndexEntry.size) == 0, timeSize % Int64(TimeIndexEntry.size) == 0,
+            lsnSize % Int64(LSNIndexEntry.size) == 0, abortedSize % Int64(AbortedTransaction.size) == 0,
+            (try? OffsetIndex.decode(offsetTail, logSize: max(logSize, 1))) != nil,
+            (try? TimeIndex.decode(timeTail)) != nil, (try? TxnIndex.decode(abortedTail)) != nil
+        else { return false }
+        // A sealed segment with data always has a final time index entry.
+        return logSize == 0 || timeSize > 0
+    }
+
+    /// A file's size and its last `size` bytes (fewer if it is shorter); nil when missing.
+    static func lastEntry(_ path: String, size: Int) -> (fileSize: Int64, bytes: [UInt8])? {
+        guard let file = try? FileHandleBox.readOnly(path), let fileSize = try? file.size() else { return nil }
+        let count = Int(min(fileSize, Int64(size)))
+        guard let bytes = try? file.read(count: count, at: fileSize - Int64(count)) else { return nil }
+        return (fileSize, bytes)
     }
 
     // MARK: Appending
