@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads one partition in offset order at an isolation level, safely while a writer appends:
 /// a batch not yet completely written is not there yet. Not thread-safe; one per consumer.
 public final class PartitionReader {
@@ -43,10 +45,26 @@ public final class PartitionReader {
         try seekToBeginning()
     }
 
+    /// The segment list, listed again only when the directory changed (its mtime moves when
+    /// a segment is created or deleted), since a poll asks for it several times. File system
+    /// timestamps can be coarse, so a directory changed in the last seconds is always listed.
+    private var listing: (stamp: [Int], bases: [Int64])?
+
+    private func baseOffsets() throws(SegmentLogError) -> [Int64] {
+        var info = stat()
+        guard stat(directory.path, &info) == 0 else { return try directory.baseOffsets() }
+        let stamp = [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino), Int(info.st_nlink)]
+        let settled = FileIO.nowMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
+        if settled, let listing, listing.stamp == stamp { return listing.bases }
+        let bases = try directory.baseOffsets()
+        listing = (stamp, bases)
+        return bases
+    }
+
     // MARK: Bounds
 
     /// Offset of the first record still stored (retention deletes older segments).
-    public func logStartOffset() throws(SegmentLogError) -> Int64 { try directory.baseOffsets().first ?? 0 }
+    public func logStartOffset() throws(SegmentLogError) -> Int64 { try baseOffsets().first ?? 0 }
 
     /// The offset after the last complete batch.
     public func endOffset() throws(SegmentLogError) -> Int64 { try refreshTail().endOffset }
@@ -63,7 +81,7 @@ public final class PartitionReader {
     }
 
     private func refreshTail() throws(SegmentLogError) -> TailScan {
-        guard let newest = try directory.baseOffsets().last else {
+        guard let newest = try baseOffsets().last else {
             return TailScan(base: 0, file: try FileHandleBox.readOnly("/dev/null"), bytePosition: 0, endOffset: 0, open: [:])
         }
         if tail?.base != newest {
@@ -109,7 +127,7 @@ public final class PartitionReader {
 
     /// Positions at `offset`; an offset before the log start moves to the log start.
     public func seek(toOffset offset: Int64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         guard let first = bases.first else {
             position = 0
             cursor = nil
@@ -135,7 +153,7 @@ public final class PartitionReader {
 
     /// Positions at the first record whose timestamp is >= `timestamp` (the end if none).
     public func seek(toTimestamp timestamp: Int64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         // The first segment whose newest record is recent enough; the active one otherwise.
         var chosen = bases.last ?? 0
         for base in bases.dropLast() where (directory.timeIndex(base).last?.timestamp ?? .max) >= timestamp {
@@ -150,7 +168,7 @@ public final class PartitionReader {
     /// Positions at the first record whose `outflow.lsn` is >= `lsn`, using the `.lsnindex`
     /// files (see `LSNIndex`); the end if there is none.
     public func seek(toLSN lsn: UInt64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         var start = bases.first ?? 0
         for base in bases {
             let entries = directory.lsnIndex(base)
@@ -256,14 +274,14 @@ public final class PartitionReader {
                 position = found.header.nextOffset
                 return (found.batch, deliverFrom)
             case .damaged(let at, let length, let error):
-                let bases = try directory.baseOffsets()
+                let bases = try baseOffsets()
                 if try current.scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
                     throw SegmentLogError(.corruptSegment, error.message, path: current.file.path, position: at)
                 }
                 return nil
             case .incomplete(let at), .end(let at):
                 // Move on only when a newer segment exists; the active one may still grow.
-                guard let next = try directory.baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                guard let next = try baseOffsets().first(where: { $0 > current.base }) else { return nil }
                 // A sealed segment is whole and ends where the next begins; anything else means
                 // records went missing.
                 if at < size || current.minimumOffset != next {
@@ -296,7 +314,7 @@ public final class PartitionReader {
     /// Aborted transactions that may cover offsets in [from, below), from the `.txnindex` of
     /// the segment holding `from` onwards, ordered by first offset.
     private func abortedTransactions(from: Int64, below bound: Int64) throws(SegmentLogError) -> [AbortedTransaction] {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         let startBase = bases.last { $0 <= from } ?? bases.first ?? 0
         var result: [AbortedTransaction] = []
         for base in bases where base >= startBase {
