@@ -46,6 +46,36 @@ def record_json(record):
     }
 
 
+def check_indexes(path, name, batches):
+    """Kafka's .index (>ii: relative offset, position of the batch ending at that offset) and
+    .timeindex (>qi: largest timestamp up to that relative offset, strictly rising)."""
+    base = int(name[:20])
+    positions = {}
+    position = 0
+    for b in batches:
+        positions[position] = b
+        position += b["size"]
+    index = open(os.path.join(path, name[:-4] + ".index"), "rb").read()
+    if len(index) % 8:
+        fail(f"{name}: .index size {len(index)} is not a multiple of 8")
+    for at in range(0, len(index) - len(index) % 8, 8):
+        relative, pos = struct.unpack_from(">ii", index, at)
+        batch = positions.get(pos)
+        if batch is None or batch["last_offset"] != base + relative:
+            fail(f"{name}: .index entry ({relative}, {pos}) does not point at the batch ending at offset {base + relative}")
+    timeindex = open(os.path.join(path, name[:-4] + ".timeindex"), "rb").read()
+    if len(timeindex) % 12:
+        fail(f"{name}: .timeindex size {len(timeindex)} is not a multiple of 12")
+    previous = None
+    for at in range(0, len(timeindex) - len(timeindex) % 12, 12):
+        timestamp, relative = struct.unpack_from(">qi", timeindex, at)
+        if previous is not None and timestamp <= previous:
+            fail(f"{name}: .timeindex timestamps do not rise at entry {at // 12}")
+        previous = timestamp
+        if not any(b["last_offset"] == base + relative for b in batches):
+            fail(f"{name}: .timeindex entry ({timestamp}, {relative}) names no batch's last offset")
+
+
 def read_partition(path, topic, partition):
     segments = sorted(name for name in os.listdir(path) if name.endswith(".log"))
     whole = bytearray()
@@ -93,6 +123,7 @@ def read_partition(path, topic, partition):
                 entry["record_offsets"] = [record.offset for record in batch]
             batches.append(entry)
         report["segments"].append({"file": name, "size": len(data), "batches": batches})
+        check_indexes(path, name, batches)
         whole += data
         txnindex = os.path.join(path, name[:-4] + ".txnindex")
         if os.path.exists(txnindex):
