@@ -289,7 +289,7 @@ public final class PartitionReader {
                         .corruptSegment, "segment ends at offset \(current.minimumOffset) (byte \(at) of \(size)) but the next one starts at \(next)",
                         path: current.file.path, position: at)
                 }
-                if current.fromSegmentStart { try checkAbortedIndex(of: current) }
+                if isolation == .readCommitted && current.fromSegmentStart { try checkAbortedIndex(of: current) }
                 let file = try FileHandleBox.readOnly(directory.files(next).log)
                 cursor = Cursor(
                     base: next, file: file, scanner: BatchScanner(file: file, from: 0, fileSize: try file.size(), limits: limits),
