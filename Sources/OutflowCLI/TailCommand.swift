@@ -99,6 +99,8 @@ struct TailSession {
     let groups: ConsumerGroups
     var readers: [TopicPartition: PartitionReader] = [:]
     let watcher = TailWatcher()
+    /// After the first look, partitions that appear are new: everything in them is printed.
+    var startedFollowing = false
 
     init(command: TailCommand) throws {
         self.command = command
@@ -129,7 +131,7 @@ struct TailSession {
                 try reader.seek(toLSN: lsn)
             } else if let offset = committed[tp] {
                 try reader.seek(toOffset: offset)
-            } else if !readers.isEmpty && command.follow {
+            } else if startedFollowing {
                 // A partition created while following: everything in it is new.
                 try reader.seekToBeginning()
             } else {
@@ -138,6 +140,7 @@ struct TailSession {
             readers[tp] = reader
             added.append(tp)
         }
+        startedFollowing = true
         return added
     }
 

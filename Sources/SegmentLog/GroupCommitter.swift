@@ -6,7 +6,8 @@
 /// submits queue up on the actor; the first of them schedules the next flush behind the
 /// others, and that flush commits them all with the newest metadata (source transactions
 /// arrive in commit order, so the last one's position covers the group). A log transaction
-/// is also flushed as soon as it holds `policy.maxBytes`.
+/// is also flushed as soon as it holds `policy.maxBytes`. It never waits on purpose, so
+/// `policy.maxLatencyMilliseconds` does not apply here: latency is one commit at most.
 ///
 /// A failing append aborts the whole open log transaction and fails every caller waiting on
 /// it: their source transactions were not committed and must be sent again.
