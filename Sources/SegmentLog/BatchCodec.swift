@@ -51,6 +51,9 @@ public enum BatchCodec {
             section.append(contentsOf: scratch)
         }
         if compression == .zstd { section = try Zstd.compress(section, level: zstdLevel) }
+        guard section.count <= Int(Int32.max) - BatchHeader.size else {
+            throw SegmentLogError(.invalidArgument, "a batch of \(section.count) bytes is larger than Kafka's format allows")
+        }
         var attributes = compression.rawValue
         if transactional { attributes |= BatchHeader.transactionalFlag }
         return assemble(

@@ -8,8 +8,8 @@ struct ScannedBatch {
 /// What a scan found at its position.
 enum ScanStep {
     case batch(ScannedBatch)
-    /// Clean end of the file.
-    case end
+    /// Clean end of the file (at its size).
+    case end(position: Int64)
     /// Bytes that are not (yet) a whole batch: too short for a header or running past the end.
     case incomplete(position: Int64)
     /// A complete-looking batch that fails its checks (CRC, magic, length).
@@ -48,7 +48,7 @@ struct BatchScanner {
 
     mutating func next() throws(SegmentLogError) -> ScanStep {
         let remaining = fileSize - position
-        if remaining == 0 { return .end }
+        if remaining <= 0 { return .end(position: position) }
         if remaining < Int64(BatchHeader.size) { return .incomplete(position: position) }
         let head = try bytes(at: position, count: BatchHeader.size)
         let (length, magic) = try BatchHeader.peekLength(head, at: 0)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +60,14 @@ enum FileIO {
         while fsync(fd) != 0 {
             if errno != EINTR { throw error("fsync", path) }
         }
+        syncedSizes.withLock { recorded in
+            if recorded != nil { recorded![path] = (try? size(fd, path: path)) ?? -1 }
+        }
     }
+
+    /// Crash tests switch this on (non-nil) to learn which bytes of each file were really
+    /// fsynced: only the bytes after that point may be lost in a simulated crash.
+    static let syncedSizes = Mutex<[String: Int64]?>(nil)
 
     static func truncate(_ fd: Int32, to size: Int64, path: String) throws(SegmentLogError) {
         while ftruncate(fd, off_t(size)) != 0 {

@@ -24,7 +24,8 @@ public struct CommitResult: Hashable, Sendable {
 ///
 /// Group commit: one log transaction may carry many source transactions. The caller keeps
 /// appending while `GroupCommitPolicy.isDue` says no, and commits once, sharing the fsyncs;
-/// the metadata then holds the position of the last source transaction in the group.
+/// the metadata then holds the position of the last source transaction in the group. For
+/// concurrent callers, `GroupCommitter` does this coalescing itself (async `submit`).
 ///
 /// Not thread-safe: own it from one task or actor. Opening a second writer on the same
 /// directory in this process fences this one (its next call throws `.producerFenced`);
@@ -205,7 +206,7 @@ public final class LogWriter {
                 // Every dirty partition, not only this transaction's: the COMMIT markers of the
                 // previous commit are unsynced, and recovery can re-derive markers only for the
                 // newest commit record, so older markers must be durable before a newer record.
-                for log in partitions.values { try log.sync() }
+                try PartitionLog.syncAll(Array(partitions.values))
                 let record = CommitRecord(
                     transactionId: (lastCommit?.transactionId ?? 0) + 1, producer: producer, timestamp: config.clock(),
                     ranges: tps.map { CommittedRange(topicPartition: $0, firstOffset: touched[$0]!.first, lastOffset: touched[$0]!.last) },

@@ -40,13 +40,14 @@ enum OffsetIndex {
         return entries
     }
 
-    /// Greatest entry whose offset is at or below `relativeOffset`; position 0 when none.
-    static func position(for relativeOffset: Int64, in entries: [OffsetIndexEntry]) -> Int64 {
-        var low = 0, high = entries.count - 1, found: Int64 = 0
+    /// Greatest entry whose offset is at or below `relativeOffset`; nil when none (start at 0).
+    static func entry(for relativeOffset: Int64, in entries: [OffsetIndexEntry]) -> OffsetIndexEntry? {
+        var low = 0, high = entries.count - 1
+        var found: OffsetIndexEntry?
         while low <= high {
             let middle = (low + high) / 2
             if Int64(entries[middle].relativeOffset) <= relativeOffset {
-                found = Int64(entries[middle].position)
+                found = entries[middle]
                 low = middle + 1
             } else {
                 high = middle - 1

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The outcome of appending records to a partition.
 public struct AppendResult: Hashable, Sendable {
@@ -45,12 +46,15 @@ final class PartitionLog {
         try removeOrphans(in: path, names: names, bases: Set(bases))
         guard let activeBase = bases.last else {
             let files = SegmentFiles(directory: path, baseOffset: 0)
-            try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:]))
+            try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:], createdAt: config.clock()))
             let segment = try Segment(files: files, indexInterval: config.indexIntervalBytes)
             try FileIO.syncDirectory(path)
             return PartitionLog(path: path, config: config, logger: logger, sealed: [], active: segment, producers: [:])
         }
         let sealed = Array(bases.dropLast())
+        for (base, next) in zip(sealed, bases.dropFirst()) {
+            try checkSealedTail(SegmentFiles(directory: path, baseOffset: base), nextBase: next, limits: config.limits)
+        }
         for base in sealed where !sealedIndexesAreSound(SegmentFiles(directory: path, baseOffset: base), limits: config.limits) {
             logger.info("rebuilding indexes", metadata: ["segmentlog.segment": "\(path)/\(SegmentFileName.name(base, "log"))"])
             var producers = try snapshot(SegmentFiles(directory: path, baseOffset: base), isFirst: base == bases.first)
@@ -74,7 +78,7 @@ final class PartitionLog {
             if isFirst { return [:] }
             throw SegmentLogError(.corruptStateFile, "producer snapshot missing", path: path)
         }
-        do { return try ProducerSnapshot.decode(bytes) } catch { throw error.located(path: path, position: nil) }
+        do { return try ProducerSnapshot.decode(bytes).producers } catch { throw error.located(path: path, position: nil) }
     }
 
     /// Feeds every batch of the segment's log through its indexes and the producer state.
@@ -85,11 +89,19 @@ final class PartitionLog {
         _ segment: Segment, producers: inout [Int64: ProducerEntry], limits: DecodeLimits, allowTornTail: Bool, logger: Logger
     ) throws(SegmentLogError) -> Int64? {
         var scanner = BatchScanner(file: segment.log, from: 0, fileSize: segment.size, limits: limits)
+        var expectedOffset = segment.baseOffset
         while true {
             switch try scanner.next() {
             case .end:
                 return nil
             case .batch(let found):
+                // The CRC does not cover the base offset, so order is checked separately.
+                guard found.header.baseOffset >= expectedOffset else {
+                    throw SegmentLogError(
+                        .corruptSegment, "batch offset \(found.header.baseOffset) is below \(expectedOffset)",
+                        path: segment.files.log, position: found.position)
+                }
+                expectedOffset = found.header.nextOffset
                 try segment.index(found.header, at: found.position) { () throws(SegmentLogError) in
                     try found.batch.records(limits: limits).first?.record.sourceLSN
                 }
@@ -169,24 +181,67 @@ final class PartitionLog {
         }
     }
 
-    static func sealedIndexesAreSound(_ files: SegmentFiles, limits: DecodeLimits) -> Bool {
-        do {
-            let log = try FileHandleBox(path: files.log, flags: O_RDONLY)
-            let logSize = try log.size()
-            guard let offsets = try FileIO.readFile(files.path(OffsetIndex.suffix)),
-                let times = try FileIO.readFile(files.path(TimeIndex.suffix)),
-                let lsns = try FileIO.readFile(files.path(LSNIndex.suffix)),
-                let aborted = try FileIO.readFile(files.path(TxnIndex.suffix))
-            else { return false }
-            _ = try OffsetIndex.decode(offsets, logSize: logSize)
-            _ = try TimeIndex.decode(times)
-            _ = try LSNIndex.decode(lsns)
-            _ = try TxnIndex.decode(aborted)
-            // A sealed segment with data always has a final time index entry.
-            return logSize == 0 || !times.isEmpty
-        } catch {
-            return false
+    /// A sealed segment was synced whole when it was rolled: its batches must run to the end of
+    /// the file and stop right before the next segment's base offset. Checked from the last
+    /// offset index entry, so it costs a few KiB of reading, not the segment.
+    static func checkSealedTail(_ files: SegmentFiles, nextBase: Int64, limits: DecodeLimits) throws(SegmentLogError) {
+        let log = try FileHandleBox.readOnly(files.log)
+        let size = try log.size()
+        var start: Int64 = 0
+        var nextOffset = files.baseOffset
+        if let (_, tail) = lastEntry(files.path(OffsetIndex.suffix), size: OffsetIndexEntry.size),
+            let last = try? OffsetIndex.decode(tail, logSize: size).last {
+            let head = try log.read(count: BatchHeader.size, at: Int64(last.position))
+            if let header = try? BatchHeader.parse(head), header.lastOffset == files.baseOffset + Int64(last.relativeOffset) {
+                start = Int64(last.position)
+                nextOffset = header.baseOffset
+            }
         }
+        var scanner = BatchScanner(file: log, from: start, fileSize: size, limits: limits)
+        while true {
+            switch try scanner.next() {
+            case .batch(let found):
+                guard found.header.baseOffset >= nextOffset else {
+                    throw SegmentLogError(.corruptSegment, "batch offset \(found.header.baseOffset) is below \(nextOffset)", path: files.log, position: found.position)
+                }
+                nextOffset = found.header.nextOffset
+            case .end:
+                guard nextOffset == nextBase else {
+                    throw SegmentLogError(
+                        .corruptSegment, "sealed segment ends at offset \(nextOffset) but the next segment starts at \(nextBase)",
+                        path: files.log, position: size)
+                }
+                return
+            case .incomplete(let position), .damaged(let position, _, _):
+                throw SegmentLogError(.corruptSegment, "sealed segment is damaged or cut short", path: files.log, position: position)
+            }
+        }
+    }
+
+    /// Cheap checks of a sealed segment's indexes at open: present, whole entries, last
+    /// entries plausible. Reading every entry of every segment would make opening a large
+    /// log slow; `LogVerifier` does the full check.
+    static func sealedIndexesAreSound(_ files: SegmentFiles, limits: DecodeLimits) -> Bool {
+        guard let log = try? FileHandleBox.readOnly(files.log), let logSize = try? log.size() else { return false }
+        guard let (offsetSize, offsetTail) = lastEntry(files.path(OffsetIndex.suffix), size: OffsetIndexEntry.size),
+            let (timeSize, timeTail) = lastEntry(files.path(TimeIndex.suffix), size: TimeIndexEntry.size),
+            let (lsnSize, _) = lastEntry(files.path(LSNIndex.suffix), size: LSNIndexEntry.size),
+            let (abortedSize, abortedTail) = lastEntry(files.path(TxnIndex.suffix), size: AbortedTransaction.size),
+            offsetSize % Int64(OffsetIndexEntry.size) == 0, timeSize % Int64(TimeIndexEntry.size) == 0,
+            lsnSize % Int64(LSNIndexEntry.size) == 0, abortedSize % Int64(AbortedTransaction.size) == 0,
+            (try? OffsetIndex.decode(offsetTail, logSize: max(logSize, 1))) != nil,
+            (try? TimeIndex.decode(timeTail)) != nil, (try? TxnIndex.decode(abortedTail)) != nil
+        else { return false }
+        // A sealed segment with data always has a final time index entry.
+        return logSize == 0 || timeSize > 0
+    }
+
+    /// A file's size and its last `size` bytes (fewer if it is shorter); nil when missing.
+    static func lastEntry(_ path: String, size: Int) -> (fileSize: Int64, bytes: [UInt8])? {
+        guard let file = try? FileHandleBox.readOnly(path), let fileSize = try? file.size() else { return nil }
+        let count = Int(min(fileSize, Int64(size)))
+        guard let bytes = try? file.read(count: count, at: fileSize - Int64(count)) else { return nil }
+        return (fileSize, bytes)
     }
 
     // MARK: Appending
@@ -230,11 +285,16 @@ final class PartitionLog {
 
     /// Writes a COMMIT or ABORT marker ending `producer`'s open transaction here; an ABORT
     /// also gets its `.txnindex` entry. Returns the marker's offset.
+    ///
+    /// The marker's timestamp is the largest record timestamp so far, not the wall clock:
+    /// records carry source times, which trail the clock while a backlog is caught up, and a
+    /// clock-stamped marker would then own every time index entry and defeat seeks by time.
     @discardableResult
     func writeMarker(_ type: ControlType, producer: ProducerIdentity) throws(SegmentLogError) -> Int64 {
+        let timestamp = active.maxTimestampSoFar >= 0 ? active.maxTimestampSoFar : config.clock()
         try maybeRoll(incoming: 78)
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
-        let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: config.clock())
+        let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: timestamp)
         let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
         try active.append(bytes, header: batch.header) { nil }
         isDirty = true
@@ -264,12 +324,32 @@ final class PartitionLog {
         isDirty = false
     }
 
+    /// Syncs several partitions at once: fsyncs of different files proceed in parallel on the
+    /// device, so a commit over many partitions waits about one fsync instead of one each.
+    static func syncAll(_ logs: [PartitionLog]) throws(SegmentLogError) {
+        let dirty = logs.filter(\.isDirty)
+        guard dirty.count > 1 else {
+            for log in dirty { try log.sync() }
+            return
+        }
+        let targets = dirty.map { (fd: $0.active.log.fd, path: $0.active.log.path) }
+        let failure = Mutex<SegmentLogError?>(nil)
+        DispatchQueue.concurrentPerform(iterations: targets.count) { index in
+            do throws(SegmentLogError) { try FileIO.sync(targets[index].fd, path: targets[index].path) } catch {
+                failure.withLock { $0 = $0 ?? error }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        for log in dirty { log.isDirty = false }
+    }
+
     /// Rolls to a new segment when the active one is full by size or age, or its relative
     /// offsets would overflow int32.
     private func maybeRoll(incoming: Int) throws(SegmentLogError) {
         guard active.size > 0 else { return }
         let now = config.clock()
-        let full = active.size + Int64(incoming) > config.segmentBytes
+        // Index positions are int32, so no segment may pass 2 GiB whatever the setting.
+        let full = active.size + Int64(incoming) > min(config.segmentBytes, Int64(Int32.max))
         let old = now - (active.firstAppendTime ?? now) > config.segmentMilliseconds
         let offsetsExhausted = nextOffset - active.baseOffset > Int64(Int32.max) - 1_000_000
         guard full || old || offsetsExhausted else { return }
@@ -280,7 +360,7 @@ final class PartitionLog {
         try active.seal()
         let files = SegmentFiles(directory: path, baseOffset: nextOffset)
         // The snapshot exists before the segment does, so recovery never lacks it.
-        try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers))
+        try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers, createdAt: config.clock()))
         let next = try Segment(files: files, indexInterval: config.indexIntervalBytes)
         try FileIO.syncDirectory(path)
         sealedSegments.append(active.baseOffset)
@@ -304,9 +384,14 @@ final class PartitionLog {
         var deleted: [Int64] = []
         while let base = sealedSegments.first {
             let files = SegmentFiles(directory: path, baseOffset: base)
+            let next = sealedSegments.dropFirst().first ?? active.baseOffset
             let tooBig = config.retentionBytes.map { total > $0 } ?? false
             let tooOld = try config.retentionMilliseconds.map { retention throws(SegmentLogError) in
-                try Self.largestTimestamp(files) < now - retention
+                // Kafka ages a segment by its newest record. Records here carry source times,
+                // which may be old when a backlog is replayed, so the segment must also have
+                // been sealed (next segment created) longer ago than the retention time.
+                let sealedAt = try Self.snapshotCreatedAt(SegmentFiles(directory: path, baseOffset: next))
+                return max(try Self.largestTimestamp(files), sealedAt) < now - retention
             } ?? false
             guard tooBig || tooOld else { break }
             // The log goes first: a crash in between leaves orphans that `open` removes.
@@ -321,6 +406,15 @@ final class PartitionLog {
             logger.info("retention deleted segments", metadata: ["segmentlog.partition": "\(path)", "segmentlog.count": "\(deleted.count)"])
         }
         return deleted
+    }
+
+    /// When a segment was created, by the writer's clock; the far future when unknown, so
+    /// that a segment of unknown age is never deleted for its age.
+    static func snapshotCreatedAt(_ files: SegmentFiles) throws(SegmentLogError) -> Int64 {
+        guard let bytes = try FileIO.readFile(files.path(ProducerSnapshot.suffix)),
+            let decoded = try? ProducerSnapshot.decode(bytes)
+        else { return .max }
+        return decoded.createdAt
     }
 
     /// The newest timestamp of a sealed segment: its final time index entry.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads one partition in offset order at an isolation level, safely while a writer appends:
 /// a batch not yet completely written is not there yet. Not thread-safe; one per consumer.
 public final class PartitionReader {
@@ -9,13 +11,20 @@ public final class PartitionReader {
     private let limits: DecodeLimits
     private var cursor: Cursor?
     private var tail: TailScan?
-    private var abortedCache: [Int64: (size: Int, entries: [AbortedTransaction])] = [:]
+    private var abortedCache: [Int64: [AbortedTransaction]] = [:]
 
     /// Where the next batch is read from.
     private struct Cursor {
         var base: Int64
         var file: FileHandleBox
-        var bytePosition: Int64
+        /// Kept between calls so its read-ahead window serves many small batches.
+        var scanner: BatchScanner
+        /// Offsets only rise; the CRC does not cover them, so this catches a damaged one.
+        var minimumOffset: Int64
+        /// Read from the segment's first byte, so every marker in it passes by.
+        var fromSegmentStart: Bool
+        /// ABORT markers passed in this segment: (producer, marker offset), to check `.txnindex`.
+        var abortMarkers: Set<[Int64]> = []
     }
 
     /// Scan of the newest segment that tracks open transactions, for the last stable offset.
@@ -36,10 +45,26 @@ public final class PartitionReader {
         try seekToBeginning()
     }
 
+    /// The segment list, listed again only when the directory changed (its mtime moves when
+    /// a segment is created or deleted), since a poll asks for it several times. File system
+    /// timestamps can be coarse, so a directory changed in the last seconds is always listed.
+    private var listing: (stamp: [Int], bases: [Int64])?
+
+    private func baseOffsets() throws(SegmentLogError) -> [Int64] {
+        var info = stat()
+        guard stat(directory.path, &info) == 0 else { return try directory.baseOffsets() }
+        let stamp = [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino), Int(info.st_nlink)]
+        let settled = FileIO.nowMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
+        if settled, let listing, listing.stamp == stamp { return listing.bases }
+        let bases = try directory.baseOffsets()
+        listing = (stamp, bases)
+        return bases
+    }
+
     // MARK: Bounds
 
     /// Offset of the first record still stored (retention deletes older segments).
-    public func logStartOffset() throws(SegmentLogError) -> Int64 { try directory.baseOffsets().first ?? 0 }
+    public func logStartOffset() throws(SegmentLogError) -> Int64 { try baseOffsets().first ?? 0 }
 
     /// The offset after the last complete batch.
     public func endOffset() throws(SegmentLogError) -> Int64 { try refreshTail().endOffset }
@@ -56,7 +81,7 @@ public final class PartitionReader {
     }
 
     private func refreshTail() throws(SegmentLogError) -> TailScan {
-        guard let newest = try directory.baseOffsets().last else {
+        guard let newest = try baseOffsets().last else {
             return TailScan(base: 0, file: try FileHandleBox.readOnly("/dev/null"), bytePosition: 0, endOffset: 0, open: [:])
         }
         if tail?.base != newest {
@@ -76,7 +101,13 @@ public final class PartitionReader {
                 }
                 scan.endOffset = header.nextOffset
                 scan.bytePosition = scanner.position
-            case .end, .incomplete, .damaged:
+            case .damaged(let at, let length, let error):
+                // A torn tail waits for the writer's recovery; damage before valid data is an error.
+                if try scanner.validBatchFollows(damageAt: at, length: length) {
+                    throw SegmentLogError(.corruptSegment, error.message, path: scan.file.path, position: at)
+                }
+                break scanLoop
+            case .end, .incomplete:
                 break scanLoop
             }
         }
@@ -96,7 +127,7 @@ public final class PartitionReader {
 
     /// Positions at `offset`; an offset before the log start moves to the log start.
     public func seek(toOffset offset: Int64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         guard let first = bases.first else {
             position = 0
             cursor = nil
@@ -105,14 +136,24 @@ public final class PartitionReader {
         let target = max(offset, first)
         let base = bases.last { $0 <= target } ?? first
         let file = try FileHandleBox.readOnly(directory.files(base).log)
-        let bytePosition = OffsetIndex.position(for: target - base, in: directory.offsetIndex(base, logSize: try file.size()))
-        cursor = Cursor(base: base, file: file, bytePosition: bytePosition)
+        var bytePosition: Int64 = 0
+        if let entry = OffsetIndex.entry(for: target - base, in: directory.offsetIndex(base, logSize: try file.size())) {
+            // Trust the entry only if the batch there ends at the offset it names; a damaged
+            // index then costs a scan from the segment start, never a skipped record.
+            let head = try file.read(count: BatchHeader.size, at: Int64(entry.position))
+            if let header = try? BatchHeader.parse(head), header.lastOffset == base + Int64(entry.relativeOffset) {
+                bytePosition = Int64(entry.position)
+            }
+        }
+        cursor = Cursor(
+            base: base, file: file, scanner: BatchScanner(file: file, from: bytePosition, fileSize: try file.size(), limits: limits),
+            minimumOffset: base, fromSegmentStart: bytePosition == 0)
         position = target
     }
 
     /// Positions at the first record whose timestamp is >= `timestamp` (the end if none).
     public func seek(toTimestamp timestamp: Int64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         // The first segment whose newest record is recent enough; the active one otherwise.
         var chosen = bases.last ?? 0
         for base in bases.dropLast() where (directory.timeIndex(base).last?.timestamp ?? .max) >= timestamp {
@@ -127,7 +168,7 @@ public final class PartitionReader {
     /// Positions at the first record whose `outflow.lsn` is >= `lsn`, using the `.lsnindex`
     /// files (see `LSNIndex`); the end if there is none.
     public func seek(toLSN lsn: UInt64) throws(SegmentLogError) {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         var start = bases.first ?? 0
         for base in bases {
             let entries = directory.lsnIndex(base)
@@ -196,41 +237,96 @@ public final class PartitionReader {
         while true {
             if cursor == nil { try seek(toOffset: position) }
             guard var current = cursor else { return nil }
-            let size = try current.file.size()
-            var scanner = BatchScanner(file: current.file, from: current.bytePosition, fileSize: size, limits: limits)
-            switch try scanner.next() {
+            var step = try current.scanner.next()
+            switch step {
+            case .incomplete, .end:
+                // The writer may have appended since the scanner learned the file size.
+                let size = try current.file.size()
+                if size != current.scanner.fileSize {
+                    current.scanner = BatchScanner(file: current.file, from: current.scanner.position, fileSize: size, limits: limits)
+                    step = try current.scanner.next()
+                }
+            default:
+                break
+            }
+            cursor = current
+            let size = current.scanner.fileSize
+            switch step {
             case .batch(let found):
-                guard found.header.baseOffset < bound else { return nil }
-                current.bytePosition = scanner.position
+                guard found.header.baseOffset >= current.minimumOffset else {
+                    throw SegmentLogError(
+                        .corruptSegment, "batch offset \(found.header.baseOffset) is below \(current.minimumOffset)",
+                        path: current.file.path, position: found.position)
+                }
+                guard found.header.baseOffset < bound else {
+                    // Not deliverable yet: read it again next time.
+                    current.scanner.seek(to: found.position)
+                    cursor = current
+                    return nil
+                }
+                current.minimumOffset = found.header.nextOffset
+                if found.header.isControl, try found.batch.controlMarker()?.type == .abort {
+                    current.abortMarkers.insert([found.header.producerId, found.header.baseOffset])
+                }
                 cursor = current
                 if found.header.lastOffset < position { continue }
                 let deliverFrom = max(position, found.header.baseOffset)
                 position = found.header.nextOffset
                 return (found.batch, deliverFrom)
             case .damaged(let at, let length, let error):
-                let bases = try directory.baseOffsets()
-                if try scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
+                let bases = try baseOffsets()
+                if try current.scanner.validBatchFollows(damageAt: at, length: length) || bases.last != current.base {
                     throw SegmentLogError(.corruptSegment, error.message, path: current.file.path, position: at)
                 }
                 return nil
-            case .incomplete, .end:
+            case .incomplete(let at), .end(let at):
                 // Move on only when a newer segment exists; the active one may still grow.
-                guard let next = try directory.baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                guard let next = try baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                // A sealed segment is whole and ends where the next begins; anything else means
+                // records went missing.
+                if at < size || current.minimumOffset != next {
+                    throw SegmentLogError(
+                        .corruptSegment, "segment ends at offset \(current.minimumOffset) (byte \(at) of \(size)) but the next one starts at \(next)",
+                        path: current.file.path, position: at)
+                }
+                if isolation == .readCommitted && current.fromSegmentStart { try checkAbortedIndex(of: current) }
                 let file = try FileHandleBox.readOnly(directory.files(next).log)
-                cursor = Cursor(base: next, file: file, bytePosition: 0)
+                cursor = Cursor(
+                    base: next, file: file, scanner: BatchScanner(file: file, from: 0, fileSize: try file.size(), limits: limits),
+                    minimumOffset: next, fromSegmentStart: true)
                 position = max(position, next)
             }
+        }
+    }
+
+    /// `.txnindex` has no checksum (it is Kafka's format), so once a reader has passed a whole
+    /// sealed segment it checks that the index names exactly the ABORT markers it saw: damage
+    /// to the index becomes an error instead of silently changing what read_committed returns.
+    private func checkAbortedIndex(of cursor: Cursor) throws(SegmentLogError) {
+        let indexed = try directory.abortedTransactions(cursor.base)
+        if Set(indexed.map { [$0.producerId, $0.lastOffset] }) != cursor.abortMarkers || indexed.contains(where: { $0.firstOffset > $0.lastOffset }) {
+            throw SegmentLogError(
+                .corruptIndex, "the aborted transactions index does not match the segment's ABORT markers (\(indexed.count) entries, \(cursor.abortMarkers.count) markers)",
+                path: directory.files(cursor.base).path(TxnIndex.suffix))
         }
     }
 
     /// Aborted transactions that may cover offsets in [from, below), from the `.txnindex` of
     /// the segment holding `from` onwards, ordered by first offset.
     private func abortedTransactions(from: Int64, below bound: Int64) throws(SegmentLogError) -> [AbortedTransaction] {
-        let bases = try directory.baseOffsets()
+        let bases = try baseOffsets()
         let startBase = bases.last { $0 <= from } ?? bases.first ?? 0
         var result: [AbortedTransaction] = []
         for base in bases where base >= startBase {
-            result += try directory.abortedTransactions(base).filter { $0.lastOffset >= from && $0.firstOffset < bound }
+            // A sealed segment's index no longer changes; only the newest one is re-read.
+            let entries: [AbortedTransaction]
+            if base != bases.last, let cached = abortedCache[base] {
+                entries = cached
+            } else {
+                entries = try directory.abortedTransactions(base)
+                if base != bases.last { abortedCache[base] = entries }
+            }
+            result += entries.filter { $0.lastOffset >= from && $0.firstOffset < bound }
         }
         return result.sorted { $0.firstOffset < $1.firstOffset }
     }

@@ -32,15 +32,18 @@ struct ProducerEntry: Hashable, Sendable {
 
 /// Producer state of a partition at a segment boundary: written as `<base offset>.pstate`
 /// when the segment is created (before it can hold data), so recovery only has to replay the
-/// active segment. Own format: version int16, count int32, then per producer: id int64,
-/// epoch int16, open transaction first offset int64 (-1 none); CRC-32C of all of it at the end.
+/// active segment. It also records when the segment was created by the writer's clock, which
+/// is when the previous segment was sealed (for retention). Own format: version int16 = 2,
+/// created-at int64 (ms), count int32, then per producer: id int64, epoch int16, open
+/// transaction first offset int64 (-1 none); CRC-32C of all of it at the end.
 enum ProducerSnapshot {
     static let suffix = "pstate"
-    static let version: Int16 = 1
+    static let version: Int16 = 2
 
-    static func encode(_ producers: [Int64: ProducerEntry]) -> [UInt8] {
+    static func encode(_ producers: [Int64: ProducerEntry], createdAt: Int64) -> [UInt8] {
         var out: [UInt8] = []
         out.appendInteger(version)
+        out.appendInteger(createdAt)
         out.appendInteger(Int32(producers.count))
         for (id, entry) in producers.sorted(by: { $0.key < $1.key }) {
             out.appendInteger(id)
@@ -51,14 +54,15 @@ enum ProducerSnapshot {
         return out
     }
 
-    static func decode(_ bytes: [UInt8]) throws(SegmentLogError) -> [Int64: ProducerEntry] {
-        guard bytes.count >= 10, CRC32C.checksum(bytes, from: 0, to: bytes.count - 4)
+    static func decode(_ bytes: [UInt8]) throws(SegmentLogError) -> (producers: [Int64: ProducerEntry], createdAt: Int64) {
+        guard bytes.count >= 18, CRC32C.checksum(bytes, from: 0, to: bytes.count - 4)
             == (try ByteReader(bytes, from: bytes.count - 4).readIntegerValue(UInt32.self))
         else { throw SegmentLogError(.corruptStateFile, "producer snapshot fails its checksum") }
         var reader = ByteReader(bytes, from: 0, to: bytes.count - 4)
         guard try reader.readInteger(Int16.self) == version else {
             throw SegmentLogError(.corruptStateFile, "unknown producer snapshot version")
         }
+        let createdAt: Int64 = try reader.readInteger()
         let count = Int(try reader.readInteger(Int32.self))
         guard count >= 0, count * 18 == reader.remaining else {
             throw SegmentLogError(.corruptStateFile, "producer snapshot count \(count) does not match its size")
@@ -70,7 +74,7 @@ enum ProducerSnapshot {
             let first: Int64 = try reader.readInteger()
             producers[id] = ProducerEntry(epoch: epoch, openTransactionFirstOffset: first >= 0 ? first : nil)
         }
-        return producers
+        return (producers, createdAt)
     }
 }
 

@@ -33,7 +33,7 @@ final class Segment {
     private var lsnIndexSize: Int64 = 0
     private var txnIndexSize: Int64 = 0
     private var bytesSinceLastIndexEntry = 0
-    private var maxTimestampSoFar: Int64 = -1
+    private(set) var maxTimestampSoFar: Int64 = -1
     private var offsetOfMaxTimestampSoFar: Int64 = -1
     private var lastTimeIndexTimestamp: Int64 = .min
     private var lastLSNIndexed: UInt64?
@@ -72,8 +72,11 @@ final class Segment {
             maxTimestampSoFar = header.maxTimestamp
             offsetOfMaxTimestampSoFar = header.lastOffset
         }
-        if bytesSinceLastIndexEntry > indexInterval {
-            let entry = OffsetIndexEntry(relativeOffset: relative(header.lastOffset), position: Int32(position))
+        // Positions past int32 cannot be indexed (our segments never get there; a foreign file
+        // might): such batches are found by scanning instead.
+        if bytesSinceLastIndexEntry > indexInterval, let filePosition = Int32(exactly: position),
+            header.lastOffset - files.baseOffset <= Int64(Int32.max) {
+            let entry = OffsetIndexEntry(relativeOffset: relative(header.lastOffset), position: filePosition)
             try offsetIndex.write(entry.encoded(), at: offsetIndexSize)
             offsetIndexSize += Int64(OffsetIndexEntry.size)
             try maybeAppendTimeIndex()

@@ -41,6 +41,6 @@ struct SegmentDirectory {
     /// a log another tool wrote).
     func producersAtStart(_ base: Int64) -> [Int64: ProducerEntry] {
         guard let bytes = try? FileIO.readFile(files(base).path(ProducerSnapshot.suffix)) else { return [:] }
-        return (try? ProducerSnapshot.decode(bytes)) ?? [:]
+        return (try? ProducerSnapshot.decode(bytes).producers) ?? [:]
     }
 }

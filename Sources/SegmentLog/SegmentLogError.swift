@@ -38,7 +38,6 @@ public struct SegmentLogError: Error, CustomStringConvertible, Sendable, Equatab
         public static let invalidTransactionState = Code("invalidTransactionState")
         public static let writerClosed = Code("writerClosed")
         public static let io = Code("io")
-        public static let offsetOutOfRange = Code("offsetOutOfRange")
     }
 
     public var code: Code

@@ -28,8 +28,10 @@ public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConver
 
     /// Parses a partition directory name; nil for anything else in the log directory.
     public init?(directoryName name: String) {
-        guard let dash = name.lastIndex(of: "-"), let partition = Int32(name[name.index(after: dash)...]),
-            partition >= 0, name[name.index(after: dash)...].allSatisfy(\.isNumber),
+        let suffix = name.lastIndex(of: "-").map { name[name.index(after: $0)...] } ?? ""
+        // Exactly as Kafka prints it: no sign, no leading zeros, so the name maps back to it.
+        guard let dash = name.lastIndex(of: "-"), let partition = Int32(suffix), partition >= 0,
+            String(partition) == suffix,
             let parsed = try? TopicPartition(topic: String(name[..<dash]), partition: partition)
         else { return nil }
         self = parsed

@@ -1,4 +1,5 @@
 import CZstd
+import Foundation
 
 /// zstd through libzstd: one frame per batch on the way out; on the way in, streaming
 /// decompression that accepts frames without a content size and concatenated frames, and
@@ -9,7 +10,9 @@ enum Zstd {
         var output = [UInt8](repeating: 0, count: bound)
         let written = output.withUnsafeMutableBytes { out in
             input.withUnsafeBytes { inp in
-                ZSTD_compress(out.baseAddress, out.count, inp.baseAddress, inp.count, level)
+                CompressionContext.current.withContext { context in
+                    ZSTD_compressCCtx(context, out.baseAddress, out.count, inp.baseAddress, inp.count, level)
+                }
             }
         }
         if ZSTD_isError(written) != 0 {
@@ -57,5 +60,26 @@ enum Zstd {
             throw SegmentLogError(.decompressionFailed, "zstd frame is incomplete")
         }
         return output
+    }
+}
+
+/// A zstd compression context per thread: creating one per batch costs more than compressing
+/// a small batch. Contexts are not thread-safe, hence one per thread.
+final class CompressionContext {
+    private let context: OpaquePointer
+
+    private init() { context = ZSTD_createCCtx() }
+    deinit { ZSTD_freeCCtx(context) }
+
+    func withContext<T>(_ body: (OpaquePointer) -> T) -> T { body(context) }
+
+    private static let key = "outflow.segmentlog.zstd-cctx"
+
+    static var current: CompressionContext {
+        let dictionary = Thread.current.threadDictionary
+        if let existing = dictionary[key] as? CompressionContext { return existing }
+        let created = CompressionContext()
+        dictionary[key] = created
+        return created
     }
 }

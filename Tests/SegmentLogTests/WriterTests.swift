@@ -180,6 +180,10 @@ func readAll(_ directory: String, _ tp: TopicPartition, isolation: IsolationLeve
         }
         #expect(TopicPartition(directoryName: "__transactions") == nil)
         #expect(TopicPartition(directoryName: "orders-x") == nil)
+        #expect(TopicPartition(directoryName: "orders-01") == nil)
+        #expect(TopicPartition(directoryName: "orders-+1") == nil)
+        #expect(TopicPartition(directoryName: "orders--1") == (try TopicPartition(topic: "orders-", partition: 1)))
+        #expect(TopicPartition(directoryName: "my-topic-7") == (try TopicPartition(topic: "my-topic", partition: 7)))
     }
 
     @Test func groupCommitPolicyFiresOnSizeOrLatency() throws {

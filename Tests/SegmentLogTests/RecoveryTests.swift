@@ -1,0 +1,243 @@
+import Foundation
+import Testing
+@testable import SegmentLog
+
+@Suite struct RecoveryTests {
+    let orders = try! TopicPartition(topic: "orders", partition: 0)
+    let payments = try! TopicPartition(topic: "payments", partition: 1)
+
+    @Test func tornTailIsTruncatedAndAnOpenTransactionAborted() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        try writer.beginTransaction()
+        try writer.append([record("kept")], to: orders)
+        try writer.commit(metadata: [1])
+        let log = dir.file("orders-0", "00000000000000000000.log")
+        let committedSize = try fileSize(log)
+        try writer.beginTransaction()
+        try writer.append([record("open-1")], to: orders)
+        let afterFirstOpen = try fileSize(log)
+        try writer.append([record("torn")], to: orders)
+        writer.close()  // a crash: no commit, no abort
+        try truncateFile(log, to: try fileSize(log) - 7)
+
+        let reopened = try LogWriter.open(directory: dir.path)
+        // The torn batch is gone; the whole open batch stays, closed by an ABORT marker.
+        #expect(try fileSize(log) == afterFirstOpen + 78)
+        #expect(try readAll(dir.path, orders) == ["kept"])
+        #expect(try readAll(dir.path, orders, isolation: .readUncommitted) == ["kept", "open-1"])
+        let aborted = try TxnIndex.decode(try #require(try FileIO.readFile(dir.file("orders-0", "00000000000000000000.txnindex"))))
+        #expect(aborted.count == 1)
+        #expect(aborted.first?.firstOffset == 2)
+        #expect(committedSize < afterFirstOpen)
+        #expect(reopened.lastCommittedMetadata == [1])
+        reopened.close()
+    }
+
+    @Test func commitRecordWithoutMarkersIsCompletedOnOpen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        try writer.beginTransaction()
+        try writer.append([record("o1"), record("o2")], to: orders)
+        try writer.append([record("p1")], to: payments)
+        try writer.commit(metadata: bytes("meta"))
+        writer.close()
+        // A crash right after the commit point: the (unsynced) COMMIT markers never reached disk.
+        for tp in ["orders-0", "payments-1"] {
+            let log = dir.file(tp, "00000000000000000000.log")
+            try truncateFile(log, to: try fileSize(log) - 78)
+        }
+        #expect(try readAll(dir.path, orders).isEmpty)
+        let reopened = try LogWriter.open(directory: dir.path)
+        #expect(try readAll(dir.path, orders) == ["o1", "o2"])
+        #expect(try readAll(dir.path, payments) == ["p1"])
+        #expect(reopened.lastCommittedMetadata == bytes("meta"))
+        reopened.close()
+    }
+
+    @Test func damageFollowedByValidDataIsAnErrorNamingFileAndPosition() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        for index in 0..<3 {
+            try writer.beginTransaction()
+            try writer.append([record("v\(index)")], to: orders)
+            try writer.commit(metadata: [])
+        }
+        writer.close()
+        let log = dir.file("orders-0", "00000000000000000000.log")
+        let secondBatch = Int64(try BatchHeader.parse(try #require(try FileIO.readFile(log))).sizeInBytes) + 78
+        try patchFile(log, at: secondBatch + 40, xor: 0x01)
+        do {
+            _ = try LogWriter.open(directory: dir.path)
+            Issue.record("opening a log with a damaged middle must fail")
+        } catch {
+            #expect(error.code == .corruptSegment)
+            #expect(error.path?.hasSuffix("orders-0/00000000000000000000.log") == true)
+            #expect(error.position == secondBatch)
+            #expect(error.description.contains("00000000000000000000.log"))
+        }
+        #expect { try readAll(dir.path, orders) } throws: { error in
+            let error = error as? SegmentLogError
+            return error?.code == .corruptSegment && error?.position == secondBatch
+        }
+        // Nothing was truncated.
+        #expect(try FileIO.readFile(log)?.count == 3 * Int(secondBatch))
+    }
+
+    @Test func missingAndDamagedIndexesAreRebuiltIdentically() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 1500
+        config.indexIntervalBytes = 100
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<60 {
+            try writer.beginTransaction()
+            try writer.append([record("value-\(index)", lsn: UInt64(100 + index), timestamp: 1_000 + Int64(index))], to: orders)
+            if index % 7 == 3 { try writer.abort() } else { try writer.commit(metadata: []) }
+        }
+        writer.close()
+        let partition = dir.file("orders-0")
+        let indexFiles = try FileManager.default.contentsOfDirectory(atPath: partition)
+            .filter { [".index", ".timeindex", ".lsnindex", ".txnindex"].contains(where: $0.hasSuffix) }.sorted()
+        let original = try Dictionary(uniqueKeysWithValues: indexFiles.map { ($0, try #require(try FileIO.readFile(partition + "/" + $0))) })
+        let logs = try segmentLogs(partition)
+        #expect(logs.count >= 4)
+        #expect(original.values.contains { !$0.isEmpty })
+        let before = try readAll(dir.path, orders)
+        let sealed = logs[1].replacingOccurrences(of: ".log", with: "")
+        try FileManager.default.removeItem(atPath: sealed + ".index")
+        try truncateFile(logs[2].replacingOccurrences(of: ".log", with: ".timeindex"), to: 5)
+        try FileManager.default.removeItem(atPath: logs[0].replacingOccurrences(of: ".log", with: ".txnindex"))
+        try FileManager.default.removeItem(atPath: logs.last!.replacingOccurrences(of: ".log", with: ".lsnindex"))
+        try LogWriter.open(directory: dir.path, config: config).close()
+        for name in indexFiles {
+            #expect(try FileIO.readFile(partition + "/" + name) == original[name], "\(name) differs after rebuild")
+        }
+        #expect(try readAll(dir.path, orders) == before)
+        #expect(before.count == 60 - 9)
+    }
+
+    @Test func segmentsRollBySizeAndAgeAndRetentionDeletesWholeOldSegments() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = TestClock(1_000_000)
+        var config = LogConfig()
+        config.segmentBytes = 1000
+        config.segmentMilliseconds = 60_000
+        config.retentionMilliseconds = 3_600_000
+        config.retentionBytes = nil
+        config.clock = { clock.now }
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        func write(_ count: Int, _ label: String) throws {
+            for index in 0..<count {
+                try writer.beginTransaction()
+                try writer.append([record("\(label)\(index)", timestamp: clock.now)], to: orders)
+                try writer.commit(metadata: [])
+            }
+        }
+        try write(20, "old")
+        let partition = dir.file("orders-0")
+        let afterSize = try segmentLogs(partition)
+        #expect(afterSize.count > 2)
+        for log in afterSize.dropLast() { #expect(try fileSize(log) <= 1000) }
+        // Age: one more batch after the segment is a minute old starts a new segment.
+        clock.advance(by: 61_000)
+        try write(1, "aged")
+        let afterAge = try segmentLogs(partition)
+        #expect(afterAge.count == afterSize.count + 1)
+        // Retention by time: everything but the newest segments expires.
+        clock.advance(by: 2 * 3_600_000)
+        try write(1, "new")
+        try writer.enforceRetention()
+        let remaining = try segmentLogs(partition)
+        #expect(remaining.count < afterAge.count)
+        let reader = try LogReader(directory: dir.path).open(orders)
+        #expect(try reader.logStartOffset() > 0)
+        let values = try readAll(dir.path, orders)
+        #expect(values.last == "new0")
+        #expect(!values.contains("old0"))
+        // Only whole segments go, never the active one, and leftovers are all gone.
+        let names = try FileManager.default.contentsOfDirectory(atPath: partition)
+        let bases = Set(remaining.map { ($0 as NSString).lastPathComponent.prefix(20) })
+        #expect(names.allSatisfy { bases.contains($0.prefix(20)) })
+        writer.close()
+    }
+
+    @Test func retentionBySizeKeepsThePartitionUnderTheBound() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 800
+        config.retentionMilliseconds = nil
+        config.retentionBytes = 2500
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<60 {
+            try writer.beginTransaction()
+            try writer.append([record("value-\(index)")], to: orders)
+            try writer.commit(metadata: [])
+        }
+        try writer.enforceRetention()
+        let logs = try segmentLogs(dir.file("orders-0"))
+        let total = try logs.reduce(Int64(0)) { $0 + (try fileSize($1)) }
+        #expect(total <= 2500)
+        #expect(total + 800 > 2500)  // it deleted no more than needed
+        #expect(try readAll(dir.path, orders).last == "value-59")
+        writer.close()
+    }
+
+    @Test func aHugeLengthPrefixAtTheTailIsCutNotAllocated() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        try writer.beginTransaction()
+        try writer.append([record("fine")], to: orders)
+        try writer.commit(metadata: [])
+        writer.close()
+        let log = dir.file("orders-0", "00000000000000000000.log")
+        let goodSize = try fileSize(log)
+        // A header claiming a 2 GiB batch, then a little garbage: a torn write.
+        var bogus = [UInt8](repeating: 0, count: 8)
+        bogus.appendInteger(Int32.max - 100)
+        bogus += [0, 0, 0, 0, 2] + [UInt8](repeating: 0xAB, count: 80)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(bogus))
+        try handle.close()
+        #expect(try readAll(dir.path, orders) == ["fine"])
+        #expect(try LogVerifier.verify(directory: dir.path).isHealthy)
+        try LogWriter.open(directory: dir.path).close()
+        #expect(try fileSize(log) == goodSize)
+        #expect(try readAll(dir.path, orders) == ["fine"])
+    }
+
+    @Test func replayedOldRecordsAreNotDeletedUntilTheirSegmentIsOldToo() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let day: Int64 = 86_400_000
+        let clock = TestClock(100 * day)
+        var config = LogConfig()
+        config.segmentBytes = 600
+        config.retentionMilliseconds = 7 * day
+        config.clock = { clock.now }
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<30 {
+            try writer.beginTransaction()
+            // A backlog from a month ago, written now.
+            try writer.append([record("old-\(index)", timestamp: clock.now - 30 * day)], to: orders)
+            try writer.commit(metadata: [])
+        }
+        let segments = try segmentLogs(dir.file("orders-0")).count
+        #expect(segments > 3)
+        try writer.enforceRetention()
+        #expect(try segmentLogs(dir.file("orders-0")).count == segments)
+        #expect(try readAll(dir.path, orders).first == "old-0")
+        clock.advance(by: 8 * day)
+        try writer.enforceRetention()
+        #expect(try segmentLogs(dir.file("orders-0")).count == 1)
+        writer.close()
+    }
+}
