@@ -23,7 +23,7 @@ struct TailCommand: AsyncParsableCommand {
     @Option(name: .customLong("log"), help: "The log directory.")
     var directory: String
 
-    @Option(name: .customLong("topic"), help: "A topic, or a glob such as 'orders.*'; repeatable. Default: all.")
+    @Option(name: .customLong("topic"), help: "A topic, or a glob such as 'orders.*'; repeatable. Default: all but the internal ones (__*), which must be named.")
     var topics: [String] = []
 
     @Option(help: "Only this partition.")
@@ -110,6 +110,9 @@ struct TailSession {
 
     func selected(_ tp: TopicPartition) -> Bool {
         if let partition = command.partition, tp.partition != partition { return false }
+        // Internal topics (__changelog) only when a pattern names them explicitly, as Kafka's
+        // consumers exclude internal topics from wildcard subscriptions.
+        if tp.topic.hasPrefix("__") { return command.topics.contains { $0.hasPrefix("__") && fnmatch($0, tp.topic, 0) == 0 } }
         return command.topics.isEmpty || command.topics.contains { fnmatch($0, tp.topic, 0) == 0 }
     }
 
