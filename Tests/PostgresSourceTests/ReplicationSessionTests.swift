@@ -201,6 +201,23 @@ import Testing
         }
     }
 
+    @Test func aQuietStreamWritesHeartbeatsThatMoveTheSlot() throws {
+        let fixture = try ReplicationFixture(tablesSQL: Self.outbox, published: ["outbox_{s}"], publish: "insert")
+        let session = try fixture.session { $0.heartbeatInterval = .milliseconds(200) }
+        let before = try #require(try fixture.confirmedFlush())
+        // A heartbeat is a transaction of its own: Begin, the message, Commit.
+        let events = try readEvents(session) { events in
+            events.contains { if case .message(let message) = $0 { message.prefix == ReplicationSession.heartbeatPrefix } else { false } }
+                && events.last.map { if case .commit = $0 { true } else { false } } == true
+        }
+        let commit = try #require(events.last?.commit)
+        session.markDurable(commit.endLSN)
+        try session.sendStatus(force: true)
+        session.close()
+        #expect(try #require(try fixture.confirmedFlush()) >= commit.endLSN)
+        #expect(commit.endLSN > before)
+    }
+
     @Test func aSlotInUseIsAClearError() throws {
         let fixture = try ReplicationFixture(tablesSQL: Self.outbox, published: ["outbox_{s}"], publish: "insert")
         let session = try fixture.session()
