@@ -112,7 +112,10 @@ struct RunCommand: AsyncParsableCommand {
                     + "\(progress.deadLetters) dead letters, durable \(progress.durable), received \(progress.received)", to: &line)
                 lastReport = .now
                 lastEvents = progress.events
-            }, onRecord: options.dryRun ? { record in print(record) } : nil)
+            }, onRecord: options.dryRun ? { record in
+                // One line per record as it happens, also into a pipe (stdout is block-buffered there).
+                FileHandle.standardOutput.write(Data((record + "\n").utf8))
+            } : nil)
             let progress = runner.progress
             print("stopped: \(progress.sourceTransactions) transactions, \(progress.records) records, durable at \(progress.durable)", to: &standardError)
             return 0

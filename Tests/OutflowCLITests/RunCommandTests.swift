@@ -55,7 +55,7 @@ import Testing
         }
 
         /// Starts `outflow run` and waits until it streams.
-        func start(extraArguments: [String] = []) throws -> (Process, URL) {
+        func start(extraArguments: [String] = [], standardOutput: URL? = nil) throws -> (Process, URL) {
             let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
             _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
             let process = Process()
@@ -64,7 +64,7 @@ import Testing
             process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: errorFile)
-            process.standardOutput = FileHandle.nullDevice
+            process.standardOutput = try standardOutput.map { try FileHandle(forWritingTo: $0) } ?? FileHandle.nullDevice
             try process.run()
             let deadline = ContinuousClock.now.advanced(by: .seconds(30))
             while !(try String(contentsOf: errorFile, encoding: .utf8)).contains("resuming after") {
@@ -147,6 +147,36 @@ import Testing
         let output = try String(contentsOf: errors, encoding: .utf8)
         #expect(output.contains("warning: --start-lsn \(position)"))
         #expect(try scenario.committedKeys() == ["after-1"])
+    }
+
+    @Test func aDryRunPrintsRecordsAndAcknowledgesNothing() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        let created = try OutflowProcess.run([
+            "slots", "create", "run_slot_\(scenario.suffix)", "--url", scenario.url,
+            "--publication", "run_pub_\(scenario.suffix)", "--table", "public.\(scenario.table)",
+        ])
+        #expect(created.status == 0)
+        let psql = try #require(OutflowProcess.which("psql"))
+        func confirmed() throws -> String {
+            try OutflowProcess.run(executable: psql, ["-X", "-At", scenario.url, "-c",
+                "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'run_slot_\(scenario.suffix)'"]).standardOutput
+        }
+        let before = try confirmed()
+        try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', 'dry-1', 'Created', '{\"x\": 1}')")
+
+        let outputFile = scenario.directory.appendingPathComponent("dry.out")
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
+        let (process, _) = try scenario.start(extraArguments: ["--dry-run"], standardOutput: outputFile)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !(try String(contentsOf: outputFile, encoding: .utf8)).contains("dry-1"), ContinuousClock.now < deadline { usleep(50_000) }
+        process.terminate()
+        process.waitUntilExit()
+        let line = try #require(try String(contentsOf: outputFile, encoding: .utf8).split(separator: "\n").first)
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(record["topic"] as? String == "outbox.event.order" && record["key"] as? String == "dry-1")
+        #expect(try confirmed() == before)  // nothing acknowledged
+        #expect(!FileManager.default.fileExists(atPath: scenario.logDirectory))  // nothing written
     }
 
     @Test func validateOnlineChecksTheServer() throws {
