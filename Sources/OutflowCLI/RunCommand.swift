@@ -21,12 +21,23 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the records instead of writing them; acknowledge nothing to Postgres.") var dryRun = false
     @Option(help: "Seconds between progress lines on standard error (0: none).") var progressInterval: Double = 5
     @Option(help: "Seconds a stop waits for the source transaction in progress.") var shutdownTimeout: Double = 10
+    @Option(
+        help: ArgumentHelp(
+            "Stop cleanly (exit 0) once everything up to this WAL position (X/Y) is durable and acknowledged.",
+            valueName: "lsn"))
+    var untilLSN: String?
+
+    func validate() throws {
+        if let untilLSN, LSN(untilLSN) == nil { throw ValidationError("--until-lsn: not a WAL position (X/Y in hexadecimal): \(untilLSN)") }
+        if untilLSN != nil && dryRun { throw ValidationError("--until-lsn cannot be combined with --dry-run (nothing is acknowledged)") }
+    }
 
     func run() async throws {
         let config = try loadPipeline(file)
         let stop = StopSignal()
         stop.install { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }
-        let options = Options(dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout)
+        let options = Options(
+            dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, untilLSN: untilLSN.flatMap { LSN($0) })
         // The source and the log are blocking I/O: they run on a thread of their own.
         let status: Int32 = await withCheckedContinuation { continuation in
             let thread = Thread {
@@ -42,6 +53,7 @@ struct RunCommand: AsyncParsableCommand {
         var dryRun: Bool
         var progressInterval: Double
         var shutdownTimeout: Double
+        var untilLSN: LSN? = nil
     }
 
     static func runPipeline(_ config: PipelineConfig, options: Options, stop: StopSignal) -> Int32 {
@@ -88,7 +100,10 @@ struct RunCommand: AsyncParsableCommand {
                 """, to: &standardError)
             var lastReport = ContinuousClock.now
             var lastEvents = 0
-            try runner.run(source: source, shouldStop: { stop.isRequested }, report: { progress in
+            // --until-lsn: the source's flush position is what is durable in the log (a Commit's end
+            // LSN, or a keepalive's WAL end once everything handed over is durable).
+            let until = options.untilLSN
+            try runner.run(source: source, shouldStop: { stop.isRequested || until.map { source.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
