@@ -10,8 +10,8 @@
 //         value_bytes, segment_bytes (the partition's .log files)
 //
 //   outflow-bench latency DIR TOPIC TIMEOUT_SECONDS
-//       Polls every partition of TOPIC in the log at DIR, read_committed, until it reads a record
-//       without "t" (the end marker) or TIMEOUT_SECONDS passed. Each other record value is JSON
+//       Polls every partition of TOPIC in the log at DIR, read_committed, until 500 ms after it
+//       reads a record without "t" (the end marker), or TIMEOUT_SECONDS passed. Each other record value is JSON
 //       with "t": the microseconds since the epoch at which the row was written
 //       (clock_timestamp()). Prints records, p50_ms, p99_ms, max_ms.
 //
@@ -157,8 +157,12 @@ func latency(directory: String, topic: String, timeout: Double) throws {
     var latencies: [Int64] = []
     latencies.reserveCapacity(200_000)
     var ended = false
+    // The end marker's partition may show its commit before the others do (the commit markers
+    // are written partition by partition): keep reading for 500 ms after it.
+    var endedAt: ContinuousClock.Instant?
     var discovered = ContinuousClock.now.advanced(by: .seconds(-1))
-    while !ended && ContinuousClock.now < deadline {
+    while ContinuousClock.now < deadline {
+        if let endedAt, ContinuousClock.now - endedAt >= .milliseconds(500) { break }
         // New partitions appear as the first records of their keys arrive: look every 100 ms.
         if ContinuousClock.now - discovered >= .milliseconds(100), let log = try? LogReader(directory: directory) {
             discovered = .now
@@ -174,7 +178,12 @@ func latency(directory: String, topic: String, timeout: Double) throws {
                 any = true
                 let now = microsecondsSinceEpoch()
                 for record in records {
-                    if let value = record.value, let sent = sendTime(value) { latencies.append(now - sent) } else { ended = true }
+                    if let value = record.value, let sent = sendTime(value) {
+                        latencies.append(now - sent)
+                    } else if !ended {
+                        ended = true
+                        endedAt = .now
+                    }
                 }
             }
         }
