@@ -1,5 +1,5 @@
 # Outflow — the two commands: `make demo` and `make test`.
-.PHONY: all build test demo fuzz deps clean
+.PHONY: all build test demo fuzz bench deps clean
 
 all: build
 
@@ -20,6 +20,11 @@ demo: deps
 # A long libFuzzer campaign over the pgoutput decoder (RUNS=10000000 by default).
 fuzz: deps
 	scripts/fuzz $(if $(RUNS),-runs=$(RUNS))
+
+# Throughput, latency, memory and micro-benchmarks against a throwaway PostgreSQL (several
+# minutes; prints one table). See docs/performance.md.
+bench: deps
+	scripts/bench
 
 clean:
 	rm -rf .build .build-* .sandbox .venv-oracle demo-data

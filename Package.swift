@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "outflow", targets: ["OutflowCLI"]),
+        .executable(name: "outflow-bench", targets: ["OutflowBench"]),
         .library(name: "PGOutput", targets: ["PGOutput"]),
         .library(name: "PostgresSource", targets: ["PostgresSource"]),
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
@@ -49,6 +50,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `make bench`: the log micro-benchmarks and the live-latency reader (scripts/bench).
+        .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog"]),
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),

@@ -25,9 +25,16 @@ struct RunCommand: AsyncParsableCommand {
         "Skip ahead: start streaming at this WAL position; transactions committed before it are never read (they are lost to this pipeline).",
         valueName: "X/Y"))
     var startLSN: String?
+    @Option(
+        help: ArgumentHelp(
+            "Stop cleanly (exit 0) once everything up to this WAL position (X/Y) is durable and acknowledged.",
+            valueName: "lsn"))
+    var untilLSN: String?
 
     func validate() throws {
         if let startLSN, LSN(startLSN) == nil { throw ValidationError("--start-lsn \(startLSN): not a WAL position (X/Y, hexadecimal)") }
+        if let untilLSN, LSN(untilLSN) == nil { throw ValidationError("--until-lsn: not a WAL position (X/Y in hexadecimal): \(untilLSN)") }
+        if untilLSN != nil && dryRun { throw ValidationError("--until-lsn cannot be combined with --dry-run (nothing is acknowledged)") }
     }
 
     func run() async throws {
@@ -35,7 +42,8 @@ struct RunCommand: AsyncParsableCommand {
         let stop = StopSignal()
         stop.install { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }
         let options = Options(
-            dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, startLSN: startLSN.flatMap { LSN($0) })
+            dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, startLSN: startLSN.flatMap { LSN($0) },
+            untilLSN: untilLSN.flatMap { LSN($0) })
         // The source and the log are blocking I/O: they run on a thread of their own.
         let status: Int32 = await withCheckedContinuation { continuation in
             let thread = Thread {
@@ -51,7 +59,8 @@ struct RunCommand: AsyncParsableCommand {
         var dryRun: Bool
         var progressInterval: Double
         var shutdownTimeout: Double
-        var startLSN: LSN?
+        var startLSN: LSN? = nil
+        var untilLSN: LSN? = nil
     }
 
     static func runPipeline(_ config: PipelineConfig, options: Options, stop: StopSignal) -> Int32 {
@@ -103,7 +112,10 @@ struct RunCommand: AsyncParsableCommand {
                 """, to: &standardError)
             var lastReport = ContinuousClock.now
             var lastEvents = 0
-            try runner.run(source: source, shouldStop: { stop.isRequested }, report: { progress in
+            // --until-lsn: the source's flush position is what is durable in the log (a Commit's end
+            // LSN, or a keepalive's WAL end once everything handed over is durable).
+            let until = options.untilLSN
+            try runner.run(source: source, shouldStop: { stop.isRequested || until.map { source.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18

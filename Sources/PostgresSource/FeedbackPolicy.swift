@@ -21,6 +21,10 @@ public struct FeedbackPolicy: Sendable {
     /// The flush position last sent.
     public private(set) var lastSentFlush: LSN = .zero
     private var lastSentAt: ContinuousClock.Instant?
+    /// A keepalive's WAL end seen while idle but before everything handed over was durable: it
+    /// becomes safe when the sink catches up, unless data arrived since. (Once the client reports
+    /// that position as written, the server sends no further keepalive to acknowledge.)
+    private var idleCandidate: LSN?
     private var replyOwed = false
 
     static let durableReportInterval = Duration.milliseconds(50)
@@ -34,8 +38,10 @@ public struct FeedbackPolicy: Sendable {
     /// The flush position to report now.
     public var flushPosition: LSN { max(durable, idleSafe) }
 
+    /// Data (an XLogData frame) arrived up to `walEnd`.
     public mutating func noteReceived(walEnd: LSN) {
         received = max(received, walEnd)
+        idleCandidate = nil
     }
 
     /// A commit was handed to the consumer: it is in flight until reported durable.
@@ -45,13 +51,19 @@ public struct FeedbackPolicy: Sendable {
 
     public mutating func noteDurable(_ lsn: LSN) {
         durable = max(durable, lsn)
+        if let candidate = idleCandidate, durable >= handedOver {
+            idleSafe = max(idleSafe, candidate)
+            idleCandidate = nil
+        }
     }
 
     /// A keepalive arrived. `idle`: no transaction is open in the source.
     public mutating func noteKeepalive(walEnd: LSN, replyRequested: Bool, idle: Bool) {
-        noteReceived(walEnd: walEnd)
+        received = max(received, walEnd)
         if idle && durable >= handedOver {
             idleSafe = max(idleSafe, walEnd)
+        } else if idle {
+            idleCandidate = max(idleCandidate ?? .zero, walEnd)
         }
         if replyRequested { replyOwed = true }
     }

@@ -48,6 +48,13 @@ import Testing
             if mustSucceed { #expect(result.status == 0, "\(result.standardError)") }
         }
 
+        func query(_ sql: String) throws -> String {
+            let psql = try #require(OutflowProcess.which("psql"))
+            let result = try OutflowProcess.run(executable: psql, ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+            #expect(result.status == 0, "\(result.standardError)")
+            return result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+
         func cleanUp() {
             _ = try? psql("SELECT pg_drop_replication_slot('run_slot_\(suffix)')", mustSucceed: false)
             _ = try? psql("DROP PUBLICATION run_pub_\(suffix)", mustSucceed: false)
@@ -192,6 +199,41 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.standardError.contains("table public.\(scenario.table) does not exist"))
         #expect(!missing.standardError.contains(":outflow@"))  // the URL's password is never printed
+    }
+
+    /// `--until-lsn`: stops by itself, exit 0, once the position is durable and acknowledged,
+    /// even when the position is past the last transaction (only a keepalive reaches it).
+    @Test func untilLSNStopsOnceThePositionIsDurableAndConfirmed() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        let (first, firstErrors) = try scenario.start()  // creates the slot
+        first.terminate()
+        first.waitUntilExit()
+        let firstOutput = try String(contentsOf: firstErrors, encoding: .utf8)
+        #expect(first.terminationStatus == 0, "\(firstOutput)")
+        let keys = (0..<30).map { "u-\($0)" }
+        for key in keys {
+            try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', '\(key)', 'Created', '{}')")
+        }
+        let end = try scenario.query("SELECT pg_current_wal_lsn()")
+        let (second, secondErrors) = try scenario.start(extraArguments: ["--until-lsn", end])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while second.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        let output = try String(contentsOf: secondErrors, encoding: .utf8)
+        #expect(!second.isRunning, "outflow run --until-lsn \(end) did not stop: \(output)")
+        if second.isRunning { second.terminate() }
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0, "\(output)")
+        let committed = try scenario.committedKeys()
+        #expect(committed.sorted() == keys.sorted())
+        let confirmed = try scenario.query("SELECT confirmed_flush_lsn >= '\(end)'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'run_slot_\(scenario.suffix)'")
+        #expect(confirmed == "t")
+    }
+
+    @Test func untilLSNMustBeAPosition() throws {
+        let result = try OutflowProcess.run(["run", "pipeline.yaml", "--until-lsn", "nope"])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("--until-lsn"))
     }
 
     @Test func anInvalidPipelineFileExits78() throws {

@@ -25,12 +25,26 @@ import Testing
         // In flight (handed over, not durable): the keepalive's WAL end must not be acknowledged.
         policy.noteKeepalive(walEnd: LSN(900), replyRequested: false, idle: true)
         #expect(policy.flushPosition == .zero)
+        policy.noteReceived(walEnd: LSN(920))  // the next transaction begins
         policy.noteDurable(LSN(100))
+        #expect(policy.flushPosition == LSN(100))
         // Inside a transaction: not either.
         policy.noteKeepalive(walEnd: LSN(950), replyRequested: false, idle: false)
         #expect(policy.flushPosition == LSN(100))
         policy.noteKeepalive(walEnd: LSN(1000), replyRequested: false, idle: true)
         #expect(policy.flushPosition == LSN(1000))
+    }
+
+    @Test func anIdleKeepaliveThatArrivedBeforeTheSinkCaughtUpIsAcknowledgedOnceItHas() {
+        // The walsender pings once when it has caught up; the commit before it is still being
+        // written. When it is durable, the ping's WAL end is safe: nothing arrived in between.
+        var policy = FeedbackPolicy()
+        policy.noteReceived(walEnd: LSN(100))
+        policy.noteHandedOver(commitEnd: LSN(120))
+        policy.noteKeepalive(walEnd: LSN(900), replyRequested: false, idle: true)
+        #expect(policy.flushPosition == .zero)
+        policy.noteDurable(LSN(120))
+        #expect(policy.flushPosition == LSN(900))
     }
 
     @Test func statusIsSentOnTheIntervalAtOnceWhenAskedAndPromptlyForNewDurablePositions() {

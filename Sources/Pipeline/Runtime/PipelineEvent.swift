@@ -45,6 +45,63 @@ public struct PipelineEvent: Sendable {
     public var valueField: String?
     /// A change event's rows decoded by column type (table CDC); nil when no stage needs them.
     public var rows: DecodedRows?
+    /// Fields read from a row only when an expression asks for them (the outbox stage's
+    /// columns): most pipelines never look at them, and building them — above all parsing every
+    /// JSON payload — was the largest cost of a drain (docs/performance.md). `fields` wins.
+    public var rowFields: RowFields?
+
+    /// A row's columns as fields: text columns as strings, NULL as null, and one column that
+    /// holds valid JSON (json or jsonb: the server checked it) parsed when read.
+    public struct RowFields: Sendable {
+        public var relation: PGOutputMessage.Relation
+        public var tuple: TupleData
+        public var jsonColumn: Int?
+        /// Columns that are not fields (set in `fields` instead).
+        public var excluded: Set<Int>
+
+        public init(relation: PGOutputMessage.Relation, tuple: TupleData, jsonColumn: Int?, excluded: Set<Int> = []) {
+            self.relation = relation
+            self.tuple = tuple
+            self.jsonColumn = jsonColumn
+            self.excluded = excluded
+        }
+
+        func value(at index: Int) -> EventValue? {
+            guard index < tuple.columns.count, !excluded.contains(index) else { return nil }
+            switch tuple.columns[index] {
+            case .text(let bytes):
+                if index == jsonColumn { return (try? JSONValueParser.parse(Array(bytes))) ?? .string(String(decoding: bytes, as: UTF8.self)) }
+                return .string(String(decoding: bytes, as: UTF8.self))
+            case .null: return .null
+            default: return nil
+            }
+        }
+
+        public func value(named name: String) -> EventValue? {
+            guard let index = relation.columns.firstIndex(where: { $0.name == name }) else { return nil }
+            return value(at: index)
+        }
+
+        public var all: [String: EventValue] {
+            var members: [String: EventValue] = [:]
+            for (index, column) in relation.columns.enumerated() {
+                if let value = value(at: index) { members[column.name] = value }
+            }
+            return members
+        }
+    }
+
+    /// A field by top-level name: `fields`, else the row's.
+    public func field(_ name: String) -> EventValue? {
+        fields[name] ?? rowFields?.value(named: name)
+    }
+
+    /// Moves the row's fields into `fields` (before a stage writes fields).
+    public mutating func materializeRowFields() {
+        guard let row = rowFields else { return }
+        rowFields = nil
+        fields.merge(row.all) { current, _ in current }
+    }
 
     public init(origin: EventOrigin, change: SourceChange? = nil) {
         self.origin = origin
@@ -65,12 +122,12 @@ extension PipelineEvent: EventView {
     public func value(at path: FieldPath) -> EventValue? {
         var current: EventValue
         switch path.segments[0] {
-        case .name("headers") where fields["headers"] == nil:
+        case .name("headers") where field("headers") == nil:
             var members: [String: EventValue] = [:]
             for header in headers { members[header.key] = header.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null }
             current = .object(members)
         case .name(let name):
-            if let field = fields[name] {
+            if let field = field(name) {
                 current = field
             } else if let rows, name == "after" || name == "before" {
                 current = (name == "after" ? rows.after : rows.before).map(DecodedRows.eventValue(of:)) ?? .null

@@ -31,6 +31,7 @@ public final class MapStage: Stage {
                     return
                 }
                 if path.root == event.valueField { valueChanged = true }
+                event.materializeRowFields()
                 event.fields[path.root] = Self.updating(event.fields[path.root] ?? (event.value(at: FieldPath(names: path.root)) ?? .null), at: path.segments.dropFirst(), to: value)
             }
         }

@@ -61,22 +61,23 @@ public final class OutboxStage: Stage {
             return nil
         }
         var output = PipelineEvent(origin: event.origin)
-        for (index, column) in change.relation.columns.enumerated() where index < tuple.columns.count {
-            if case .text(let bytes) = tuple.columns[index], index != layout.payload {
-                output.fields[column.name] = .string(String(decoding: bytes, as: UTF8.self))
-            } else if case .null = tuple.columns[index] {
-                output.fields[column.name] = .null
-            }
-        }
+        // The columns become fields lazily (read by expressions only); a json/jsonb payload is
+        // parsed only if read. Another payload type is parsed here, as it may not be JSON.
         let payload = text(layout.payload)
-        if let payload, !payload.isEmpty {
-            do {
-                output.fields[config.columns.payload] = try JSONValueParser.parse(payload)
-            } catch {
-                throw failure("the payload is not JSON: \(error)")
-            }
+        let jsonPayload = Self.jsonTypes.contains(change.relation.columns[layout.payload].typeOID)
+        if let payload, !payload.isEmpty, jsonPayload {
+            output.rowFields = .init(relation: change.relation, tuple: tuple, jsonColumn: layout.payload)
         } else {
-            output.fields[config.columns.payload] = payload.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+            output.rowFields = .init(relation: change.relation, tuple: tuple, jsonColumn: nil, excluded: [layout.payload])
+            if let payload, !payload.isEmpty {
+                do {
+                    output.fields[config.columns.payload] = try JSONValueParser.parse(payload)
+                } catch {
+                    throw failure("the payload is not JSON: \(error)")
+                }
+            } else {
+                output.fields[config.columns.payload] = payload.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+            }
         }
 
         guard let aggregateID = text(layout.aggregateID) else { throw failure("\(config.columns.aggregateID) is NULL") }
@@ -104,6 +105,9 @@ public final class OutboxStage: Stage {
         output.valueField = config.columns.payload
         emit(output, nil)
     }
+
+    /// json, jsonb.
+    static let jsonTypes: Set<UInt32> = [114, 3802]
 
     private func warn(_ message: Logger.Message, event: PipelineEvent) {
         logger.warning(message, metadata: [

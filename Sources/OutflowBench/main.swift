@@ -1,0 +1,220 @@
+// outflow-bench: the parts of `make bench` (scripts/bench) that need the log engine itself.
+//
+//   outflow-bench log-micro DIR [RECORDS]
+//       Writes RECORDS outbox-like JSON values (default 400000) through a LogWriter (zstd level 3,
+//       one partition, transactions of about 4 MiB, each commit fsynced), then reads them back
+//       read_committed. Also writes the same values, concatenated, to DIR/values.bin so the
+//       caller can compress them with `zstd -3`. Prints `key value` lines:
+//         append_mb_s  (uncompressed value bytes per second, append + commit)
+//         tail_records_s
+//         value_bytes, segment_bytes (the partition's .log files)
+//
+//   outflow-bench latency DIR TOPIC TIMEOUT_SECONDS
+//       Polls every partition of TOPIC in the log at DIR, read_committed, until 500 ms after it
+//       reads a record without "t" (the end marker), or TIMEOUT_SECONDS passed. Each other record value is JSON
+//       with "t": the microseconds since the epoch at which the row was written
+//       (clock_timestamp()). Prints records, p50_ms, p99_ms, max_ms.
+//
+//   outflow-bench count DIR TOPIC
+//       The number of committed records of TOPIC (every partition).
+
+import Foundation
+import SegmentLog
+
+func microsecondsSinceEpoch() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("outflow-bench: \(message)\n".utf8))
+    exit(1)
+}
+
+/// A SplitMix64 generator so the data is the same on every run.
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Values shaped like the outbox payloads the drain workloads write (jsonb text form).
+func outboxValue(_ random: inout SplitMix64, index: Int) -> [UInt8] {
+    let r = random.next()
+    let text = #"{"id": \#(index), "sku": "SKU-\#(r % 313)", "qty": \#(r % 5 + 1), "total": \#(r % 10_000).\#(r % 100), "currency": "EUR", "orderId": "o-\#(r % 100_000)", "customerId": "c-\#(r % 977)"}"#
+    return Array(text.utf8)
+}
+
+func logMicro(directory: String, count: Int) throws {
+    try? FileManager.default.removeItem(atPath: directory)
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    let logDirectory = directory + "/log"
+    var random = SplitMix64(state: 42)
+    let baseTime: Int64 = 1_780_000_000_000
+    let records = (0..<count).map { Record(value: outboxValue(&random, index: $0), timestamp: baseTime + Int64($0)) }
+    let valueBytes = records.reduce(0) { $0 + $1.value!.count }
+    var concatenated: [UInt8] = []
+    concatenated.reserveCapacity(valueBytes)
+    for record in records { concatenated += record.value! }
+    _ = FileManager.default.createFile(atPath: directory + "/values.bin", contents: Data(concatenated))
+
+    var config = LogConfig()
+    config.compression = .zstd
+    config.zstdLevel = 3
+    let tp = try TopicPartition(topic: "bench", partition: 0)
+    let writer = try LogWriter.open(directory: logDirectory, config: config)
+    let batch = 2000
+    let transactionBytes = 4 << 20
+    let started = ContinuousClock.now
+    var index = 0
+    var metadata: UInt64 = 0
+    while index < records.count {
+        try writer.beginTransaction()
+        while index < records.count && writer.transactionBytes < transactionBytes {
+            let end = min(index + batch, records.count)
+            try writer.append(Array(records[index..<end]), to: tp)
+            index = end
+        }
+        metadata += 1
+        try writer.commit(metadata: Array(String(metadata).utf8))
+    }
+    let writeSeconds = seconds(ContinuousClock.now - started)
+    writer.close()
+
+    let reader = try LogReader(directory: logDirectory).open(tp, isolation: .readCommitted)
+    let readStarted = ContinuousClock.now
+    var read = 0
+    while true {
+        let polled = try reader.poll(maxRecords: 5000)
+        if polled.isEmpty { break }
+        read += polled.count
+    }
+    let readSeconds = seconds(ContinuousClock.now - readStarted)
+    guard read == count else { fail("read \(read) records back, wrote \(count)") }
+
+    let partitionDirectory = logDirectory + "/" + tp.directoryName
+    var segmentBytes = 0
+    for name in try FileManager.default.contentsOfDirectory(atPath: partitionDirectory) where name.hasSuffix(".log") {
+        segmentBytes += (try FileManager.default.attributesOfItem(atPath: partitionDirectory + "/" + name)[.size] as? Int) ?? 0
+    }
+    print("records \(count)")
+    print("value_bytes \(valueBytes)")
+    print("append_mb_s \(String(format: "%.1f", Double(valueBytes) / writeSeconds / 1e6))")
+    print("tail_records_s \(Int(Double(read) / readSeconds))")
+    print("segment_bytes \(segmentBytes)")
+}
+
+/// The microseconds in `"t": 123…` of a JSON value.
+func sendTime(_ value: [UInt8]) -> Int64? {
+    let pattern = Array(#""t":"#.utf8)
+    guard value.count > pattern.count else { return nil }
+    var i = 0
+    while i + pattern.count <= value.count {
+        if value[i..<(i + pattern.count)].elementsEqual(pattern) {
+            var j = i + pattern.count
+            while j < value.count && value[j] == UInt8(ascii: " ") { j += 1 }
+            var number: Int64 = 0
+            var digits = 0
+            while j < value.count, value[j] >= UInt8(ascii: "0"), value[j] <= UInt8(ascii: "9") {
+                number = number * 10 + Int64(value[j] - UInt8(ascii: "0"))
+                j += 1
+                digits += 1
+            }
+            return digits > 0 ? number : nil
+        }
+        i += 1
+    }
+    return nil
+}
+
+func count(directory: String, topic: String) throws {
+    let log = try LogReader(directory: directory)
+    var total = 0
+    for tp in try log.partitions() where tp.topic == topic {
+        let reader = try log.open(tp, isolation: .readCommitted)
+        while true {
+            let records = try reader.poll(maxRecords: 5000)
+            if records.isEmpty { break }
+            total += records.count
+        }
+    }
+    print(total)
+}
+
+func latency(directory: String, topic: String, timeout: Double) throws {
+    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
+    var readers: [TopicPartition: PartitionReader] = [:]
+    var latencies: [Int64] = []
+    latencies.reserveCapacity(200_000)
+    var ended = false
+    // The end marker's partition may show its commit before the others do (the commit markers
+    // are written partition by partition): keep reading for 500 ms after it.
+    var endedAt: ContinuousClock.Instant?
+    var discovered = ContinuousClock.now.advanced(by: .seconds(-1))
+    while ContinuousClock.now < deadline {
+        if let endedAt, ContinuousClock.now - endedAt >= .milliseconds(500) { break }
+        // New partitions appear as the first records of their keys arrive: look every 100 ms.
+        if ContinuousClock.now - discovered >= .milliseconds(100), let log = try? LogReader(directory: directory) {
+            discovered = .now
+            for tp in (try? log.partitions()) ?? [] where tp.topic == topic && readers[tp] == nil {
+                readers[tp] = try log.open(tp, isolation: .readCommitted)
+            }
+        }
+        var any = false
+        for reader in readers.values {
+            while true {
+                let records = try reader.poll(maxRecords: 1000)
+                if records.isEmpty { break }
+                any = true
+                let now = microsecondsSinceEpoch()
+                for record in records {
+                    if let value = record.value, let sent = sendTime(value) {
+                        latencies.append(now - sent)
+                    } else if !ended {
+                        ended = true
+                        endedAt = .now
+                    }
+                }
+            }
+        }
+        if !any { usleep(1000) }  // a reader polling the files: 1 ms between empty polls
+    }
+    latencies.sort()
+    func percentile(_ p: Double) -> String {
+        guard !latencies.isEmpty else { return "nan" }
+        let index = min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)
+        return String(format: "%.1f", Double(latencies[max(0, index)]) / 1000)
+    }
+    print("records \(latencies.count)")
+    print("ended \(ended)")
+    print("p50_ms \(percentile(0.50))")
+    print("p99_ms \(percentile(0.99))")
+    print("max_ms \(latencies.last.map { String(format: "%.1f", Double($0) / 1000) } ?? "nan")")
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+do {
+    switch arguments.first {
+    case "log-micro" where arguments.count >= 2:
+        try logMicro(directory: arguments[1], count: arguments.count > 2 ? Int(arguments[2]) ?? 400_000 : 400_000)
+    case "latency" where arguments.count == 4:
+        guard let timeout = Double(arguments[3]) else { fail("latency: TIMEOUT_SECONDS is a number") }
+        try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
+    case "count" where arguments.count == 3:
+        try count(directory: arguments[1], topic: arguments[2])
+    default:
+        fail("usage: outflow-bench log-micro DIR [RECORDS] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC")
+    }
+} catch {
+    fail("\(error)")
+}
