@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaultInjection
 import Foundation
 import Logging
 import PGOutput
@@ -50,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         var logDirectory = config.sink.dir
         do {
+            if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }
             let built = try PipelineBuilder.build(config)
             let connection = try PostgresConnection(built.connectionString, mode: .replication)
             let report = try connection.preflight(PreflightRequirements(
@@ -78,13 +80,13 @@ struct RunCommand: AsyncParsableCommand {
             let runner = try PipelineRunner(
                 graph: built.graph, writer: writer, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
                 logger: logger)
-            let source = try ReplicationSession(settings: built.replication, durable: options.dryRun ? .zero : runner.committedPosition, logger: logger)
+            let source = try ReplicationSession(settings: built.replication, durable: options.dryRun ? .zero : runner.sourceStart, logger: logger)
             defer { source.close() }
             if options.dryRun { source.acknowledgementsDisabled = true }
             print("""
                 pipeline \(config.name): slot \(config.source.slot), publication \(config.source.publication), \
                 resuming after \(runner.committedPosition == .zero ? "the slot's confirmed position" : runner.committedPosition.description), \
-                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, \(config.guarantee.rawValue)
+                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, guarantee \(config.guarantee.rawValue)
                 """, to: &standardError)
             var lastReport = ContinuousClock.now
             var lastEvents = 0
