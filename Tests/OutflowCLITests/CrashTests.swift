@@ -1,0 +1,390 @@
+import Foundation
+import PostgresSource
+import SegmentLog
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The crash-test suite: the real `outflow run`, under a concurrent outbox write load (some
+/// transactions rolled back), killed again and again — SIGKILL at random moments and aborts
+/// at named crash points (`OUTFLOW_CRASH_AT`) — and restarted; at the end each guarantee's
+/// contract is checked against the source table.
+///
+/// `OUTFLOW_CRASH_CYCLES` sets the number of kill/restart cycles per mode (default 20: the
+/// short version `make test` runs); `make crash-test` runs 300 and prints the table lines
+/// (`crash-test | mode | cycles | …`).
+@Suite struct CrashTests {
+    static let cycles = Int(ProcessInfo.processInfo.environment["OUTFLOW_CRASH_CYCLES"] ?? "") ?? 20
+    static let keys = 8
+
+    /// Crash points each mode passes through, so an armed one is actually reached.
+    static func crashPoints(_ mode: String) -> [String] {
+        let source = ["source.status.before-send", "source.status.after-send", "runner.before-commit", "log.append.after-data"]
+        switch mode {
+        case "exactly_once":
+            return source + [
+                "log.commit.after-data-fsync", "log.commit.after-record-append", "log.commit.after-record-fsync",
+                "log.commit.after-markers", "runner.after-commit", "runner.after-mark-durable",
+            ]
+        case "at_least_once":
+            return source + ["log.sync.after-fsync", "runner.position.after-temp-write", "runner.after-commit", "runner.after-mark-durable"]
+        default:
+            return source + ["runner.amo.after-ack", "runner.amo.after-write"]
+        }
+    }
+
+    /// What the source table and the log say, compared.
+    struct Outcome: CustomStringConvertible {
+        var mode: String
+        var cycles = 0
+        var sigkills = 0
+        var injectedCrashes = 0
+        var crashPointsNotReached = 0
+        var events = 0
+        var lost = 0
+        var duplicated = 0
+        var abortedVisible = 0
+        var orderViolations = 0
+        var seconds = 0.0
+
+        var description: String {
+            "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
+                + "\(sigkills) SIGKILL, \(injectedCrashes) crash points, \(crashPointsNotReached) not reached | \(Int(seconds)) s"
+        }
+    }
+
+    @Test(arguments: ["exactly_once", "at_least_once", "at_most_once"])
+    func killedAndRestartedUnderLoadKeepsItsContract(mode: String) throws {
+        let started = ContinuousClock.now
+        let scenario = try CrashScenario(mode: mode)
+        defer { scenario.cleanUp() }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys)
+        load.start()
+        var outcome = Outcome(mode: mode)
+        var generator = SystemRandomNumberGenerator()
+        let points = Self.crashPoints(mode)
+        for cycle in 0..<Self.cycles {
+            try scenario.waitForInactiveSlot()
+            let injected = cycle % 2 == 1
+            var environment: [String: String] = [:]
+            if injected {
+                let point = points[(cycle / 2) % points.count]
+                environment["OUTFLOW_CRASH_AT"] = "\(point):\(Int.random(in: 1...3, using: &generator))"
+            }
+            let run = try scenario.start(environment: environment)
+            if injected {
+                // The armed point is reached as the load flows; bounded by a deadline.
+                if try run.waitForExit(seconds: 10) {
+                    let output = try run.output()
+                    #expect(run.process.terminationReason == .uncaughtSignal && run.process.terminationStatus == SIGABRT, "\(output)")
+                    #expect(output.contains("crash point"), "\(output)")
+                    outcome.injectedCrashes += 1
+                } else {
+                    outcome.crashPointsNotReached += 1
+                    run.kill()
+                }
+            } else {
+                // A random moment: the kill time itself is what is being randomised.
+                usleep(UInt32.random(in: 50_000...700_000, using: &generator))
+                let output = try run.output()
+                #expect(run.process.isRunning, "outflow exited before the kill: \(output)")
+                run.kill()
+                outcome.sigkills += 1
+            }
+            outcome.cycles += 1
+            try #require(load.failure == nil, "the write load failed: \(load.failure ?? "")")
+        }
+        load.stop()
+        try #require(load.failure == nil, "the write load failed: \(load.failure ?? "")")
+        try #require(load.committed > 0, "the write load committed nothing")
+
+        // A last, clean run drains everything the slot still holds: a sentinel row committed
+        // after the load is the condition it has caught up.
+        try scenario.waitForInactiveSlot()
+        let sentinel = UUID().uuidString.lowercased()
+        try scenario.sql("INSERT INTO \(scenario.table) VALUES ('\(sentinel)', 'order', 'sentinel', 'Created', '{\"seq\": 0}')")
+        let final = try scenario.start(environment: [:])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        while !(try scenario.logIDs().contains(sentinel)) {
+            guard final.process.isRunning, ContinuousClock.now < deadline else {
+                Issue.record("the final run did not catch up: \(try final.output())")
+                final.kill()
+                return
+            }
+            usleep(50_000)  // polling the log for a condition, bounded by the deadline
+        }
+        final.process.terminate()
+        #expect(try final.waitForExit(seconds: 30), "outflow did not stop on SIGTERM")
+        let finalOutput = try final.output()
+        #expect(final.process.terminationReason == .exit && final.process.terminationStatus == 0, "\(finalOutput)")
+        #expect(finalOutput.contains("guarantee \(mode)"))
+
+        // The contract, against the source table.
+        let committed = try scenario.committedRows()
+        let records = try scenario.logRecords()
+        outcome.events = committed.count
+        var seen: [String: Int] = [:]
+        var lastSequence: [String: Int] = [:]
+        for record in records {
+            seen[record.id, default: 0] += 1
+            guard committed[record.id] != nil else {
+                outcome.abortedVisible += 1
+                continue
+            }
+            if seen[record.id]! > 1 {
+                outcome.duplicated += 1
+                continue  // a duplicate repeats an earlier record; order is judged on first sight
+            }
+            if let previous = lastSequence[record.key], record.sequence <= previous { outcome.orderViolations += 1 }
+            lastSequence[record.key] = max(lastSequence[record.key] ?? .min, record.sequence)
+        }
+        outcome.lost = committed.keys.filter { seen[$0] == nil }.count
+        outcome.seconds = Double((ContinuousClock.now - started).components.seconds)
+        print("crash-test | mode | cycles | events | lost | duplicated | aborted visible | order violations | kills | time")
+        print(outcome)
+
+        #expect(outcome.injectedCrashes > 0, "no injected crash point fired: the facility or the points are not wired")
+        #expect(seen[sentinel] != nil)
+        #expect(outcome.abortedVisible == 0, "records of rolled-back transactions are visible")
+        #expect(outcome.orderViolations == 0, "per-key order differs from commit order")
+        switch mode {
+        case "exactly_once":
+            #expect(outcome.lost == 0)
+            #expect(outcome.duplicated == 0)
+        case "at_least_once":
+            #expect(outcome.lost == 0)
+        default:
+            #expect(outcome.duplicated == 0)
+        }
+    }
+}
+
+/// One mode's table, slot, publication and log directory, and the `outflow run` processes.
+struct CrashScenario {
+    let suffix = "\(UInt32.random(in: 0...UInt32.max))"
+    let mode: String
+    let directory: URL
+    let url: String
+    var table: String { "crash_outbox_\(suffix)" }
+    var slot: String { "crash_slot_\(suffix)" }
+    var logDirectory: String { directory.appendingPathComponent("data/log").path }
+    var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
+
+    init(mode: String) throws {
+        self.mode = mode
+        url = try testDatabaseURL()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-crash-\(suffix)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try """
+            version: 1
+            name: crash-test
+            source:
+              postgres:
+                url: ${env:OUTFLOW_PG_URL}
+                slot: \(slot)
+                publication: crash_pub_\(suffix)
+                tables: [public.\(table)]
+                status_interval: 1s
+            stages:
+              - outbox:
+                  table: public.\(table)
+            sink:
+              log:
+                dir: ./data/log
+                partitions: 3
+                compression: zstd
+                segment_bytes: 1MiB
+            guarantee: \(mode)
+            """.write(to: pipelineFile, atomically: true, encoding: .utf8)
+        try sql("CREATE TABLE \(table) (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload jsonb)")
+        // The slot exists before the load starts: every row committed from now on is the pipeline's.
+        try sql("CREATE PUBLICATION crash_pub_\(suffix) FOR TABLE \(table)")
+        try sql("SELECT pg_create_logical_replication_slot('\(slot)', 'pgoutput')")
+    }
+
+    func sql(_ text: String) throws {
+        let connection = try PostgresConnection(try ConnectionString(url))
+        _ = try connection.execute(text)
+    }
+
+    func cleanUp() {
+        _ = try? sql("SELECT pg_drop_replication_slot('\(slot)') WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active)")
+        _ = try? sql("DROP PUBLICATION IF EXISTS crash_pub_\(suffix)")
+        _ = try? sql("DROP TABLE IF EXISTS \(table)")
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// After a kill the walsender notices the lost connection only after a moment; a restart
+    /// before that finds the slot in use.
+    func waitForInactiveSlot() throws {
+        let connection = try PostgresConnection(try ConnectionString(url))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while try connection.execute("SELECT 1 AS busy FROM pg_replication_slots WHERE slot_name = '\(slot)' AND active").rows.count > 0 {
+            guard ContinuousClock.now < deadline else { throw MissingTestPrerequisite(description: "slot \(slot) stayed active 30 s after its consumer died") }
+            usleep(20_000)  // polling the server for a condition, bounded by the deadline
+        }
+    }
+
+    final class Run {
+        let process: Process
+        let errorFile: URL
+
+        init(process: Process, errorFile: URL) {
+            self.process = process
+            self.errorFile = errorFile
+        }
+
+        func output() throws -> String { try String(contentsOf: errorFile, encoding: .utf8) }
+
+        /// True when the process exited within `seconds`.
+        func waitForExit(seconds: Int) throws -> Bool {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
+            while process.isRunning {
+                guard ContinuousClock.now < deadline else { return false }
+                usleep(10_000)  // polling for the exit, bounded by the deadline
+            }
+            process.waitUntilExit()
+            return true
+        }
+
+        func kill() {
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+    }
+
+    /// Starts `outflow run` and waits until it streams (or has already died: an early crash point).
+    func start(environment: [String: String]) throws -> Run {
+        let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = try OutflowProcess.binary()
+        process.arguments = ["run", pipelineFile.path, "--progress-interval", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }.merging(environment) { $1 }
+        if environment["OUTFLOW_CRASH_AT"] == nil { process.environment?["OUTFLOW_CRASH_AT"] = nil }
+        process.currentDirectoryURL = directory
+        process.standardError = try FileHandle(forWritingTo: errorFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let run = Run(process: process, errorFile: errorFile)
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !(try run.output()).contains("resuming after") {
+            if !process.isRunning {
+                process.waitUntilExit()
+                // Only an armed crash point may end it this early.
+                guard process.terminationReason == .uncaughtSignal, try run.output().contains("crash point") else {
+                    throw MissingTestPrerequisite(description: "outflow run failed to start: \(try run.output())")
+                }
+                return run
+            }
+            guard ContinuousClock.now < deadline else {
+                run.kill()
+                throw MissingTestPrerequisite(description: "outflow run did not start within 30 s: \(try run.output())")
+            }
+            usleep(10_000)  // polling a file for a condition, bounded by the deadline
+        }
+        return run
+    }
+
+    struct LogRecord {
+        var id: String
+        var key: String
+        var sequence: Int
+    }
+
+    /// Every record of the outbox topic in read_committed, partition by partition, in offset order.
+    func logRecords() throws -> [LogRecord] {
+        guard FileManager.default.fileExists(atPath: logDirectory) else { return [] }
+        let reader = try LogReader(directory: logDirectory)
+        var result: [LogRecord] = []
+        for partition in try reader.partitions() where partition.topic == "outbox.event.order" {
+            let partitionReader = try reader.open(partition, isolation: .readCommitted)
+            while true {
+                let records = try partitionReader.poll(maxRecords: 5000)
+                if records.isEmpty { break }
+                for record in records {
+                    let id = record.record.header("id").map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                    let key = record.key.map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                    let payload = try JSONSerialization.jsonObject(with: Data(record.value ?? [])) as? [String: Any]
+                    result.append(LogRecord(id: id, key: key, sequence: (payload?["seq"] as? Int) ?? -1))
+                }
+            }
+        }
+        return result
+    }
+
+    func logIDs() throws -> Set<String> { Set(try logRecords().map(\.id)) }
+
+    /// Committed rows of the table: id → key.
+    func committedRows() throws -> [String: String] {
+        let connection = try PostgresConnection(try ConnectionString(url))
+        let result = try connection.execute("SELECT id::text AS id, aggregateid FROM \(table)")
+        var rows: [String: String] = [:]
+        for row in result.rows { rows[row[0] ?? ""] = row[1] ?? "" }
+        return rows
+    }
+}
+
+/// Outbox transactions on a thread of their own until stopped: 1–4 rows with random keys, a
+/// per-key sequence number in the payload (increasing in commit order: one connection, one
+/// transaction at a time), and about one in six rolled back.
+final class WriteLoad: Sendable {
+    private struct State {
+        var stop = false
+        var committed = 0
+        var rolledBack = 0
+        var failure: String?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    let url: String
+    let table: String
+    let keys: Int
+
+    init(url: String, table: String, keys: Int) throws {
+        self.url = url
+        self.table = table
+        self.keys = keys
+    }
+
+    var committed: Int { state.withLock { $0.committed } }
+    var failure: String? { state.withLock { $0.failure } }
+
+    func start() {
+        let thread = Thread { [self] in
+            do {
+                let connection = try PostgresConnection(try ConnectionString(url))
+                var sequences = [Int](repeating: 0, count: keys)
+                while !state.withLock({ $0.stop }) {
+                    var statements = ["BEGIN"]
+                    for _ in 0..<Int.random(in: 1...4) {
+                        let key = Int.random(in: 0..<keys)
+                        sequences[key] += 1
+                        statements.append(
+                            "INSERT INTO \(table) VALUES (gen_random_uuid(), 'order', 'key-\(key)', 'Created', '{\"seq\": \(sequences[key])}')")
+                    }
+                    let rollBack = Int.random(in: 0..<6) == 0
+                    statements.append(rollBack ? "ROLLBACK" : "COMMIT")
+                    _ = try connection.execute(statements.joined(separator: "; "))
+                    state.withLock { if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 } }
+                    usleep(500)  // paces the load (about 1–2 thousand transactions a second); not synchronisation
+                }
+            } catch {
+                state.withLock { $0.failure = "\(error)" }
+            }
+            state.withLock { $0.finished = true }
+        }
+        thread.start()
+    }
+
+    /// Stops the load and waits (bounded) until its last transaction is done.
+    func stop() {
+        state.withLock { $0.stop = true }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !state.withLock({ $0.finished }), ContinuousClock.now < deadline { usleep(5_000) }
+    }
+}
