@@ -54,10 +54,22 @@ struct RunCommand: AsyncParsableCommand {
             if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }
             let built = try PipelineBuilder.build(config)
             let connection = try PostgresConnection(built.connectionString, mode: .replication)
-            let report = try connection.preflight(PreflightRequirements(
+            let requirements = PreflightRequirements(
                 tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
-                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) }))
-            let blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) })
+            var report = try connection.preflight(requirements)
+            var blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+            // Restarted right after a crash, the old walsender may hold the slot until it notices
+            // its client is gone (usually milliseconds): wait a little before giving up.
+            let slotWait = ContinuousClock.now.advanced(by: .seconds(10))
+            if !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }) {
+                print("slot \(config.source.slot) is in use; waiting up to 10 s for it to be released", to: &standardError)
+                while !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }), ContinuousClock.now < slotWait {
+                    Thread.sleep(forTimeInterval: 0.1)  // polling the server, bounded by the deadline
+                    report = try connection.preflight(requirements)
+                    blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+                }
+            }
             if !blocking.isEmpty {
                 for problem in blocking { print("error: \(problem)", to: &standardError) }
                 return 1

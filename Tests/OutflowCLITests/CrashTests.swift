@@ -43,6 +43,8 @@ import Glibc
         var sigkills = 0
         var injectedCrashes = 0
         var crashPointsNotReached = 0
+        /// Restarts that found the slot still held by the killed process's walsender.
+        var slotWaits = 0
         var events = 0
         var lost = 0
         var duplicated = 0
@@ -52,7 +54,7 @@ import Glibc
 
         var description: String {
             "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
-                + "\(sigkills) SIGKILL, \(injectedCrashes) crash points, \(crashPointsNotReached) not reached | \(Int(seconds)) s"
+                + "\(sigkills) SIGKILL, \(injectedCrashes) crash points, \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
         }
     }
 
@@ -67,7 +69,8 @@ import Glibc
         var generator = SystemRandomNumberGenerator()
         let points = Self.crashPoints(mode)
         for cycle in 0..<Self.cycles {
-            try scenario.waitForInactiveSlot()
+            // Restarted at once, as a supervisor would: the old walsender may still hold the
+            // slot for a moment, which `outflow run` waits out.
             let injected = cycle % 2 == 1
             var environment: [String: String] = [:]
             if injected {
@@ -95,6 +98,7 @@ import Glibc
                 outcome.sigkills += 1
             }
             outcome.cycles += 1
+            if try run.output().contains("is in use; waiting") { outcome.slotWaits += 1 }
             try #require(load.failure == nil, "the write load failed: \(load.failure ?? "")")
         }
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
@@ -122,6 +126,36 @@ import Glibc
             outcome.cycles += 1
         }
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
+    }
+
+    /// A restart while the killed process's walsender still holds the slot waits for it
+    /// instead of failing: here the slot is held by a live `outflow run`, killed during the wait.
+    @Test func aRestartWaitsForTheSlotToBeReleased() throws {
+        let scenario = try CrashScenario(mode: "exactly_once")
+        defer { scenario.cleanUp() }
+        let first = try scenario.start(environment: [:])
+        defer { first.kill() }
+        _ = try scenario.waitForWalsender(other: nil)
+        let second = try scenario.startInBackground()
+        defer { second.kill() }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !(try second.output()).contains("is in use; waiting") {
+            let output = try second.output()
+            guard second.process.isRunning, ContinuousClock.now < deadline else {
+                Issue.record("the second run did not wait for the slot: \(output)")
+                return
+            }
+            usleep(10_000)  // polling a file for a condition, bounded by the deadline
+        }
+        first.kill()
+        while !(try second.output()).contains("resuming after") {
+            let output = try second.output()
+            guard second.process.isRunning, ContinuousClock.now < deadline else {
+                Issue.record("the second run did not start once the slot was free: \(output)")
+                return
+            }
+            usleep(10_000)  // polling a file for a condition, bounded by the deadline
+        }
     }
 
     /// Stops the load, drains the slot with a clean run (the one given, or a new one) until a
@@ -343,18 +377,8 @@ struct CrashScenario {
 
     /// Starts `outflow run` and waits until it streams (or has already died: an early crash point).
     func start(environment: [String: String], progressInterval: Int = 0) throws -> Run {
-        let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = try OutflowProcess.binary()
-        process.arguments = ["run", pipelineFile.path, "--progress-interval", "\(progressInterval)"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }.merging(environment) { $1 }
-        if environment["OUTFLOW_CRASH_AT"] == nil { process.environment?["OUTFLOW_CRASH_AT"] = nil }
-        process.currentDirectoryURL = directory
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let run = Run(process: process, errorFile: errorFile)
+        let run = try startInBackground(environment: environment, progressInterval: progressInterval)
+        let process = run.process
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while !(try run.output()).contains("resuming after") {
             if !process.isRunning {
@@ -372,6 +396,22 @@ struct CrashScenario {
             usleep(10_000)  // polling a file for a condition, bounded by the deadline
         }
         return run
+    }
+
+    /// Starts `outflow run` without waiting for anything.
+    func startInBackground(environment: [String: String] = [:], progressInterval: Int = 0) throws -> Run {
+        let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = try OutflowProcess.binary()
+        process.arguments = ["run", pipelineFile.path, "--progress-interval", "\(progressInterval)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }.merging(environment) { $1 }
+        if environment["OUTFLOW_CRASH_AT"] == nil { process.environment?["OUTFLOW_CRASH_AT"] = nil }
+        process.currentDirectoryURL = directory
+        process.standardError = try FileHandle(forWritingTo: errorFile)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return Run(process: process, errorFile: errorFile)
     }
 
     struct LogRecord: Equatable {
