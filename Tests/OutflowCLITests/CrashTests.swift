@@ -128,6 +128,33 @@ import Glibc
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
     }
 
+    /// The TCP connection cut mid-stream (a loopback proxy between `outflow run` and the
+    /// server shuts every connection down), again and again, under load.
+    @Test(arguments: ["exactly_once", "at_least_once", "at_most_once"])
+    func connectionCutMidStreamReconnectsAndKeepsItsContract(mode: String) throws {
+        let started = ContinuousClock.now
+        let scenario = try CrashScenario(mode: mode)
+        defer { scenario.cleanUp() }
+        let target = try #require(URLComponents(string: scenario.url)?.port)
+        let proxy = try LoopbackProxy(targetPort: UInt16(target))
+        defer { proxy.stop() }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys)
+        load.start()
+        var outcome = Outcome(mode: "\(mode), connection cut")
+        let run = try scenario.start(environment: ["OUTFLOW_PG_URL": try LoopbackProxy.rewrite(scenario.url, port: proxy.port)])
+        var walsender: Int?
+        for _ in 0..<4 {
+            walsender = try scenario.waitForWalsender(other: walsender)
+            proxy.cutAll()
+            let output = try run.output()
+            #expect(run.process.isRunning, "outflow exited when its connection was cut: \(output)")
+            outcome.cycles += 1
+        }
+        // Reconnected through the proxy: a walsender other than the last one cut.
+        _ = try scenario.waitForWalsender(other: walsender)
+        try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
+    }
+
     /// A restart while the killed process's walsender still holds the slot waits for it
     /// instead of failing: here the slot is held by a live `outflow run`, killed during the wait.
     @Test func aRestartWaitsForTheSlotToBeReleased() throws {
