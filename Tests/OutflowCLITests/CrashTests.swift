@@ -155,6 +155,35 @@ import Glibc
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
     }
 
+    /// The log's filesystem fills up (a 1 MiB tmpfs under the log directory): `outflow run`
+    /// stops with a clear error; once space is freed (the tmpfs remounted larger) a restart
+    /// keeps the mode's contract. Mounting needs root, so this runs only as root (reported
+    /// as skipped otherwise).
+    @Test(.enabled(if: geteuid() == 0, "mounting a small tmpfs needs root"), arguments: ["exactly_once", "at_least_once"])
+    func aFullLogFilesystemStopsCleanlyAndARestartLosesNothing(mode: String) throws {
+        let started = ContinuousClock.now
+        let scenario = try CrashScenario(mode: mode)
+        defer { scenario.cleanUp() }
+        let mountPoint = scenario.directory.appendingPathComponent("data").path
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = try OutflowProcess.run(executable: URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mountPoint])
+        try #require(mount.status == 0, "mount: \(mount.standardError)")
+        defer { _ = try? OutflowProcess.run(executable: URL(fileURLWithPath: "/bin/umount"), ["-l", mountPoint]) }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys)
+        load.start()
+        var outcome = Outcome(mode: "\(mode), log filesystem full")
+        let run = try scenario.start(environment: [:])
+        #expect(try run.waitForExit(seconds: 120), "outflow kept running on a full filesystem")
+        let output = try run.output()
+        #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 1, "\(output)")
+        #expect(output.contains("No space left on device"), "\(output)")
+        print("log filesystem full, \(mode): \(output.split(separator: "\n").last { $0.hasPrefix("error:") } ?? "")")
+        let remount = try OutflowProcess.run(executable: URL(fileURLWithPath: "/bin/mount"), ["-o", "remount,size=256m", mountPoint])
+        try #require(remount.status == 0, "remount: \(remount.standardError)")
+        outcome.cycles = 1
+        try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
+    }
+
     /// A restart while the killed process's walsender still holds the slot waits for it
     /// instead of failing: here the slot is held by a live `outflow run`, killed during the wait.
     @Test func aRestartWaitsForTheSlotToBeReleased() throws {
