@@ -184,6 +184,51 @@ import Glibc
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
     }
 
+    /// PostgreSQL restarted under the pipeline (fast, immediate, fast, immediate) on a server of
+    /// this test's own: `outflow run` reconnects each time and keeps its mode's contract. An
+    /// immediate restart can move the slot's confirmed position back to its last checkpoint, so
+    /// the pipeline is sent transactions it has already written, which it must skip.
+    @Test(arguments: ["exactly_once", "at_least_once", "at_most_once"])
+    func postgresRestartedUnderLoadKeepsTheContract(mode: String) throws {
+        let started = ContinuousClock.now
+        let sandbox = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-crash-pg-\(UUID().uuidString)").path
+        let script = OutflowProcess.sourceRoot.appendingPathComponent("scripts/pg-sandbox").path
+        let start = try Self.shell([script, "start", "--dir", sandbox])
+        try #require(start.status == 0, "pg-sandbox start: \(start.output)")
+        defer { _ = try? Self.shell([script, "stop", "--dir", sandbox]) }
+        let url = try Self.shell([script, "url", "--dir", sandbox]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let scenario = try CrashScenario(mode: mode, url: url)
+        defer { scenario.cleanUp() }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys, survivesServerRestarts: true)
+        load.start()
+        var outcome = Outcome(mode: "\(mode), postgres restarted")
+        let run = try scenario.start(environment: [:])
+        var walsender: Int?
+        for restartMode in ["fast", "immediate", "fast", "immediate"] {
+            walsender = try scenario.waitForWalsender(other: walsender, toleratingRestarts: true)
+            let restart = try Self.shell([script, "restart", "--dir", sandbox, "--mode", restartMode])
+            try #require(restart.status == 0, "pg-sandbox restart: \(restart.output)")
+            let output = try run.output()
+            #expect(run.process.isRunning, "outflow exited when PostgreSQL restarted (\(restartMode)): \(output)")
+            outcome.cycles += 1
+            walsender = nil  // a new server: pids start over
+        }
+        _ = try scenario.waitForWalsender(other: nil, toleratingRestarts: true)
+        try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
+    }
+
+    /// Runs a command through system(3), output (both streams) captured. Not Foundation's
+    /// Process: a server the command leaves running inherits the descriptor Process watches
+    /// for the exit, and waitUntilExit would wait for the server.
+    static func shell(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-shell-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let status = system("\(quoted) </dev/null >'\(output)' 2>&1")
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        return (status == 0 ? 0 : max(1, status >> 8), text)
+    }
+
     /// A restart while the killed process's walsender still holds the slot waits for it
     /// instead of failing: here the slot is held by a live `outflow run`, killed during the wait.
     @Test func aRestartWaitsForTheSlotToBeReleased() throws {
@@ -336,9 +381,9 @@ struct CrashScenario {
     var logDirectory: String { directory.appendingPathComponent("data/log").path }
     var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
 
-    init(mode: String) throws {
+    init(mode: String, url: String? = nil) throws {
         self.mode = mode
-        url = try testDatabaseURL()
+        self.url = try url ?? testDatabaseURL()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-crash-\(suffix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try """
@@ -381,11 +426,19 @@ struct CrashScenario {
     }
 
     /// The pid of the walsender holding the slot once one does (and is not `other`).
-    func waitForWalsender(other: Int?) throws -> Int {
-        let connection = try PostgresConnection(try ConnectionString(url))
+    func waitForWalsender(other: Int?, toleratingRestarts: Bool = false) throws -> Int {
+        var connection: PostgresConnection?
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         while true {
-            let pid = try connection.execute("SELECT active_pid::text AS pid FROM pg_replication_slots WHERE slot_name = '\(slot)'").value("pid").flatMap { Int($0) }
+            let pid: Int?
+            do {
+                let current = try connection ?? PostgresConnection(try ConnectionString(url))
+                connection = current
+                pid = try current.execute("SELECT active_pid::text AS pid FROM pg_replication_slots WHERE slot_name = '\(slot)'").value("pid").flatMap { Int($0) }
+            } catch where toleratingRestarts && ContinuousClock.now < deadline {
+                connection = nil
+                pid = nil
+            }
             if let pid, pid != other { return pid }
             guard ContinuousClock.now < deadline else { throw MissingTestPrerequisite(description: "no new walsender on slot \(slot) within 30 s") }
             usleep(20_000)  // polling the server for a condition, bounded by the deadline
@@ -540,10 +593,15 @@ final class WriteLoad: Sendable {
     let table: String
     let keys: Int
 
-    init(url: String, table: String, keys: Int) throws {
+    /// Reconnect when the server goes away (a server restart) instead of failing; a
+    /// transaction whose outcome is unknown is settled by the table, the source of truth.
+    let survivesServerRestarts: Bool
+
+    init(url: String, table: String, keys: Int, survivesServerRestarts: Bool = false) throws {
         self.url = url
         self.table = table
         self.keys = keys
+        self.survivesServerRestarts = survivesServerRestarts
     }
 
     var committed: Int { state.withLock { $0.committed } }
@@ -551,10 +609,12 @@ final class WriteLoad: Sendable {
 
     func start() {
         let thread = Thread { [self] in
-            do {
-                let connection = try PostgresConnection(try ConnectionString(url))
-                var sequences = [Int](repeating: 0, count: keys)
-                while !state.withLock({ $0.stop }) {
+            var connection: PostgresConnection?
+            var sequences = [Int](repeating: 0, count: keys)
+            while !state.withLock({ $0.stop }) {
+                do {
+                    let current = try connection ?? PostgresConnection(try ConnectionString(url))
+                    connection = current
                     var statements = ["BEGIN"]
                     for _ in 0..<Int.random(in: 1...4) {
                         let key = Int.random(in: 0..<keys)
@@ -564,12 +624,17 @@ final class WriteLoad: Sendable {
                     }
                     let rollBack = Int.random(in: 0..<6) == 0
                     statements.append(rollBack ? "ROLLBACK" : "COMMIT")
-                    _ = try connection.execute(statements.joined(separator: "; "))
+                    _ = try current.execute(statements.joined(separator: "; "))
                     state.withLock { if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 } }
                     usleep(500)  // paces the load (about 1–2 thousand transactions a second); not synchronisation
+                } catch {
+                    guard survivesServerRestarts else {
+                        state.withLock { $0.failure = "\(error)" }
+                        break
+                    }
+                    connection = nil
+                    usleep(100_000)  // the server is restarting: try again (the test bounds the whole run)
                 }
-            } catch {
-                state.withLock { $0.failure = "\(error)" }
             }
             state.withLock { $0.finished = true }
         }
