@@ -25,8 +25,9 @@ public struct RunnerProgress: Sendable {
 ///   position and stage state (the commit point) → only then the position is acknowledged
 ///   to Postgres. On start: resume from the last commit record, skip every source
 ///   transaction whose commit LSN is before it.
-/// - `at_least_once`: plain (non-transactional, idempotent) appends at each source Commit, so
-///   records are visible at once; at the group's end fsync, then the position is written to
+/// - `at_least_once`: plain (non-transactional, idempotent) appends at a source Commit at
+///   most every `visibilityInterval` (5 ms), so records are visible before they are durable
+///   and batches stay large under load; at the group's end fsync, then the position is written to
 ///   `outflow.position` (atomic replace), then acknowledged. A crash between the appends and
 ///   the position file makes the restart read those transactions again: duplicates, no loss.
 ///   Stage state (dedupe) is kept in memory only.
@@ -58,6 +59,9 @@ public final class PipelineRunner {
         public var guarantee: DeliveryGuarantee = .exactlyOnce
         /// at_most_once: how often the log is fsynced.
         public var backgroundSyncInterval: Duration = .seconds(1)
+        /// at_least_once: completed source transactions are appended (visible, not yet durable)
+        /// at most this long after they arrive, without waiting for the group's end.
+        public var visibilityInterval: Duration = .milliseconds(5)
 
         public init(pipelineName: String, deadLetterTopic: String) {
             self.pipelineName = pipelineName
@@ -77,6 +81,7 @@ public final class PipelineRunner {
     /// committed position is a commit LSN, not a Commit end.
     public var sourceStart: LSN { settings.guarantee == .atMostOnce ? .zero : committedPosition }
     private var lastSync = ContinuousClock.now
+    private var lastVisibleFlush = ContinuousClock.now
     public private(set) var progress = RunnerProgress()
 
     /// Transaction being read from the source (nil between transactions).
@@ -249,8 +254,12 @@ public final class PipelineRunner {
             case .exactlyOnce:
                 break
             case .atLeastOnce:
-                // Visible at once; durable (and acknowledged) when the group commits.
-                do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+                // Visible soon (appended every `visibilityInterval` at a source Commit, and at
+                // every pause when the group commits); durable and acknowledged at the group's end.
+                if ContinuousClock.now - lastVisibleFlush >= settings.visibilityInterval {
+                    do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+                    lastVisibleFlush = .now
+                }
             case .atMostOnce:
                 // Acknowledged on receipt, before anything is written.
                 source.markDurable(commit.endLSN)
