@@ -1,5 +1,5 @@
 # Outflow — the two commands: `make demo` and `make test`.
-.PHONY: all build test demo fuzz bench deps clean
+.PHONY: all build test demo fuzz bench crash-test deps clean
 
 all: build
 
@@ -12,6 +12,11 @@ build: deps
 # The whole suite against a throwaway PostgreSQL (started and stopped here).
 test: deps
 	scripts/test
+
+# The long crash test: CYCLES (default 300) kill/restart cycles per delivery guarantee under
+# a write load, then the table: mode, cycles, events, lost, duplicated, aborted visible, order.
+crash-test: deps
+	scripts/crash-test $(if $(CYCLES),$(CYCLES))
 
 # End to end on a throwaway PostgreSQL: outbox table, publication, slot, pipeline, events.
 demo: deps

@@ -24,28 +24,30 @@ let package = Package(
 
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
         .target(name: "PGOutput"),
+        // Named crash points for the crash tests (OUTFLOW_CRASH_AT); shared by the modules below.
+        .target(name: "FaultInjection"),
         // libpq connections, slots, publications, the CopyBoth loop, value decoding.
         .target(
             name: "PostgresSource",
-            dependencies: ["CLibPQ", "PGOutput", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLibPQ", "PGOutput", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // The Kafka-format transactional log engine.
         .target(
             name: "SegmentLog",
-            dependencies: ["CZstd", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CZstd", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // Pipeline files, stages, the graph runner, delivery guarantees.
         .target(
             name: "Pipeline",
             dependencies: [
-                "PostgresSource", "SegmentLog", .product(name: "Logging", package: "swift-log"),
+                "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(
             name: "OutflowCLI",
             dependencies: [
-                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput",
+                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -58,7 +60,7 @@ let package = Package(
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput"]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
     ],
     swiftLanguageModes: [.v6]
 )

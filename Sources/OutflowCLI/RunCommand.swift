@@ -1,4 +1,5 @@
 import ArgumentParser
+import FaultInjection
 import Foundation
 import Logging
 import PGOutput
@@ -69,12 +70,25 @@ struct RunCommand: AsyncParsableCommand {
         logger.logLevel = .warning
         var logDirectory = config.sink.dir
         do {
+            if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }
             let built = try PipelineBuilder.build(config)
             let connection = try PostgresConnection(built.connectionString, mode: .replication)
-            let report = try connection.preflight(PreflightRequirements(
+            let requirements = PreflightRequirements(
                 tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
-                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) }))
-            let blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) })
+            var report = try connection.preflight(requirements)
+            var blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+            // Restarted right after a crash, the old walsender may hold the slot until it notices
+            // its client is gone (usually milliseconds): wait a little before giving up.
+            let slotWait = ContinuousClock.now.advanced(by: .seconds(10))
+            if !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }) {
+                print("slot \(config.source.slot) is in use; waiting up to 10 s for it to be released", to: &standardError)
+                while !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }), ContinuousClock.now < slotWait {
+                    Thread.sleep(forTimeInterval: 0.1)  // polling the server, bounded by the deadline
+                    report = try connection.preflight(requirements)
+                    blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
+                }
+            }
             if !blocking.isEmpty {
                 for problem in blocking { print("error: \(problem)", to: &standardError) }
                 return 1
@@ -97,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
             let runner = try PipelineRunner(
                 graph: built.graph, writer: writer, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
                 logger: logger)
-            var startAt = options.dryRun ? .zero : runner.committedPosition
+            var startAt = options.dryRun ? .zero : runner.sourceStart
             if let skipTo = options.startLSN, skipTo > startAt {
                 print("warning: --start-lsn \(skipTo): transactions committed before it are skipped and never reach the log", to: &standardError)
                 startAt = skipTo
@@ -108,7 +122,7 @@ struct RunCommand: AsyncParsableCommand {
             print("""
                 pipeline \(config.name): slot \(config.source.slot), publication \(config.source.publication), \
                 resuming after \(runner.committedPosition == .zero ? "the slot's confirmed position" : runner.committedPosition.description), \
-                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, \(config.guarantee.rawValue)
+                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, guarantee \(config.guarantee.rawValue)
                 """, to: &standardError)
             var lastReport = ContinuousClock.now
             var lastEvents = 0

@@ -1,3 +1,4 @@
+import FaultInjection
 import Logging
 import PGOutput
 #if canImport(Glibc)
@@ -118,7 +119,9 @@ public final class ReplicationSession {
         guard let stream else { return }
         if force { feedback.noteKeepalive(walEnd: .zero, replyRequested: true, idle: false) }
         if let update = feedback.statusUpdate(at: .now, clock: .now) {
+            CrashPoint.hit("source.status.before-send")
             try stream.send(update.encode())
+            CrashPoint.hit("source.status.after-send")
             logger.trace("status sent", metadata: ["outflow.flush": "\(update.flushed)", "outflow.written": "\(update.written)"])
         }
     }

@@ -1,3 +1,4 @@
+import FaultInjection
 import Foundation
 import Logging
 
@@ -157,6 +158,37 @@ public final class LogWriter {
         guard transactionStartedAt != nil else {
             throw SegmentLogError(.invalidTransactionState, "append needs an open transaction (call beginTransaction)")
         }
+        return try appendBatches(records, to: tp, baseSequence: baseSequence, transactional: true)
+    }
+
+    /// Appends records outside any transaction (at-least-once, at-most-once): idempotent
+    /// batches (producer id, epoch, sequence) that read_committed readers see at once, with no
+    /// marker and no commit record. Not durable until `sync()`; the caller keeps its source
+    /// position itself. Refused while a transaction is open.
+    @discardableResult
+    public func appendPlain(_ records: [Record], to tp: TopicPartition, baseSequence: Int32? = nil) throws(SegmentLogError) -> AppendResult {
+        try usable()
+        guard transactionStartedAt == nil else {
+            throw SegmentLogError(.invalidTransactionState, "a plain append cannot join the open transaction")
+        }
+        return try appendBatches(records, to: tp, baseSequence: baseSequence, transactional: false)
+    }
+
+    /// Makes everything appended so far durable: fsyncs every partition written since its last
+    /// sync (plain appends, markers).
+    public func sync() throws(SegmentLogError) {
+        try usable()
+        try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            try poisonOnFailure { () throws(SegmentLogError) in
+                for log in partitions.values { try log.sync() }
+            }
+        }
+        CrashPoint.hit("log.sync.after-fsync")
+    }
+
+    private func appendBatches(
+        _ records: [Record], to tp: TopicPartition, baseSequence: Int32?, transactional: Bool
+    ) throws(SegmentLogError) -> AppendResult {
         guard !records.isEmpty else { throw SegmentLogError(.invalidArgument, "append of no records") }
         return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
             let log = try partition(tp)
@@ -172,15 +204,18 @@ public final class LogWriter {
                 }
                 let chunk = Array(records[start..<end])
                 let appended = try poisonOnFailure { () throws(SegmentLogError) in
-                    try log.append(chunk, producer: producer, baseSequence: sequence, transactional: true)
+                    try log.append(chunk, producer: producer, baseSequence: sequence, transactional: transactional)
                 }
+                CrashPoint.hit("log.append.after-data")
                 sequence = sequence.map { $0 &+ Int32(chunk.count) }
                 if !appended.wasDuplicate { transactionBytes += size }
                 result = AppendResult(
                     firstOffset: result?.firstOffset ?? appended.firstOffset, lastOffset: appended.lastOffset,
                     wasDuplicate: (result?.wasDuplicate ?? true) && appended.wasDuplicate)
-                let range = touched[tp]
-                touched[tp] = (range?.first ?? appended.firstOffset, max(range?.last ?? appended.lastOffset, appended.lastOffset))
+                if transactional {
+                    let range = touched[tp]
+                    touched[tp] = (range?.first ?? appended.firstOffset, max(range?.last ?? appended.lastOffset, appended.lastOffset))
+                }
                 start = end
             }
             return result!
@@ -207,6 +242,7 @@ public final class LogWriter {
                 // previous commit are unsynced, and recovery can re-derive markers only for the
                 // newest commit record, so older markers must be durable before a newer record.
                 try PartitionLog.syncAll(Array(partitions.values))
+                CrashPoint.hit("log.commit.after-data-fsync")
                 let record = CommitRecord(
                     transactionId: (lastCommit?.transactionId ?? 0) + 1, producer: producer, timestamp: config.clock(),
                     ranges: tps.map { CommittedRange(topicPartition: $0, firstOffset: touched[$0]!.first, lastOffset: touched[$0]!.last) },
@@ -214,11 +250,14 @@ public final class LogWriter {
                 _ = try transactionLog.append(
                     [Record(key: CommitRecord.key, value: record.encoded(), timestamp: record.timestamp)],
                     producer: .none, baseSequence: nil, transactional: false)
+                CrashPoint.hit("log.commit.after-record-append")
                 try transactionLog.sync()
+                CrashPoint.hit("log.commit.after-record-fsync")
                 // Committed. The markers only make it visible; recovery writes them if we fail here.
                 lastCommit = record
                 transactionStartedAt = nil
                 for tp in tps { try partitions[tp]!.writeMarker(.commit, producer: producer) }
+                CrashPoint.hit("log.commit.after-markers")
                 touched = [:]
                 return CommitResult(transactionId: record.transactionId, ranges: record.ranges)
             }

@@ -19,6 +19,12 @@ final class LogSink {
     private(set) var recordsWritten = 0
     /// Sees each record as a JSON line (dry runs).
     var onRecord: ((String) -> Void)?
+    /// Plain (non-transactional) appends: at-least-once and at-most-once. Otherwise every
+    /// append goes into the open log transaction (exactly-once).
+    var plain = false
+    /// The highest source commit LSN appended (plain mode: what the log now holds).
+    private(set) var highestAppended: LSN?
+    private var highestBuffered: LSN?
 
     init(writer: LogWriter, partitionCount: Int32, batchRecords: Int = 2000, batchBytes: Int = 1 << 20, pipelineName: String, databaseName: String) {
         self.writer = writer
@@ -63,6 +69,7 @@ final class LogSink {
                 "headers": .object(Dictionary(headers.map { ($0.key, $0.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null) }, uniquingKeysWith: { $1 })),
             ]).jsonText)
         }
+        highestBuffered = max(highestBuffered ?? event.origin.commitLSN, event.origin.commitLSN)
         buffers[topicPartition, default: []].append(record)
         bufferedBytes += (event.key?.count ?? 0) + (event.value?.count ?? 0) + 64
         recordsInTransaction += 1
@@ -85,9 +92,13 @@ final class LogSink {
     func flush() throws(SinkError) {
         guard !buffers.isEmpty else { return }
         do {
-            if !writer.isInTransaction { try writer.beginTransaction() }
+            if !plain, !writer.isInTransaction { try writer.beginTransaction() }
             for (topicPartition, records) in buffers.sorted(by: { $0.key < $1.key }) {
-                _ = try writer.append(records, to: topicPartition)
+                if plain {
+                    _ = try writer.appendPlain(records, to: topicPartition)
+                } else {
+                    _ = try writer.append(records, to: topicPartition)
+                }
                 recordsWritten += records.count
             }
         } catch {
@@ -95,6 +106,8 @@ final class LogSink {
         }
         buffers.removeAll(keepingCapacity: true)
         bufferedBytes = 0
+        if let buffered = highestBuffered { highestAppended = max(highestAppended ?? buffered, buffered) }
+        highestBuffered = nil
     }
 
     /// Flushes and commits the log transaction with `metadata`; nil when nothing was written.
@@ -110,10 +123,14 @@ final class LogSink {
         }
     }
 
+    /// Plain mode: the group's records are all appended (and durable or given up on).
+    func resetTransactionCount() { recordsInTransaction = 0 }
+
     /// Drops what is buffered and aborts the open log transaction.
     func abort() throws(SinkError) {
         buffers.removeAll()
         bufferedBytes = 0
+        highestBuffered = nil
         recordsInTransaction = 0
         guard writer.isInTransaction else { return }
         do { try writer.abort() } catch { throw SinkError(message: "aborting the log transaction failed: \(error)", underlying: error) }

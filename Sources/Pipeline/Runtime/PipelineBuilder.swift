@@ -14,9 +14,6 @@ public struct BuiltPipeline {
 
 public enum PipelineBuilder {
     public static func build(_ config: PipelineConfig) throws(PipelineRunError) -> BuiltPipeline {
-        guard config.guarantee == .exactlyOnce else {
-            throw PipelineRunError(message: "guarantee \(config.guarantee.rawValue): not implemented yet (only exactly_once runs today)")
-        }
         let connectionString: ConnectionString
         do { connectionString = try ConnectionString(config.source.url.value) } catch {
             // The URL may be a secret: say what is wrong without it.
@@ -51,6 +48,7 @@ public enum PipelineBuilder {
 
         runner.partitions = Int32(config.sink.partitions)
         runner.changelog = config.source.changelog != nil
+        runner.guarantee = config.guarantee
         runner.databaseName = connectionString.value(of: "dbname") ?? connectionString.value(of: "user") ?? ""
 
         var log = LogConfig()

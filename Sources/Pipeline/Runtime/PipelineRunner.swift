@@ -1,3 +1,4 @@
+import FaultInjection
 import Logging
 import PGOutput
 import PostgresSource
@@ -17,12 +18,28 @@ public struct RunnerProgress: Sendable {
     public var received: LSN = .zero
 }
 
-/// The exactly-once loop: source transactions → stage graph → one log transaction per group
-/// of source transactions → commit record carrying the source position and stage state →
-/// only then the position is acknowledged to Postgres.
+/// The pipeline loop: source transactions → stage graph → the log, in groups of source
+/// transactions, with one code path per delivery guarantee (`Settings.guarantee`):
 ///
-/// Group commit: source transactions that arrive back to back share one log transaction (one
-/// set of fsyncs); the group commits as soon as the stream pauses, or when it reaches
+/// - `exactly_once`: one log transaction per group → commit record carrying the source
+///   position and stage state (the commit point) → only then the position is acknowledged
+///   to Postgres. On start: resume from the last commit record, skip every source
+///   transaction whose commit LSN is before it.
+/// - `at_least_once`: plain (non-transactional, idempotent) appends at a source Commit at
+///   most every `visibilityInterval` (5 ms), so records are visible before they are durable
+///   and batches stay large under load; at the group's end fsync, then the position is written to
+///   `outflow.position` (atomic replace), then acknowledged. A crash between the appends and
+///   the position file makes the restart read those transactions again: duplicates, no loss.
+///   Stage state (dedupe) is kept in memory only.
+/// - `at_most_once`: each source Commit is acknowledged on receipt (`markDurable`); at the
+///   group's end a status update is sent, then the group is appended with no fsync (the log
+///   is fsynced every `backgroundSyncInterval`, off the acknowledgement path). On start it
+///   skips every source transaction at or before the highest source position found in the
+///   log, so nothing written is ever written twice; what was acknowledged but not written (or
+///   not yet fsynced, on an OS crash) is lost. Stage state is kept in memory only.
+///
+/// Group commit: source transactions that arrive back to back share one group (one set of
+/// fsyncs); the group commits as soon as the stream pauses, or when it reaches
 /// `groupMaxBytes` or `groupMaxLatency`, and only ever between source transactions.
 public final class PipelineRunner {
     public struct Settings: Sendable {
@@ -41,6 +58,12 @@ public final class PipelineRunner {
         public var changelog = false
         /// How long a stop waits for the source transaction in progress to finish.
         public var drainTimeout: Duration = .seconds(10)
+        public var guarantee: DeliveryGuarantee = .exactlyOnce
+        /// at_most_once: how often the log is fsynced.
+        public var backgroundSyncInterval: Duration = .seconds(1)
+        /// at_least_once: completed source transactions are appended (visible, not yet durable)
+        /// at most this long after they arrive, without waiting for the group's end.
+        public var visibilityInterval: Duration = .milliseconds(5)
 
         public init(pipelineName: String, deadLetterTopic: String) {
             self.pipelineName = pipelineName
@@ -55,6 +78,12 @@ public final class PipelineRunner {
     /// The position the log holds: every source transaction whose commit is before it is in
     /// the log already and is skipped when the source sends it again.
     public private(set) var committedPosition: LSN
+    /// Where the replication stream should start (the source's durable position): the
+    /// committed position, or `.zero` (the slot's confirmed position) for at_most_once, whose
+    /// committed position is a commit LSN, not a Commit end.
+    public var sourceStart: LSN { settings.guarantee == .atMostOnce ? .zero : committedPosition }
+    private var lastSync = ContinuousClock.now
+    private var lastVisibleFlush = ContinuousClock.now
     public private(set) var progress = RunnerProgress()
 
     /// Transaction being read from the source (nil between transactions).
@@ -77,17 +106,32 @@ public final class PipelineRunner {
         self.sink = LogSink(
             writer: writer, partitionCount: settings.partitions, batchRecords: settings.batchRecords, batchBytes: settings.batchBytes,
             pipelineName: settings.pipelineName, databaseName: settings.databaseName)
+        var fromCommitRecord = LSN.zero
         if let metadata = writer.lastCommittedMetadata {
             do {
-                committedPosition = try Checkpoint(decoding: metadata).sourceEnd
+                fromCommitRecord = try Checkpoint(decoding: metadata).sourceEnd
             } catch {
                 throw PipelineRunError(message: "the log at \(writer.directory) holds a commit record Outflow cannot read: \(error)")
             }
-        } else {
-            committedPosition = .zero
         }
+        // A log may have been written in another mode before: each mode also honours what the
+        // others left (their positions only ever name data that is in the log).
+        switch settings.guarantee {
+        case .exactlyOnce:
+            committedPosition = fromCommitRecord
+        case .atLeastOnce:
+            committedPosition = max(fromCommitRecord, try SourcePositionFile.read(directory: writer.directory) ?? .zero)
+        case .atMostOnce:
+            let highest: LSN?
+            do { highest = try LogTail.highestSourceLSN(directory: writer.directory) } catch {
+                throw PipelineRunError(message: "reading the end of the log at \(writer.directory) failed: \(error)", underlying: error)
+            }
+            // Skip every transaction whose commit LSN is at or before the highest in the log.
+            committedPosition = max(fromCommitRecord, highest.map { LSN($0.rawValue + 1) } ?? .zero)
+        }
+        sink.plain = settings.guarantee != .exactlyOnce
         progress.durable = committedPosition
-        try restoreStageState(directory: writer.directory)
+        if settings.guarantee == .exactlyOnce { try restoreStageState(directory: writer.directory) }
     }
 
     /// Stateful stages (dedupe) get back what every retained commit record says they added,
@@ -124,6 +168,7 @@ public final class PipelineRunner {
             if let deadline = stopDeadline {
                 if current == nil {
                     try commitGroup(source: source)
+                    if settings.guarantee == .atMostOnce { try syncLog() }
                     return
                 }
                 if ContinuousClock.now >= deadline {
@@ -138,6 +183,9 @@ public final class PipelineRunner {
             let event: SourceEvent?
             do { event = try source.next(timeoutMilliseconds: timeout) } catch {
                 throw PipelineRunError(message: "replication failed: \(error)", underlying: error)
+            }
+            if settings.guarantee == .atMostOnce, ContinuousClock.now - lastSync >= settings.backgroundSyncInterval {
+                try syncLog()
             }
             guard let event else {
                 if current == nil { try commitGroup(source: source) }
@@ -193,10 +241,27 @@ public final class PipelineRunner {
             current = nil
             if skippingCurrent {
                 skippingCurrent = false
+                // In the log already: as durable as anything the log holds.
+                source.markDurable(commit.endLSN)
                 return
             }
             progress.sourceTransactions += 1
             pendingEnd = commit.endLSN
+            switch settings.guarantee {
+            case .exactlyOnce:
+                break
+            case .atLeastOnce:
+                // Visible soon (appended every `visibilityInterval` at a source Commit, and at
+                // every pause when the group commits); durable and acknowledged at the group's end.
+                if ContinuousClock.now - lastVisibleFlush >= settings.visibilityInterval {
+                    do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+                    lastVisibleFlush = .now
+                }
+            case .atMostOnce:
+                // Acknowledged on receipt, before anything is written.
+                source.markDurable(commit.endLSN)
+                progress.durable = commit.endLSN
+            }
         case .message:
             break  // logical messages (heartbeats, other applications') are not pipeline input
         case .restarted(let resume):
@@ -243,10 +308,66 @@ public final class PipelineRunner {
         ])
     }
 
-    /// Commits the group: data, then the commit record (the commit point), then tells the
-    /// source the position is durable.
     private func commitGroup(source: ReplicationSession) throws(PipelineRunError) {
         guard let end = pendingEnd else { return }
+        CrashPoint.hit("runner.before-commit")
+        switch settings.guarantee {
+        case .exactlyOnce: try commitGroupExactlyOnce(end: end, source: source)
+        case .atLeastOnce: try commitGroupAtLeastOnce(end: end, source: source)
+        case .atMostOnce: try commitGroupAtMostOnce(end: end, source: source)
+        }
+        pendingEnd = nil
+        groupStartedAt = nil
+    }
+
+    /// at_least_once: the group's records are appended already (at each source Commit);
+    /// fsync them, then record the position beside the log, then acknowledge it.
+    private func commitGroupAtLeastOnce(end: LSN, source: ReplicationSession) throws(PipelineRunError) {
+        do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        if sink.recordsInTransaction > 0 {
+            do { try sink.writer.sync() } catch {
+                throw PipelineRunError(message: "syncing the log failed: \(error)", underlying: error)
+            }
+            try SourcePositionFile.write(end, directory: sink.writer.directory)
+            sink.resetTransactionCount()
+            progress.logCommits += 1
+        }
+        committedPosition = end
+        CrashPoint.hit("runner.after-commit")
+        for stage in graph.statefulStages { stage.didCommit() }
+        source.markDurable(end)
+        CrashPoint.hit("runner.after-mark-durable")
+        progress.durable = end
+    }
+
+    /// at_most_once: every Commit of the group is acknowledged already; make sure Postgres has
+    /// been told, then append the group without waiting for any fsync.
+    private func commitGroupAtMostOnce(end: LSN, source: ReplicationSession) throws(PipelineRunError) {
+        do { try source.sendStatus(force: true) } catch {
+            // The acknowledgement could not be sent: nothing is lost by writing anyway (the
+            // position stays unacknowledged and the restart skips what the log holds).
+            logger.warning("sending the acknowledgement failed; writing anyway", metadata: ["outflow.error": "\(error)"])
+        }
+        CrashPoint.hit("runner.amo.after-ack")
+        do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        CrashPoint.hit("runner.amo.after-write")
+        if let highest = sink.highestAppended { committedPosition = max(committedPosition, LSN(highest.rawValue + 1)) }
+        if sink.recordsInTransaction > 0 { progress.logCommits += 1 }
+        sink.resetTransactionCount()
+        for stage in graph.statefulStages { stage.didCommit() }
+        progress.durable = end
+    }
+
+    /// at_most_once's background fsync: on the pipeline thread, at most every
+    /// `backgroundSyncInterval`, never on the acknowledgement path.
+    private func syncLog() throws(PipelineRunError) {
+        lastSync = .now
+        do { try sink.writer.sync() } catch { throw PipelineRunError(message: "syncing the log failed: \(error)", underlying: error) }
+    }
+
+    /// exactly_once: data, then the commit record (the commit point), then tells the source
+    /// the position is durable.
+    private func commitGroupExactlyOnce(end: LSN, source: ReplicationSession) throws(PipelineRunError) {
         var changes: [String: [UInt8]] = [:]
         for stage in graph.statefulStages {
             if let pending = stage.pendingChanges() { changes[stage.id] = pending }
@@ -260,13 +381,13 @@ public final class PipelineRunner {
         } catch {
             throw PipelineRunError(message: error.message, underlying: error)
         }
+        CrashPoint.hit("runner.after-commit")
         for stage in graph.statefulStages { stage.didCommit() }
         // Nothing written (every event filtered out) needs no commit record: the position is
         // still safe to acknowledge, as those transactions produce nothing when read again.
         source.markDurable(end)
+        CrashPoint.hit("runner.after-mark-durable")
         progress.durable = end
-        pendingEnd = nil
-        groupStartedAt = nil
     }
 
     private func abortGroup() throws(PipelineRunError) {

@@ -1,0 +1,94 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Named places where the process can be made to die, for the crash tests.
+///
+/// `OUTFLOW_CRASH_AT=name[:occurrence]` (read once, on the first `hit`) arms one point: its
+/// `occurrence`-th hit (1 when omitted) writes a line to standard error and calls `abort()` —
+/// no unwinding, no `defer`, no flush, like `kill -9` at exactly that step. Unset, a hit costs
+/// one load and one comparison.
+///
+/// The facility lives in a module of its own because the points are in modules that do not
+/// depend on each other (SegmentLog, PostgresSource, Pipeline): one parser, one list of names.
+public enum CrashPoint {
+    /// Every point, in protocol order; `OUTFLOW_CRASH_AT` must name one of them.
+    public static let names: [String] = [
+        // SegmentLog: transactional commit (LogWriter.append / commit).
+        "log.append.after-data",  // a data batch was appended (not synced)
+        "log.commit.after-data-fsync",  // every dirty partition fsynced; no commit record yet
+        "log.commit.after-record-append",  // commit record appended, not synced
+        "log.commit.after-record-fsync",  // the commit point: record durable, no markers yet
+        "log.commit.after-markers",  // COMMIT markers written
+        // SegmentLog: plain (non-transactional) writes.
+        "log.sync.after-fsync",  // LogWriter.sync made every partition durable
+        // Pipeline: the runner, every mode.
+        "runner.before-commit",  // a group is complete, nothing committed/synced yet
+        "runner.after-commit",  // the group is durable (EO: commit record; ALO: fsync + position file), not yet marked durable
+        "runner.after-mark-durable",  // the source was told (status not necessarily sent)
+        "runner.position.after-temp-write",  // position file: temporary written and fsynced, not renamed
+        "runner.amo.after-ack",  // at_most_once: acknowledged (status sent), nothing written
+        "runner.amo.after-write",  // at_most_once: group appended, not synced
+        // PostgresSource: the acknowledgement path.
+        "source.status.before-send",
+        "source.status.after-send",
+    ]
+
+    struct Armed {
+        var name: String
+        var occurrence: Int
+    }
+
+    private static let armed: Armed? = parse(getenv("OUTFLOW_CRASH_AT").map { String(cString: $0) })
+    private static let hits = Atomic<Int>(0)
+
+    /// Parses `name[:occurrence]`; nil when unset or empty.
+    static func parse(_ text: String?) -> Armed? {
+        guard let text, !text.isEmpty else { return nil }
+        if let colon = text.lastIndex(of: ":"), let count = Int(text[text.index(after: colon)...]), count > 0 {
+            return Armed(name: String(text[..<colon]), occurrence: count)
+        }
+        return Armed(name: text, occurrence: 1)
+    }
+
+    /// The armed point's description, or an error when `OUTFLOW_CRASH_AT` is set to something
+    /// that is not a known point (a typo would otherwise never fire). Nil when unset.
+    public static func validate() throws(CrashPointError) -> String? {
+        guard let raw = getenv("OUTFLOW_CRASH_AT").map({ String(cString: $0) }), !raw.isEmpty else { return nil }
+        guard let armed, names.contains(armed.name) else {
+            throw CrashPointError(description: "OUTFLOW_CRASH_AT=\(raw): not a crash point (known: \(names.joined(separator: ", ")))")
+        }
+        return "\(armed.name) (occurrence \(armed.occurrence))"
+    }
+
+    /// Dies here if this is the armed point's chosen occurrence.
+    @inline(__always)
+    public static func hit(_ name: StaticString) {
+        guard let armed else { return }
+        hitSlow(name, armed)
+    }
+
+    @inline(never)
+    private static func hitSlow(_ name: StaticString, _ armed: Armed) {
+        guard armed.name == name.description else { return }
+        let count = hits.add(1, ordering: .relaxed).newValue
+        guard count == armed.occurrence else { return }
+        let line = "outflow: crash point \(armed.name) (occurrence \(count)): aborting\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)  // no core file for a deliberate abort
+        #if os(Linux)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
+        #else
+        _ = setrlimit(RLIMIT_CORE, &none)
+        #endif
+        abort()
+    }
+}
+
+public struct CrashPointError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
