@@ -99,7 +99,12 @@ public final class LogWriter {
                 let writer = LogWriter(
                     directory: path, producer: producer, config: config, logger: logger, lease: lease,
                     partitions: partitions, transactionLog: transactionLog, lastCommit: lastCommit)
-                try writer.enforceRetentionHeld()
+                do throws(SegmentLogError) { try writer.enforceRetentionHeld() } catch {
+                    // The lease's lock is held here: the writer must not release it from its
+                    // deinit (a recursive lock); the caller releases it.
+                    writer.isClosed = true
+                    throw error
+                }
                 logger.info("log writer open", metadata: [
                     "segmentlog.directory": "\(path)", "segmentlog.producer": "\(producer)",
                     "segmentlog.partitions": "\(partitions.count)",

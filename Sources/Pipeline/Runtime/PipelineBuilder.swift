@@ -62,6 +62,9 @@ public enum PipelineBuilder {
         var replication = ReplicationSettings(connectionString: connectionString, slot: config.source.slot, publications: [config.source.publication])
         replication.statusInterval = config.source.statusInterval.duration
         replication.heartbeatInterval = config.source.heartbeatInterval?.duration
+        // Large transactions stream in while they are still open (spooled to disk until they
+        // commit) instead of being spilled and decoded by the server at commit.
+        replication.streaming = true
         return BuiltPipeline(config: config, graph: graph, connectionString: connectionString, replication: replication, logConfig: log, runner: runner)
     }
 }

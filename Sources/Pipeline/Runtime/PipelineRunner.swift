@@ -1,3 +1,4 @@
+import Foundation
 import FaultInjection
 import Logging
 import PGOutput
@@ -8,6 +9,8 @@ import SegmentLog
 public struct RunnerProgress: Sendable {
     public var sourceTransactions = 0
     public var skippedTransactions = 0
+    /// Source transactions that were streamed while open (spooled until their commit).
+    public var streamedTransactions = 0
     public var events = 0
     public var records = 0
     public var deadLetters = 0
@@ -85,6 +88,12 @@ public final class PipelineRunner {
     private var lastSync = ContinuousClock.now
     private var lastVisibleFlush = ContinuousClock.now
     public private(set) var progress = RunnerProgress()
+
+    /// Streamed in-progress transactions, on disk until they commit.
+    private let spool = StreamedTransactionSpool(
+        directory: FileManager.default.temporaryDirectory.appendingPathComponent("outflow-spool-\(ProcessInfo.processInfo.processIdentifier)").path)
+    /// The transaction of the stream block being read (between Stream Start and Stream Stop).
+    private var streamXID: UInt32?
 
     /// Transaction being read from the source (nil between transactions).
     private var current: TransactionBegin?
@@ -202,6 +211,11 @@ public final class PipelineRunner {
     }
 
     private func handle(_ event: SourceEvent, source: ReplicationSession) throws(PipelineRunError) {
+        if let xid = streamXID, case .change(let change) = event {
+            // A chunk of a streamed in-progress transaction: kept aside until it commits.
+            do { try spool.append(change, transaction: xid) } catch { throw PipelineRunError(message: error.message, underlying: error) }
+            return
+        }
         switch event {
         case .begin(let begin):
             current = begin
@@ -267,8 +281,26 @@ public final class PipelineRunner {
         case .restarted(let resume):
             logger.warning("source reconnected; the open log transaction is aborted and read again", metadata: ["outflow.resume": "\(resume)"])
             try abortGroup()
-        case .streamStart, .streamStop, .streamCommit, .streamAbort, .beginPrepare, .prepare, .commitPrepared, .rollbackPrepared:
-            throw PipelineRunError(message: "the source sent a streamed or prepared transaction, which this pipeline does not request")
+        case .streamStart(let xid, _):
+            streamXID = xid
+        case .streamStop:
+            streamXID = nil
+        case .streamAbort(let xid, let subtransaction):
+            spool.abort(xid, subtransaction: subtransaction)
+        case .streamCommit(let commit):
+            // The streamed transaction reaches the log now, in commit order, like any other.
+            progress.streamedTransactions += 1
+            try handle(.begin(TransactionBegin(xid: commit.xid, commitLSN: commit.commitLSN, commitTime: commit.commitTime)), source: source)
+            do {
+                try spool.commit(commit.xid) { change in try handle(.change(change), source: source) }
+            } catch let error as PipelineRunError {
+                throw error
+            } catch {
+                throw PipelineRunError(message: "reading back streamed transaction \(commit.xid) failed: \(error)", underlying: error)
+            }
+            try handle(.commit(commit), source: source)
+        case .beginPrepare, .prepare, .commitPrepared, .rollbackPrepared:
+            throw PipelineRunError(message: "the source sent a prepared transaction, which this pipeline does not request")
         }
     }
 
@@ -391,6 +423,8 @@ public final class PipelineRunner {
     }
 
     private func abortGroup() throws(PipelineRunError) {
+        streamXID = nil
+        spool.reset()  // the source sends streamed transactions again too
         do { try sink.abort() } catch { throw PipelineRunError(message: error.message, underlying: error) }
         for stage in graph.statefulStages { stage.didAbort() }
         current = nil

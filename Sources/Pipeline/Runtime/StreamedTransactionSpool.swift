@@ -32,11 +32,15 @@ final class StreamedTransactionSpool {
         self.directory = directory
     }
 
-    deinit {
+    deinit { reset() }
+
+    /// Forgets every spooled transaction (the source will send them again).
+    func reset() {
         for spool in spools.values {
             try? spool.file.close()
             try? FileManager.default.removeItem(atPath: spool.path)
         }
+        spools.removeAll()
     }
 
     /// Transactions being spooled.

@@ -61,7 +61,9 @@ final class OutboxHarness {
     /// Runs the pipeline until it has read `transactions` source transactions (bounded by
     /// `seconds`), then stops it the way SIGTERM does.
     @discardableResult
-    func run(untilTransactions transactions: Int, partitions: Int32 = 3, changelog: Bool = false, seconds: Double = 30) throws -> RunnerProgress {
+    func run(
+        untilTransactions transactions: Int, partitions: Int32 = 3, changelog: Bool = false, streaming: Bool = false, seconds: Double = 30
+    ) throws -> RunnerProgress {
         let writer = try LogWriter.open(directory: logDirectory)
         defer { writer.close() }
         var settings = PipelineRunner.Settings(pipelineName: "test", deadLetterTopic: "test.dead-letter")
@@ -70,6 +72,10 @@ final class OutboxHarness {
         let runner = try PipelineRunner(graph: try stages(), writer: writer, settings: settings)
         var replication = ReplicationSettings(connectionString: url, slot: slot, publications: [publication])
         replication.statusInterval = .milliseconds(100)
+        if streaming {
+            replication.streaming = true
+            replication.sessionSettings = ["logical_decoding_work_mem": "64kB"]  // stream after ~64 kB
+        }
         let source = try ReplicationSession(settings: replication, durable: runner.committedPosition)
         defer { source.close() }
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
