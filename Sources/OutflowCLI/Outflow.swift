@@ -29,10 +29,3 @@ struct Outflow: AsyncParsableCommand {
         ]
     )
 }
-
-
-func notImplementedYet(_ command: String) throws -> Never {
-    var standardError = StandardError()
-    print("outflow \(command): not implemented yet", to: &standardError)
-    throw ExitCode.failure
-}

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import SegmentLog
 
 #if canImport(Glibc)
@@ -72,14 +73,12 @@ enum TailFormatter {
     /// A value that is itself JSON goes inline (compacted onto one line); anything else is a string.
     static func jsonValue(_ bytes: [UInt8]?) -> String {
         guard let bytes else { return "null" }
-        let data = Data(bytes)
-        if let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) {
+        // The project's exact parser: numbers are never rounded through a Double.
+        if let value = try? JSONValueParser.parse(bytes) {
             if !bytes.contains(UInt8(ascii: "\n")) && !bytes.contains(UInt8(ascii: "\r")), let raw = text(bytes) {
-                return raw.trimmingCharacters(in: .whitespaces)
+                return raw.trimmingCharacters(in: .whitespaces)  // as the application wrote it
             }
-            if let compact = try? JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed, .sortedKeys]) {
-                return String(decoding: compact, as: UTF8.self)
-            }
+            return value.jsonText
         }
         return jsonText(bytes)
     }
@@ -91,21 +90,7 @@ enum TailFormatter {
         return "{\"base64\":\"" + Data(bytes).base64EncodedString() + "\"}"
     }
 
-    static func jsonString(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ string: String) -> String { EventValue.string(string).jsonText }
 
     static func text(_ bytes: [UInt8]) -> String? { String(validating: bytes, as: UTF8.self) }
     static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

@@ -140,6 +140,21 @@ import Testing
         #expect((damaged.standardOutput + damaged.standardError).contains("orders.created-0"))
     }
 
+    @Test func aMultiLineJSONValueIsCompactedWithoutRoundingItsNumbers() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-tail-json-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let writer = try LogWriter.open(directory: directory.path)
+        try writer.beginTransaction()
+        let pretty = "{\n  \"big\": 123456789012345678901234567890,\n  \"name\": \"é\"\n}"
+        _ = try writer.append([Record(value: Array(pretty.utf8), timestamp: 0)], to: try TopicPartition(topic: "events", partition: 0))
+        _ = try writer.commit(metadata: [])
+        writer.close()
+        let result = try OutflowProcess.run(["tail", "--log", directory.path, "--from-beginning", "--format", "json"])
+        let lines = result.standardOutput.split(separator: "\n")
+        try #require(lines.count == 1)
+        #expect(lines[0].contains(#""value":{"big":123456789012345678901234567890,"name":"é"}"#))
+    }
+
     @Test func internalTopicsOnlyWhenNamed() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-tail-internal-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
