@@ -70,12 +70,8 @@ final class LogSink {
             ]).jsonText)
         }
         highestBuffered = max(highestBuffered ?? event.origin.commitLSN, event.origin.commitLSN)
-        buffers[topicPartition, default: []].append(record)
-        bufferedBytes += (event.key?.count ?? 0) + (event.value?.count ?? 0) + 64
         recordsInTransaction += 1
-        if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
-            try flush()
-        }
+        try write(record, to: topicPartition)
     }
 
     /// Adds a record prepared elsewhere (the changelog) to a given partition, in the same log

@@ -112,6 +112,24 @@ public struct PipelineEvent: Sendable {
         headers.last(where: { $0.key == name })?.value
     }
 
+    /// This event as a dead letter: its key, value (or, for a change no stage turned into a
+    /// record, the row) and headers, plus headers naming the stage, the error and the table.
+    func deadLetter(topic: String, stage: String, reason: String) -> PipelineEvent {
+        var letter = PipelineEvent(origin: origin, change: change)
+        letter.topic = topic
+        letter.key = key
+        if let value {
+            letter.value = value
+        } else if let change {
+            letter.value = Array(Self.columns(of: change, old: change.operation == .delete).jsonText.utf8)
+        }
+        letter.headers = headers
+        letter.setHeader("outflow.stage", Array(stage.utf8))
+        letter.setHeader("outflow.error", Array(reason.utf8))
+        letter.setHeader("outflow.table", Array(origin.table.description.utf8))
+        return letter
+    }
+
     public mutating func setHeader(_ name: String, _ value: [UInt8]?) {
         headers.removeAll { $0.key == name }
         headers.append(RecordHeader(key: name, value: value))

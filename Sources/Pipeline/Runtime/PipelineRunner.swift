@@ -321,18 +321,7 @@ public final class PipelineRunner {
         guard settings.deadLetterOnFailure else {
             throw PipelineRunError(message: "stage \(stage) failed on the event of \(event.origin.table) at \(event.origin.commitLSN) (xid \(event.origin.xid), change #\(event.origin.sequence)): \(reason)")
         }
-        var letter = PipelineEvent(origin: event.origin, change: event.change)
-        letter.topic = settings.deadLetterTopic
-        letter.key = event.key
-        if let value = event.value {
-            letter.value = value
-        } else if let change = event.change {
-            letter.value = Array(PipelineEvent.columns(of: change, old: change.operation == .delete).jsonText.utf8)
-        }
-        letter.headers = event.headers
-        letter.setHeader("outflow.stage", Array(stage.utf8))
-        letter.setHeader("outflow.error", Array(reason.utf8))
-        letter.setHeader("outflow.table", Array(event.origin.table.description.utf8))
+        let letter = event.deadLetter(topic: settings.deadLetterTopic, stage: stage, reason: reason)
         do { try sink.write(letter) } catch { throw PipelineRunError(message: error.message, underlying: error) }
         progress.deadLetters += 1
         logger.warning("event sent to the dead-letter topic", metadata: [

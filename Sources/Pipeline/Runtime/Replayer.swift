@@ -118,12 +118,7 @@ public final class Replayer {
             progress.records += 1
         }, failed: { event, failure in
             if failure.stopsPipeline || !settings.deadLetterOnFailure { throw PipelineRunError(message: "\(failure)") }
-            var letter = PipelineEvent(origin: event.origin, change: event.change)
-            letter.topic = settings.deadLetterTopic + (topicSuffix ?? "")
-            letter.value = event.value
-            letter.setHeader("outflow.stage", Array(failure.stageID.utf8))
-            letter.setHeader("outflow.error", Array(failure.message.utf8))
-            try sink.write(letter)
+            try sink.write(event.deadLetter(topic: settings.deadLetterTopic + (topicSuffix ?? ""), stage: failure.stageID, reason: failure.message))
             progress.deadLetters += 1
         })
     }
