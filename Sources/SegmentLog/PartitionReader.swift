@@ -204,6 +204,8 @@ public final class PartitionReader {
     /// Up to about `maxRecords` records from `position` (whole batches), empty at the end.
     public func poll(maxRecords: Int = 500) throws(SegmentLogError) -> [StoredRecord] {
         let bound = try upperBound()
+        // Nothing new: the common answer to a reader that follows the log, kept cheap.
+        guard position < bound else { return [] }
         var aborted = isolation == .readCommitted ? try abortedTransactions(from: position, below: bound)[...] : []
         var abortedProducers: Set<Int64> = []
         var delivered: [StoredRecord] = []

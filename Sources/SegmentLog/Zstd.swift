@@ -24,36 +24,41 @@ enum Zstd {
 
     static func decompress(_ input: [UInt8], from start: Int, to end: Int, limit: Int) throws(SegmentLogError) -> [UInt8] {
         guard start < end else { throw SegmentLogError(.decompressionFailed, "empty zstd input") }
-        guard let context = ZSTD_createDCtx() else {
+        let decompression = DecompressionContext.current
+        guard let context = decompression.context else {
             throw SegmentLogError(.decompressionFailed, "cannot allocate a zstd context")
         }
-        defer { ZSTD_freeDCtx(context) }
+        // A context left mid-frame by an earlier failure must not leak into this frame.
+        ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
         var output: [UInt8] = []
-        let chunkSize = 64 * 1024
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
         var lastResult = 0
         var failure: SegmentLogError?
         input.withUnsafeBytes { raw in
-            var inBuffer = ZSTD_inBuffer(src: raw.baseAddress! + start, size: end - start, pos: 0)
-            chunk.withUnsafeMutableBytes { chunkRaw in
-                repeat {
-                    var outBuffer = ZSTD_outBuffer(dst: chunkRaw.baseAddress, size: chunkRaw.count, pos: 0)
-                    let result = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                    if ZSTD_isError(result) != 0 {
-                        failure = SegmentLogError(.decompressionFailed, "zstd: \(String(cString: ZSTD_getErrorName(result)))")
-                        return
-                    }
-                    lastResult = result
-                    if output.count + outBuffer.pos > limit {
-                        failure = SegmentLogError(.decompressionLimitExceeded, "zstd output exceeds the \(limit)-byte limit")
-                        return
-                    }
-                    output.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunkRaw[0..<outBuffer.pos]))
-                    // Stop once all input is consumed and the output buffer was not filled
-                    // (a full buffer may mean more output is pending inside the context).
-                    if inBuffer.pos == inBuffer.size && outBuffer.pos < outBuffer.size { break }
-                } while true
+            let source = raw.baseAddress! + start
+            // Frames that state their size (ours do) get the output allocated once.
+            let stated = ZSTD_getFrameContentSize(source, end - start)
+            if stated != ZSTD_CONTENTSIZE_UNKNOWN, stated != ZSTD_CONTENTSIZE_ERROR, stated <= UInt64(limit) {
+                output.reserveCapacity(Int(stated))
             }
+            var inBuffer = ZSTD_inBuffer(src: source, size: end - start, pos: 0)
+            let chunk = decompression.chunk
+            repeat {
+                var outBuffer = ZSTD_outBuffer(dst: chunk.baseAddress, size: chunk.count, pos: 0)
+                let result = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
+                if ZSTD_isError(result) != 0 {
+                    failure = SegmentLogError(.decompressionFailed, "zstd: \(String(cString: ZSTD_getErrorName(result)))")
+                    return
+                }
+                lastResult = result
+                if output.count + outBuffer.pos > limit {
+                    failure = SegmentLogError(.decompressionLimitExceeded, "zstd output exceeds the \(limit)-byte limit")
+                    return
+                }
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<outBuffer.pos]))
+                // Stop once all input is consumed and the output buffer was not filled
+                // (a full buffer may mean more output is pending inside the context).
+                if inBuffer.pos == inBuffer.size && outBuffer.pos < outBuffer.size { break }
+            } while true
         }
         if let failure { throw failure }
         if lastResult != 0 {
@@ -63,8 +68,34 @@ enum Zstd {
     }
 }
 
-/// A zstd compression context per thread: creating one per batch costs more than compressing
-/// a small batch. Contexts are not thread-safe, hence one per thread.
+/// One decompression context and output chunk per thread: creating a context per batch
+/// costs more than decompressing a small batch (it is over 100 KiB, allocated and faulted in
+/// each time), and a reader that follows the log decompresses many small batches.
+final class DecompressionContext {
+    let context: OpaquePointer?
+    let chunk: UnsafeMutableRawBufferPointer
+
+    private init() {
+        context = ZSTD_createDCtx()
+        chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit {
+        if let context { ZSTD_freeDCtx(context) }
+        chunk.deallocate()
+    }
+
+    private static let key = "outflow.segmentlog.zstd-dctx"
+
+    static var current: DecompressionContext {
+        let dictionary = Thread.current.threadDictionary
+        if let existing = dictionary[key] as? DecompressionContext { return existing }
+        let created = DecompressionContext()
+        dictionary[key] = created
+        return created
+    }
+}
+
 final class CompressionContext {
     private let context: OpaquePointer
 

@@ -94,6 +94,19 @@ import Testing
         #expect(try batch.records().first?.value?.count == 4 << 20)
     }
 
+    /// The decompression context is kept per thread: a frame abandoned halfway (limit hit,
+    /// input cut short) must leave nothing behind for the next batch decoded on that thread.
+    @Test func aFailedDecompressionDoesNotAffectTheNext() throws {
+        let huge = try BatchCodec.decodeBatch(BatchCodec.encode(
+            [Record(value: [UInt8](repeating: 7, count: 4 << 20), timestamp: 0)], baseOffset: 0, compression: .zstd))
+        let small = try BatchCodec.decodeBatch(BatchCodec.encode(records, baseOffset: 9, compression: .zstd))
+        for _ in 0..<3 {
+            #expect(throws: SegmentLogError.self) { try huge.records(limits: DecodeLimits(maxUncompressedBytes: 1 << 20)) }
+            #expect(try small.records().map(\.record) == records)
+        }
+        #expect(try huge.records().first?.value == [UInt8](repeating: 7, count: 4 << 20))
+    }
+
     @Test func readsStreamedFramesWithoutContentSizeAndConcatenatedFrames() throws {
         // What Kafka's Java producer writes: a streamed frame (no content size), here split in two frames.
         let plain = try BatchCodec.encode(records, baseOffset: 50)
