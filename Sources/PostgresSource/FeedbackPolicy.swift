@@ -78,13 +78,14 @@ public struct FeedbackPolicy: Sendable {
         return due
     }
 
-    /// The status update to send now, if one is due; records it as sent.
-    public mutating func statusUpdate(at now: ContinuousClock.Instant, clock: PostgresTimestamp) -> StandbyStatusUpdate? {
+    /// The status update to send now, if one is due; records it as sent. `clock` is read only
+    /// when an update is due (this is asked once per message received).
+    public mutating func statusUpdate(at now: ContinuousClock.Instant, clock: @autoclosure () -> PostgresTimestamp) -> StandbyStatusUpdate? {
         guard nextStatusDue(after: now) <= now else { return nil }
         let flush = flushPosition
         lastSentAt = now
         lastSentFlush = flush
         replyOwed = false
-        return StandbyStatusUpdate(written: max(received, flush), flushed: flush, applied: flush, clock: clock)
+        return StandbyStatusUpdate(written: max(received, flush), flushed: flush, applied: flush, clock: clock())
     }
 }

@@ -94,8 +94,14 @@ public final class ReplicationSession {
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeoutMilliseconds)))
         while true {
             do {
-                if let event = try step(until: deadline) { return event }
-                if ContinuousClock.now >= deadline { return nil }
+                switch try step(until: deadline) {
+                case .event(let event): return event
+                // A keepalive or a frame that makes no event is not a pause in the stream: keep
+                // reading while data is there, even past the deadline (a timeout of 0 means
+                // "what has arrived"). The walsender sends a keepalive each time it catches up.
+                case .consumed: continue
+                case .nothing: if ContinuousClock.now >= deadline { return nil }
+                }
             } catch let error where error.code == .connectionLost || error.code == .connectionFailed {
                 try reconnect(after: error)
                 pendingRestart = nil
@@ -116,9 +122,13 @@ public final class ReplicationSession {
 
     /// Sends a status update now, whether or not one is due.
     public func sendStatus(force: Bool = false) throws(PostgresError) {
+        try sendStatus(force: force, now: .now)
+    }
+
+    private func sendStatus(force: Bool = false, now: ContinuousClock.Instant) throws(PostgresError) {
         guard let stream else { return }
         if force { feedback.noteKeepalive(walEnd: .zero, replyRequested: true, idle: false) }
-        if let update = feedback.statusUpdate(at: .now, clock: .now) {
+        if let update = feedback.statusUpdate(at: now, clock: .now) {
             CrashPoint.hit("source.status.before-send")
             try stream.send(update.encode())
             CrashPoint.hit("source.status.after-send")
@@ -126,15 +136,23 @@ public final class ReplicationSession {
         }
     }
 
-    private func step(until deadline: ContinuousClock.Instant) throws(PostgresError) -> SourceEvent? {
+    private enum Step {
+        case event(SourceEvent)
+        /// A frame was read that makes no event (a keepalive, a relation, an unknown frame).
+        case consumed
+        /// Nothing arrived before the deadline.
+        case nothing
+    }
+
+    private func step(until deadline: ContinuousClock.Instant) throws(PostgresError) -> Step {
         guard let stream else { throw PostgresError(code: .connectionLost, message: "the replication stream is closed") }
-        try sendStatus()
         let now = ContinuousClock.now
+        try sendStatus(now: now)
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
         let wait = max(0, min(Int64(Int32.max), (wakeUp - now).milliseconds))
         guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else {
             try heartbeatIfQuiet()
-            return nil
+            return .nothing
         }
         lastActivity = .now
         let frame: ReplicationFrame
@@ -158,14 +176,14 @@ public final class ReplicationSession {
             default:
                 break
             }
-            return event
+            return event.map(Step.event) ?? .consumed
         case .primaryKeepalive(let keepalive):
             feedback.noteKeepalive(walEnd: keepalive.walEnd, replyRequested: keepalive.replyRequested, idle: assembler.isIdle && !acknowledgementsDisabled)
             if keepalive.replyRequested { try sendStatus() }
-            return nil
+            return .consumed
         case .unknown(let tag, _):
             logger.warning("skipping a replication frame of unknown type", metadata: ["outflow.tag": "\(tag)"])
-            return nil
+            return .consumed
         }
     }
 
