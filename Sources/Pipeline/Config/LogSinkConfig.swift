@@ -15,11 +15,14 @@ public struct LogSinkConfig: Sendable, Equatable {
     public var retention: ConfigDuration?
     /// Delete the oldest segments of a partition above this size; nil: no limit.
     public var retentionBytes: ByteSize?
+    /// Least time from one group commit to the next while transactions keep arriving.
+    public var minCommitInterval: ConfigDuration
 
     public init(
         dir: String, partitions: Int = 1, compression: Compression = .zstd, compressionLevel: Int? = 3,
         segmentBytes: ByteSize = ByteSize("1GiB")!, segmentTime: ConfigDuration = ConfigDuration("7d")!,
-        retention: ConfigDuration? = nil, retentionBytes: ByteSize? = nil
+        retention: ConfigDuration? = nil, retentionBytes: ByteSize? = nil,
+        minCommitInterval: ConfigDuration = LogSinkConfig.defaultMinCommitInterval
     ) {
         self.dir = dir
         self.partitions = partitions
@@ -29,11 +32,13 @@ public struct LogSinkConfig: Sendable, Equatable {
         self.segmentTime = segmentTime
         self.retention = retention
         self.retentionBytes = retentionBytes
+        self.minCommitInterval = minCommitInterval
     }
 }
 
 extension LogSinkConfig {
     static let defaultCompressionLevel = 3
+    public static let defaultMinCommitInterval = ConfigDuration("5ms")!
 
     enum Fields {
         static let dir = FieldSpec("dir", ValueSpec<String>.string, .required, doc: "Directory of the log; relative paths are from the working directory.")
@@ -52,12 +57,16 @@ extension LogSinkConfig {
         static let retention = FieldSpec("retention", .duration, .optional, doc: "Delete segments older than this. Default: keep all.")
         static let retentionBytes = FieldSpec(
             "retention_bytes", .byteSize, .optional, doc: "Delete a partition's oldest segments above this size. Default: no limit.")
+        static let minCommitInterval = FieldSpec(
+            "min_commit_interval", .duration, .defaulted(defaultMinCommitInterval, shown: .string("5ms")),
+            doc: "Least time between two commits (each fsyncs) while transactions keep arriving; a transaction after a quiet spell commits at once. Lower: less latency, more fsyncs; 0ms commits at every pause.")
     }
 
     static let spec = ObjectSpec(
         name: "sink.log", doc: "A local append-only log in Apache Kafka's on-disk format, with transactions.",
         fields: [Fields.dir.schema, Fields.partitions.schema, Fields.compression.schema, Fields.compressionLevel.schema,
-                 Fields.segmentBytes.schema, Fields.segmentTime.schema, Fields.retention.schema, Fields.retentionBytes.schema])
+                 Fields.segmentBytes.schema, Fields.segmentTime.schema, Fields.retention.schema, Fields.retentionBytes.schema,
+                 Fields.minCommitInterval.schema])
 
     static let minimumSegmentBytes: Int64 = 1 << 20
 
@@ -76,17 +85,18 @@ extension LogSinkConfig {
         }
         let segmentBytes = reader.read(Fields.segmentBytes, &context), segmentTime = reader.read(Fields.segmentTime, &context)
         let retention = reader.read(Fields.retention, &context), retentionBytes = reader.read(Fields.retentionBytes, &context)
+        let minCommitInterval = reader.read(Fields.minCommitInterval, &context)
         if let segmentBytes, segmentBytes.bytes < minimumSegmentBytes {
             context.log.error(.invalidValue, "segment_bytes must be at least 1MiB", at: reader.keyLocation(Fields.segmentBytes.name) ?? reader.location)
             return nil
         }
-        guard let dir, let partitions, let compression, let segmentBytes, let segmentTime else { return nil }
+        guard let dir, let partitions, let compression, let segmentBytes, let segmentTime, let minCommitInterval else { return nil }
         if reader.has(Fields.retention.name) && retention == nil || reader.has(Fields.retentionBytes.name) && retentionBytes == nil
             || reader.has(Fields.compressionLevel.name) && level == nil {
             return nil
         }
         return LogSinkConfig(
             dir: dir, partitions: partitions, compression: compression, compressionLevel: level, segmentBytes: segmentBytes,
-            segmentTime: segmentTime, retention: retention, retentionBytes: retentionBytes)
+            segmentTime: segmentTime, retention: retention, retentionBytes: retentionBytes, minCommitInterval: minCommitInterval)
     }
 }

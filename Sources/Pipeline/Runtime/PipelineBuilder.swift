@@ -47,6 +47,7 @@ public enum PipelineBuilder {
         }
 
         runner.partitions = Int32(config.sink.partitions)
+        runner.commitSpacing = config.sink.minCommitInterval.duration
         runner.changelog = config.source.changelog != nil
         runner.guarantee = config.guarantee
         runner.databaseName = connectionString.value(of: "dbname") ?? connectionString.value(of: "user") ?? ""

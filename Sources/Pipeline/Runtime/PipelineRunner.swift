@@ -57,6 +57,12 @@ public final class PipelineRunner {
         public var batchBytes = 1 << 20
         public var groupMaxBytes = 4 << 20
         public var groupMaxLatency: Duration = .milliseconds(100)
+        /// A pause in the stream commits the group only this long after the previous commit
+        /// began (`sink.log.min_commit_interval`): under a steady load of small transactions, each of which would otherwise be
+        /// followed by a pause and so commit alone, the group fills for this long instead, and
+        /// the commits (fsyncs, which cost CPU as well as time) stay at most 1 / spacing per
+        /// second. An isolated transaction, long after the previous commit, is not delayed.
+        public var commitSpacing: Duration = .milliseconds(5)
         /// Keep every source change in the `__changelog` topic, for replay.
         public var changelog = false
         /// How long a stop waits for the source transaction in progress to finish.
@@ -101,6 +107,7 @@ public final class PipelineRunner {
     /// End LSN of the last source transaction read completely but not yet committed to the log.
     private var pendingEnd: LSN?
     private var groupStartedAt: ContinuousClock.Instant?
+    private var lastCommitStartedAt: ContinuousClock.Instant?
 
     let rows: ChangeRowDecoding
 
@@ -186,9 +193,18 @@ public final class PipelineRunner {
                     return
                 }
             }
-            // Wait for more only when nothing is pending: a pause in the stream commits the group.
-            let mustCommitSoon = pendingEnd != nil && current == nil
-            let timeout: Int32 = mustCommitSoon ? 0 : 200
+            // Wait for more only when nothing is pending: a pause in the stream commits the
+            // group, once the spacing since the previous commit has passed.
+            var timeout: Int32 = 200
+            if pendingEnd != nil && current == nil {
+                // The group cannot commit before the spacing has passed, so nothing read until
+                // then is needed sooner: sleep it out and read what arrived meanwhile in one go,
+                // rather than waking for every transaction (fewer wakeups and system calls, for
+                // the walsender too, which then sends in larger writes).
+                let wait = timeUntilCommitAllowed()
+                if wait > .zero { Self.sleep(wait) }
+                timeout = 0
+            }
             let event: SourceEvent?
             do { event = try source.next(timeoutMilliseconds: timeout) } catch {
                 throw PipelineRunError(message: "replication failed: \(error)", underlying: error)
@@ -197,15 +213,19 @@ public final class PipelineRunner {
                 try syncLog()
             }
             guard let event else {
-                if current == nil { try commitGroup(source: source) }
+                if current == nil, timeUntilCommitAllowed() == .zero { try commitGroup(source: source) }
                 report(progress)
                 continue
             }
             try handle(event, source: source)
-            if current == nil, let started = groupStartedAt,
-                sink.writer.transactionBytes >= settings.groupMaxBytes || ContinuousClock.now - started >= settings.groupMaxLatency
-            {
-                try commitGroup(source: source)
+            if current == nil, let started = groupStartedAt {
+                // A stream that never pauses still commits: `groupMaxLatency` after the group
+                // began, or after it was allowed to commit if that is later (a group that waited
+                // out the spacing first reads what arrived meanwhile).
+                let allowed = lastCommitStartedAt.map { $0.advanced(by: settings.commitSpacing) } ?? started
+                if sink.writer.transactionBytes >= settings.groupMaxBytes || ContinuousClock.now - max(started, allowed) >= settings.groupMaxLatency {
+                    try commitGroup(source: source)
+                }
             }
         }
     }
@@ -329,8 +349,22 @@ public final class PipelineRunner {
         ])
     }
 
+    /// How long until a pause may commit the group (`commitSpacing`); zero when it may now.
+    private func timeUntilCommitAllowed() -> Duration {
+        guard let last = lastCommitStartedAt else { return .zero }
+        return max(.zero, last.advanced(by: settings.commitSpacing) - ContinuousClock.now)
+    }
+
+    private static func sleep(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+    }
+
     private func commitGroup(source: ReplicationSession) throws(PipelineRunError) {
         guard let end = pendingEnd else { return }
+        lastCommitStartedAt = .now
         CrashPoint.hit("runner.before-commit")
         switch settings.guarantee {
         case .exactlyOnce: try commitGroupExactlyOnce(end: end, source: source)

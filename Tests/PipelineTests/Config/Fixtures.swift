@@ -75,6 +75,7 @@ enum Fixtures {
         segment_ms: 1h
         retention: 30d
         retention_bytes: 100GB
+        min_commit_interval: 20ms
     guarantee: at_least_once
     dead_letter: shop.failed
     """

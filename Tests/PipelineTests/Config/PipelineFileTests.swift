@@ -39,6 +39,7 @@ import Testing
         #expect(config.sink.partitions == 3)
         #expect(config.sink.compression == .zstd)
         #expect(config.sink.compressionLevel == 3)
+        #expect(config.sink.minCommitInterval.milliseconds == 5)
         #expect(config.guarantee == .exactlyOnce)
         #expect(config.deadLetterTopic == "orders-outbox.dead-letter")
         #expect(config.graph.order == ["outbox", "dedupe"])
@@ -99,6 +100,7 @@ import Testing
         #expect(config.sink.segmentTime.milliseconds == 3_600_000)
         #expect(config.sink.retention?.milliseconds == Int64(30 * 86_400_000))
         #expect(config.sink.retentionBytes?.bytes == 100_000_000_000)
+        #expect(config.sink.minCommitInterval.milliseconds == 20)
         #expect(config.guarantee == .atLeastOnce)
         #expect(config.deadLetterTopic == "shop.failed")
 

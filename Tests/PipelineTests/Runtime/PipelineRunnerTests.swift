@@ -97,4 +97,52 @@ import Testing
         let keys = try harness.committedRecords().values.joined().compactMap(\.keyText).sorted()
         #expect(keys == ["r-1", "r-2"])
     }
+
+    /// `min_commit_interval`: a transaction after a quiet spell commits at once; transactions
+    /// that keep arriving share a commit made no sooner than the interval after the previous.
+    @Test func transactionsArrivingWithinTheCommitIntervalShareOneCommit() throws {
+        let harness = try OutboxHarness()
+        let writer = try LogWriter.open(directory: harness.logDirectory)
+        defer { writer.close() }
+        var settings = PipelineRunner.Settings(pipelineName: "test", deadLetterTopic: "test.dead-letter")
+        settings.commitSpacing = .seconds(1)
+        let runner = try PipelineRunner(graph: try harness.stages(dedupe: false), writer: writer, settings: settings)
+        var replication = ReplicationSettings(connectionString: harness.url, slot: harness.slot, publications: [harness.publication])
+        replication.statusInterval = .milliseconds(100)
+        let source = try ReplicationSession(settings: replication, durable: runner.committedPosition)
+        defer { source.close() }
+
+        try harness.sql.execute(harness.insert(key: "first"))
+        var commitTimes: [ContinuousClock.Instant] = []
+        var transactionsAtCommit: [Int] = []
+        var loneInsertedAt: ContinuousClock.Instant?
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        // The load is driven from the runner's own loop (called between reads), so the test
+        // knows exactly which commit each insert follows.
+        try runner.run(source: source, shouldStop: {
+            let progress = runner.progress
+            if progress.logCommits > commitTimes.count {
+                commitTimes.append(.now)
+                transactionsAtCommit.append(progress.sourceTransactions)
+                if progress.logCommits == 1 {
+                    // Right after the first commit: 20 transactions back to back.
+                    for index in 0..<20 { try? harness.sql.execute(harness.insert(key: "burst-\(index)")) }
+                }
+            }
+            // A quiet spell longer than the interval after the second commit, then one more.
+            if progress.logCommits == 2, loneInsertedAt == nil, let second = commitTimes.last, ContinuousClock.now - second > .milliseconds(1500) {
+                loneInsertedAt = .now
+                try? harness.sql.execute(harness.insert(key: "lone"))
+            }
+            return progress.logCommits >= 3 || ContinuousClock.now >= deadline
+        })
+        try #require(commitTimes.count == 3, "commits: \(transactionsAtCommit)")
+        // The whole burst in the second commit, which waited out the interval.
+        #expect(transactionsAtCommit == [1, 21, 22])
+        #expect(commitTimes[1] - commitTimes[0] >= .milliseconds(900))
+        // The lone transaction, long after the previous commit, was not held back by it.
+        let lone = try #require(loneInsertedAt)
+        #expect(commitTimes[2] - lone < .milliseconds(500), "the lone transaction took \(commitTimes[2] - lone) to commit")
+        #expect(try harness.committedRecords().values.joined().count == 22)
+    }
 }
