@@ -156,16 +156,25 @@ func latency(directory: String, topic: String, timeout: Double) throws {
     var readers: [TopicPartition: PartitionReader] = [:]
     var latencies: [Int64] = []
     latencies.reserveCapacity(200_000)
+    // Diagnosis: with OUTFLOW_BENCH_LATENCY_TRACE=FILE, one line per record: seen-at µs, latency µs.
+    let trace = ProcessInfo.processInfo.environment["OUTFLOW_BENCH_LATENCY_TRACE"].flatMap { fopen($0, "w") }
+    defer { if let trace { fclose(trace) } }
     var ended = false
     // The end marker's partition may show its commit before the others do (the commit markers
     // are written partition by partition): keep reading for 500 ms after it.
     var endedAt: ContinuousClock.Instant?
-    var discovered = ContinuousClock.now.advanced(by: .seconds(-1))
+    var discovered = timespec()
+    var lastDiscovery = ContinuousClock.now
     while ContinuousClock.now < deadline {
         if let endedAt, ContinuousClock.now - endedAt >= .milliseconds(500) { break }
-        // New partitions appear as the first records of their keys arrive: look every 100 ms.
-        if ContinuousClock.now - discovered >= .milliseconds(100), let log = try? LogReader(directory: directory) {
-            discovered = .now
+        // New partitions appear as the first records of their keys arrive: look whenever the
+        // log directory changed (its modification time moves when one is created).
+        var info = stat()
+        if stat(directory, &info) == 0, info.st_mtim.tv_sec != discovered.tv_sec || info.st_mtim.tv_nsec != discovered.tv_nsec
+            || ContinuousClock.now - lastDiscovery >= .seconds(1), let log = try? LogReader(directory: directory)
+        {
+            discovered = info.st_mtim
+            lastDiscovery = .now
             for tp in (try? log.partitions()) ?? [] where tp.topic == topic && readers[tp] == nil {
                 readers[tp] = try log.open(tp, isolation: .readCommitted)
             }
@@ -180,6 +189,7 @@ func latency(directory: String, topic: String, timeout: Double) throws {
                 for record in records {
                     if let value = record.value, let sent = sendTime(value) {
                         latencies.append(now - sent)
+                        if let trace { fputs("\(now) \(now - sent)\n", trace) }
                     } else if !ended {
                         ended = true
                         endedAt = .now
