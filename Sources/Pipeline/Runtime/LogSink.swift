@@ -38,10 +38,15 @@ final class LogSink {
     /// Adds one event leaving the stage graph. A change event that no stage turned into a
     /// record becomes a Debezium-style envelope.
     func write(_ event: PipelineEvent) throws(SinkError) {
-        var event = event
         if event.topic == nil, let change = event.change {
-            DebeziumEnvelope.fill(&event, change: change, pipelineName: pipelineName, databaseName: databaseName)
+            var envelope = event
+            DebeziumEnvelope.fill(&envelope, change: change, pipelineName: pipelineName, databaseName: databaseName)
+            return try writeRecord(of: envelope)
         }
+        try writeRecord(of: event)
+    }
+
+    private func writeRecord(of event: PipelineEvent) throws(SinkError) {
         guard let topic = event.topic else {
             throw SinkError(message: "an event reached the sink without a topic (table \(event.origin.table))")
         }
@@ -52,14 +57,14 @@ final class LogSink {
             // No key: keep a transaction's keyless records together.
             partition = Int32(event.origin.xid % UInt32(partitionCount))
         }
-        let topicPartition: TopicPartition
-        do { topicPartition = try TopicPartition(topic: topic, partition: partition) } catch {
-            throw SinkError(message: "invalid topic \"\(topic)\": \(error)", isEventError: true)
-        }
+        let topicPartition = try self.topicPartition(topic, partition)
         var headers = event.headers
-        headers.removeAll { $0.key == "outflow.lsn" || $0.key == "outflow.xid" }
-        headers.append(RecordHeader(key: "outflow.lsn", text: event.origin.commitLSN.description))
-        headers.append(RecordHeader(key: "outflow.xid", text: String(event.origin.xid)))
+        if headers.contains(where: { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }) {
+            headers.removeAll { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }
+        }
+        let position = positionHeaders(of: event.origin)
+        headers.append(position.lsn)
+        headers.append(position.xid)
         let record = Record(key: event.key, value: event.value, headers: headers, timestamp: event.origin.commitTime.unixMicroseconds / 1000)
         if let onRecord {
             onRecord(EventValue.object([
@@ -72,6 +77,35 @@ final class LogSink {
         highestBuffered = max(highestBuffered ?? event.origin.commitLSN, event.origin.commitLSN)
         recordsInTransaction += 1
         try write(record, to: topicPartition)
+    }
+
+    static let lsnHeader = "outflow.lsn"
+    static let xidHeader = "outflow.xid"
+
+    /// The last topic's partitions, validated once: consecutive records mostly share a topic,
+    /// and validating the name is a scan of it per record otherwise.
+    private var lastTopic: (name: String, partitions: [TopicPartition])?
+
+    private func topicPartition(_ topic: String, _ partition: Int32) throws(SinkError) -> TopicPartition {
+        if let lastTopic, lastTopic.name == topic { return lastTopic.partitions[Int(partition)] }
+        do {
+            let partitions = try (0..<partitionCount).map { (index: Int32) throws(SegmentLogError) in try TopicPartition(topic: topic, partition: index) }
+            lastTopic = (topic, partitions)
+            return partitions[Int(partition)]
+        } catch {
+            throw SinkError(message: "invalid topic \"\(topic)\": \(error)", isEventError: true)
+        }
+    }
+
+    /// The source position headers of the last transaction: every record of a transaction
+    /// carries the same two, so they are formatted once.
+    private var lastPosition: (lsn: LSN, xid: UInt32, headers: (lsn: RecordHeader, xid: RecordHeader))?
+
+    private func positionHeaders(of origin: EventOrigin) -> (lsn: RecordHeader, xid: RecordHeader) {
+        if let lastPosition, lastPosition.lsn == origin.commitLSN, lastPosition.xid == origin.xid { return lastPosition.headers }
+        let headers = (RecordHeader(key: Self.lsnHeader, text: origin.commitLSN.description), RecordHeader(key: Self.xidHeader, text: String(origin.xid)))
+        lastPosition = (origin.commitLSN, origin.xid, headers)
+        return headers
     }
 
     /// Adds a record prepared elsewhere (the changelog) to a given partition, in the same log
