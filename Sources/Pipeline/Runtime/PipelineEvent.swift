@@ -32,23 +32,95 @@ public struct EventOrigin: Sendable, Hashable {
 /// events into records; a change event that reaches the sink unchanged becomes a
 /// Debezium-style envelope.
 public struct PipelineEvent: Sendable {
-    public var origin: EventOrigin
-    public var change: SourceChange?
-    public var topic: String?
-    public var key: [UInt8]?
-    public var value: [UInt8]?
-    public var headers: [RecordHeader] = []
+    /// The event's parts live in one copy-on-write box: an event is copied at every edge of
+    /// the stage graph and into the sink, and copying ten fields, each holding references,
+    /// cost more than any stage's own work (docs/performance.md).
+    private final class Storage: @unchecked Sendable {
+        var origin: EventOrigin
+        var change: SourceChange?
+        var topic: String?
+        var key: [UInt8]?
+        var value: [UInt8]?
+        var headers: [RecordHeader] = []
+        var fields: [String: EventValue] = [:]
+        var valueField: String?
+        var rows: DecodedRows?
+        var rowFields: RowFields?
+
+        init(origin: EventOrigin, change: SourceChange?) {
+            self.origin = origin
+            self.change = change
+        }
+
+        func copy() -> Storage {
+            let copy = Storage(origin: origin, change: change)
+            copy.topic = topic
+            copy.key = key
+            copy.value = value
+            copy.headers = headers
+            copy.fields = fields
+            copy.valueField = valueField
+            copy.rows = rows
+            copy.rowFields = rowFields
+            return copy
+        }
+    }
+
+    private var storage: Storage
+
+    /// Before a change: a box another copy of the event shares is copied first.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    public var origin: EventOrigin {
+        get { storage.origin }
+        _modify { yield &unique().origin }
+    }
+    public var change: SourceChange? {
+        get { storage.change }
+        _modify { yield &unique().change }
+    }
+    public var topic: String? {
+        get { storage.topic }
+        _modify { yield &unique().topic }
+    }
+    public var key: [UInt8]? {
+        get { storage.key }
+        _modify { yield &unique().key }
+    }
+    public var value: [UInt8]? {
+        get { storage.value }
+        _modify { yield &unique().value }
+    }
+    public var headers: [RecordHeader] {
+        get { storage.headers }
+        _modify { yield &unique().headers }
+    }
     /// Fields for expressions, by top-level name (`payload`, `id`, `aggregatetype`, …).
-    public var fields: [String: EventValue] = [:]
+    public var fields: [String: EventValue] {
+        get { storage.fields }
+        _modify { yield &unique().fields }
+    }
     /// The field whose JSON is the record value (the outbox payload): a stage that changes it
     /// changes the value.
-    public var valueField: String?
+    public var valueField: String? {
+        get { storage.valueField }
+        _modify { yield &unique().valueField }
+    }
     /// A change event's rows decoded by column type (table CDC); nil when no stage needs them.
-    public var rows: DecodedRows?
+    public var rows: DecodedRows? {
+        get { storage.rows }
+        _modify { yield &unique().rows }
+    }
     /// Fields read from a row only when an expression asks for them (the outbox stage's
     /// columns): most pipelines never look at them, and building them — above all parsing every
     /// JSON payload — was the largest cost of a drain (docs/performance.md). `fields` wins.
-    public var rowFields: RowFields?
+    public var rowFields: RowFields? {
+        get { storage.rowFields }
+        _modify { yield &unique().rowFields }
+    }
 
     /// A row's columns as fields: text columns as strings, NULL as null, and one column that
     /// holds valid JSON (json or jsonb: the server checked it) parsed when read.
@@ -104,8 +176,7 @@ public struct PipelineEvent: Sendable {
     }
 
     public init(origin: EventOrigin, change: SourceChange? = nil) {
-        self.origin = origin
-        self.change = change
+        storage = Storage(origin: origin, change: change)
     }
 
     public func header(_ name: String) -> [UInt8]? {
