@@ -91,15 +91,16 @@ public final class ReplicationSession {
             pendingRestart = nil
             return .restarted(resumeFrom: resume)
         }
-        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeoutMilliseconds)))
+        var deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeoutMilliseconds)))
         while true {
             do {
                 switch try step(until: deadline) {
                 case .event(let event): return event
-                // A keepalive or a frame that makes no event is not a pause in the stream: keep
-                // reading while data is there, even past the deadline (a timeout of 0 means
-                // "what has arrived"). The walsender sends a keepalive each time it catches up.
-                case .consumed: continue
+                // A keepalive or a frame that makes no event is not a pause in the stream (the
+                // walsender sends a keepalive each time it catches up): go on reading what has
+                // arrived, but do not wait for more — the caller may act on what it carried
+                // (a position to acknowledge, a stop condition) as soon as the socket is empty.
+                case .consumed: deadline = min(deadline, .now)
                 case .nothing: if ContinuousClock.now >= deadline { return nil }
                 }
             } catch let error where error.code == .connectionLost || error.code == .connectionFailed {
@@ -149,7 +150,8 @@ public final class ReplicationSession {
         let now = ContinuousClock.now
         try sendStatus(now: now)
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
-        let wait = max(0, min(Int64(Int32.max), (wakeUp - now).milliseconds))
+        // Rounded up: a wait of under a millisecond must not become a busy loop of zero waits.
+        let wait = max(0, min(Int64(Int32.max), (wakeUp - now + .nanoseconds(999_999)).milliseconds))
         guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else {
             try heartbeatIfQuiet()
             return .nothing

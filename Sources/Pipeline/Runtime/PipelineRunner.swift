@@ -197,13 +197,20 @@ public final class PipelineRunner {
             // group, once the spacing since the previous commit has passed.
             var timeout: Int32 = 200
             if pendingEnd != nil && current == nil {
-                // The group cannot commit before the spacing has passed, so nothing read until
-                // then is needed sooner: sleep it out and read what arrived meanwhile in one go,
-                // rather than waking for every transaction (fewer wakeups and system calls, for
-                // the walsender too, which then sends in larger writes).
                 let wait = timeUntilCommitAllowed()
-                if wait > .zero { Self.sleep(wait) }
-                timeout = 0
+                if settings.guarantee == .exactlyOnce {
+                    // Nothing becomes visible before the group commits, and it cannot commit
+                    // before the spacing has passed: sleep it out and read what arrived meanwhile
+                    // in one go, rather than waking for every transaction (fewer wakeups and
+                    // system calls, for the walsender too, which then sends in larger writes).
+                    if wait > .zero { Self.sleep(wait) }
+                    timeout = 0
+                } else {
+                    // The other modes show (or acknowledge) each transaction as it arrives: wait
+                    // for the next one, but no longer than until the group may commit.
+                    let (seconds, attoseconds) = (wait + .nanoseconds(999_999)).components
+                    timeout = Int32(min(1000, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+                }
             }
             let event: SourceEvent?
             do { event = try source.next(timeoutMilliseconds: timeout) } catch {
@@ -213,7 +220,15 @@ public final class PipelineRunner {
                 try syncLog()
             }
             guard let event else {
-                if current == nil, timeUntilCommitAllowed() == .zero { try commitGroup(source: source) }
+                if current == nil {
+                    if timeUntilCommitAllowed() == .zero {
+                        try commitGroup(source: source)
+                    } else if settings.guarantee == .atLeastOnce, pendingEnd != nil {
+                        // Its fsync waits for the spacing; the records need not: visible now.
+                        do { try sink.flush() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+                        lastVisibleFlush = .now
+                    }
+                }
                 report(progress)
                 continue
             }
@@ -350,8 +365,9 @@ public final class PipelineRunner {
     }
 
     /// How long until a pause may commit the group (`commitSpacing`); zero when it may now.
+    /// at_most_once is not spaced: its group commit only appends (no fsync on that path).
     private func timeUntilCommitAllowed() -> Duration {
-        guard let last = lastCommitStartedAt else { return .zero }
+        guard settings.guarantee != .atMostOnce, let last = lastCommitStartedAt else { return .zero }
         return max(.zero, last.advanced(by: settings.commitSpacing) - ContinuousClock.now)
     }
 
