@@ -22,9 +22,27 @@ public struct LSN: RawRepresentable, Hashable, Comparable, Sendable, CustomStrin
         self.rawValue = (h << 32) | l
     }
 
-    public var description: String {
-        String(rawValue >> 32, radix: 16, uppercase: true) + "/"
-            + String(rawValue & 0xFFFF_FFFF, radix: 16, uppercase: true)
+    public var description: String { String(decoding: text, as: UTF8.self) }
+
+    /// The `X/Y` form as UTF-8 bytes, built directly: every record Outflow writes carries its
+    /// transaction's position in a header, so this is formatted once per source transaction.
+    public var text: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(17)
+        Self.appendHex(UInt32(truncatingIfNeeded: rawValue >> 32), to: &bytes)
+        bytes.append(UInt8(ascii: "/"))
+        Self.appendHex(UInt32(truncatingIfNeeded: rawValue), to: &bytes)
+        return bytes
+    }
+
+    private static func appendHex(_ value: UInt32, to bytes: inout [UInt8]) {
+        var shift = 28
+        while shift > 0 && (value >> UInt32(shift)) & 0xF == 0 { shift -= 4 }
+        while shift >= 0 {
+            let digit = UInt8((value >> UInt32(shift)) & 0xF)
+            bytes.append(digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "A") + digit - 10)
+            shift -= 4
+        }
     }
 
     public static func < (lhs: LSN, rhs: LSN) -> Bool { lhs.rawValue < rhs.rawValue }

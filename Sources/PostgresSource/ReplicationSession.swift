@@ -91,17 +91,23 @@ public final class ReplicationSession {
             pendingRestart = nil
             return .restarted(resumeFrom: resume)
         }
-        var deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeoutMilliseconds)))
+        // One clock read per frame while frames keep coming: this runs for every message.
+        var now = ContinuousClock.now
+        var deadline = now.advanced(by: .milliseconds(Int64(timeoutMilliseconds)))
         while true {
             do {
-                switch try step(until: deadline) {
+                switch try step(until: deadline, now: now) {
                 case .event(let event): return event
                 // A keepalive or a frame that makes no event is not a pause in the stream (the
                 // walsender sends a keepalive each time it catches up): go on reading what has
                 // arrived, but do not wait for more — the caller may act on what it carried
                 // (a position to acknowledge, a stop condition) as soon as the socket is empty.
-                case .consumed: deadline = min(deadline, .now)
-                case .nothing: if ContinuousClock.now >= deadline { return nil }
+                case .consumed:
+                    now = .now
+                    deadline = min(deadline, now)
+                case .nothing:
+                    now = .now
+                    if now >= deadline { return nil }
                 }
             } catch let error where error.code == .connectionLost || error.code == .connectionFailed {
                 try reconnect(after: error)
@@ -145,9 +151,8 @@ public final class ReplicationSession {
         case nothing
     }
 
-    private func step(until deadline: ContinuousClock.Instant) throws(PostgresError) -> Step {
+    private func step(until deadline: ContinuousClock.Instant, now: ContinuousClock.Instant) throws(PostgresError) -> Step {
         guard let stream else { throw PostgresError(code: .connectionLost, message: "the replication stream is closed") }
-        let now = ContinuousClock.now
         try sendStatus(now: now)
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
         // Rounded up: a wait of under a millisecond must not become a busy loop of zero waits.
@@ -156,7 +161,7 @@ public final class ReplicationSession {
             try heartbeatIfQuiet()
             return .nothing
         }
-        lastActivity = .now
+        lastActivity = wait > 0 ? .now : now  // a frame that was already there arrived "now"
         let frame: ReplicationFrame
         do { frame = try ReplicationFrame.decode(from: bytes) } catch { throw malformed(error) }
         switch frame {

@@ -8,6 +8,17 @@ import PGOutput
         #expect(LSN(value).description == text)
     }
 
+    /// The hand-built text agrees with the standard library's hexadecimal formatting.
+    @Test func printsAsTheStandardLibraryFormatsHex() {
+        var generator = SystemRandomNumberGenerator()
+        let edges: [UInt64] = [0, 1, 0xF, 0x10, 0xFFFF_FFFF, 0x1_0000_0000, 0x10_0000_0000, .max]
+        for value in edges + (0..<10_000).map({ _ in UInt64.random(in: 0...(.max), using: &generator) >> UInt64.random(in: 0...63, using: &generator) }) {
+            let expected = String(value >> 32, radix: 16, uppercase: true) + "/" + String(value & 0xFFFF_FFFF, radix: 16, uppercase: true)
+            #expect(LSN(value).description == expected)
+            #expect(LSN(value).text == Array(expected.utf8))
+        }
+    }
+
     @Test(arguments: ["", "/", "0/", "/0", "1", "0x1/2", "123456789/0", "0/123456789", "g/0", "0/-1", " 0/1"])
     func rejectsMalformed(text: String) {
         #expect(LSN(text) == nil)

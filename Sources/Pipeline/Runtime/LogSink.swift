@@ -103,7 +103,7 @@ final class LogSink {
 
     private func positionHeaders(of origin: EventOrigin) -> (lsn: RecordHeader, xid: RecordHeader) {
         if let lastPosition, lastPosition.lsn == origin.commitLSN, lastPosition.xid == origin.xid { return lastPosition.headers }
-        let headers = (RecordHeader(key: Self.lsnHeader, text: origin.commitLSN.description), RecordHeader(key: Self.xidHeader, text: String(origin.xid)))
+        let headers = (RecordHeader(key: Self.lsnHeader, value: origin.commitLSN.text), RecordHeader(key: Self.xidHeader, text: String(origin.xid)))
         lastPosition = (origin.commitLSN, origin.xid, headers)
         return headers
     }
