@@ -52,8 +52,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `make bench`: the log micro-benchmarks and the live-latency reader (scripts/bench).
-        .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog"]),
+        // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
+        // replication stream for the decode micro-benchmark (scripts/bench).
+        .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),

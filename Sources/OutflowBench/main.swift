@@ -17,8 +17,17 @@
 //
 //   outflow-bench count DIR TOPIC
 //       The number of committed records of TOPIC (every partition).
+//
+//   outflow-bench capture URL SLOT PUBLICATION END_LSN FILE
+//       Streams SLOT over a replication connection (pgoutput, the protocol version `outflow run`
+//       would ask for, PUBLICATION, messages on, no streaming) and writes every XLogData frame
+//       to FILE as received — the CopyData bytes, starting with 'w' — each preceded by its
+//       length (4 bytes, big-endian), until a frame or a keepalive reports a WAL end at or past
+//       END_LSN. Acknowledges nothing: use a slot made for the capture and drop it afterwards.
+//       Prints frames, frame_bytes, proto_version.
 
 import Foundation
+import PGOutput
 import SegmentLog
 
 func microsecondsSinceEpoch() -> Int64 {
@@ -222,8 +231,14 @@ do {
         try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
     case "count" where arguments.count == 3:
         try count(directory: arguments[1], topic: arguments[2])
+    case "capture" where arguments.count == 6:
+        guard let end = LSN(arguments[4]) else { fail("capture: END_LSN must be a WAL position X/Y, got \"\(arguments[4])\"") }
+        let summary = try capture(url: arguments[1], slot: arguments[2], publication: arguments[3], end: end, path: arguments[5])
+        print("frames \(summary.frames)")
+        print("frame_bytes \(summary.frameBytes)")
+        print("proto_version \(summary.protocolVersion)")
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
     }
 } catch {
     fail("\(error)")
