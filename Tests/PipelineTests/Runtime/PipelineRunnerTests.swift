@@ -126,13 +126,13 @@ import Testing
                 transactionsAtCommit.append(progress.sourceTransactions)
                 if progress.logCommits == 1 {
                     // Right after the first commit: 20 transactions back to back.
-                    for index in 0..<20 { try? harness.sql.execute(harness.insert(key: "burst-\(index)")) }
+                    for index in 0..<20 { _ = try? harness.sql.execute(harness.insert(key: "burst-\(index)")) }
                 }
             }
             // A quiet spell longer than the interval after the second commit, then one more.
             if progress.logCommits == 2, loneInsertedAt == nil, let second = commitTimes.last, ContinuousClock.now - second > .milliseconds(1500) {
                 loneInsertedAt = .now
-                try? harness.sql.execute(harness.insert(key: "lone"))
+                _ = try? harness.sql.execute(harness.insert(key: "lone"))
             }
             return progress.logCommits >= 3 || ContinuousClock.now >= deadline
         })
