@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Pipeline
+import PostgresSource
 
 @Suite struct InterpolationTests {
     static func file(url: String, extra: String = "") -> String {
