@@ -1,8 +1,10 @@
 // outflow-bench: the parts of `make bench` (scripts/bench) that need the log engine itself.
 //
-//   outflow-bench log-micro DIR [RECORDS]
-//       Writes RECORDS outbox-like JSON values (default 400000) through a LogWriter (zstd level 3,
-//       one partition, transactions of about 4 MiB, each commit fsynced), then reads them back
+//   outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH]
+//       Writes RECORDS outbox-like JSON values (default 400000) through a LogWriter (zstd level
+//       LEVEL, default 3; batches of BATCH records, default 2000 as the sink's default; one
+//       partition, transactions of about 4 MiB, each commit fsynced; 40 records per millisecond
+//       of timestamp), then reads them back
 //       read_committed. Also writes the same values, concatenated, to DIR/values.bin so the
 //       caller can compress them with `zstd -3`. Prints `key value` lines:
 //         append_mb_s  (uncompressed value bytes per second, append + commit)
@@ -64,13 +66,15 @@ func outboxValue(_ random: inout SplitMix64, index: Int) -> [UInt8] {
     return Array(text.utf8)
 }
 
-func logMicro(directory: String, count: Int) throws {
+func logMicro(directory: String, count: Int, level: Int32, batch: Int) throws {
     try? FileManager.default.removeItem(atPath: directory)
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     let logDirectory = directory + "/log"
     var random = SplitMix64(state: 42)
     let baseTime: Int64 = 1_780_000_000_000
-    let records = (0..<count).map { Record(value: outboxValue(&random, index: $0), timestamp: baseTime + Int64($0)) }
+    // Timestamps as the pipeline writes them, the source commit time in milliseconds: at the
+    // rate of the drains (some 40,000 rows/s) about 40 consecutive records share one.
+    let records = (0..<count).map { Record(value: outboxValue(&random, index: $0), timestamp: baseTime + Int64($0 / 40)) }
     let valueBytes = records.reduce(0) { $0 + $1.value!.count }
     var concatenated: [UInt8] = []
     concatenated.reserveCapacity(valueBytes)
@@ -79,10 +83,9 @@ func logMicro(directory: String, count: Int) throws {
 
     var config = LogConfig()
     config.compression = .zstd
-    config.zstdLevel = 3
+    config.zstdLevel = level
     let tp = try TopicPartition(topic: "bench", partition: 0)
     let writer = try LogWriter.open(directory: logDirectory, config: config)
-    let batch = 2000
     let transactionBytes = 4 << 20
     let started = ContinuousClock.now
     var index = 0
@@ -225,7 +228,14 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 do {
     switch arguments.first {
     case "log-micro" where arguments.count >= 2:
-        try logMicro(directory: arguments[1], count: arguments.count > 2 ? Int(arguments[2]) ?? 400_000 : 400_000)
+        func argument(_ index: Int, default value: Int) -> Int {
+            guard arguments.count > index else { return value }
+            guard let number = Int(arguments[index]), number > 0 else { fail("log-micro: argument \(index) is a positive number") }
+            return number
+        }
+        let level = argument(3, default: 3)
+        guard (1...22).contains(level) else { fail("log-micro: LEVEL is a zstd level, 1 to 22") }
+        try logMicro(directory: arguments[1], count: argument(2, default: 400_000), level: Int32(level), batch: argument(4, default: 2000))
     case "latency" where arguments.count == 4:
         guard let timeout = Double(arguments[3]) else { fail("latency: TIMEOUT_SECONDS is a number") }
         try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
@@ -238,7 +248,7 @@ do {
         print("frame_bytes \(summary.frameBytes)")
         print("proto_version \(summary.protocolVersion)")
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
     }
 } catch {
     fail("\(error)")
