@@ -56,7 +56,9 @@ final class StreamedTransactionSpool {
         let spool = try spoolFor(xid)
         spool.describe(change.relation)
         for relation in change.truncatedRelations { spool.describe(relation) }
-        spool.pending.appendEntry { SpoolEntry.encode(change, into: &$0) }
+        let entry = spool.pending.beginEntry()
+        SpoolEntry.encode(change, into: &spool.pending)
+        spool.pending.endEntry(entry)
         if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
     }
 
@@ -131,13 +133,21 @@ private final class SpoolFile {
 
     /// Spools `relation` unless the file already holds it as it is now.
     func describe(_ relation: PGOutputMessage.Relation) {
+        // Field by field, leaving out the stream xid, so that the usual case — the relation
+        // already spooled — copies nothing.
+        if let known = relations[relation.relationID], known.replicaIdentity == relation.replicaIdentity, known.name == relation.name,
+            known.namespace == relation.namespace, known.columns == relation.columns
+        {
+            return
+        }
         var relation = relation
         // The stream block a Relation arrived in means nothing once the transaction commits;
         // changes outside stream blocks carry relations without one too.
         relation.xid = nil
-        guard relations[relation.relationID] != relation else { return }
         relations[relation.relationID] = relation
-        pending.appendEntry { SpoolEntry.encode(relation, into: &$0) }
+        let entry = pending.beginEntry()
+        SpoolEntry.encode(relation, into: &pending)
+        pending.endEntry(entry)
     }
 
     func flush(transaction xid: UInt32, bufferSize: Int) throws(StreamedTransactionSpool.SpoolError) {
@@ -296,10 +306,13 @@ private enum SpoolEntry {
     private static func encode(_ tuple: TupleData, into buffer: inout [UInt8]) {
         buffer.appendInteger(UInt32(tuple.columns.count))
         for column in tuple.columns {
-            buffer.append(column.kind.rawValue)
-            if let bytes = column.bytes {
+            switch column {
+            case .null, .unchangedToast:
+                buffer.append(column.kind.rawValue)
+            case .text(let bytes), .binary(let bytes):
+                buffer.append(column.kind.rawValue)
                 buffer.appendInteger(UInt32(bytes.count))
-                buffer.append(contentsOf: bytes)
+                bytes.withUnsafeBufferPointer { buffer.append(contentsOf: $0) }
             }
         }
     }
@@ -442,11 +455,13 @@ extension [UInt8] {
         Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
     }
 
-    /// Appends a length-prefixed entry whose bytes `encode` appends.
-    fileprivate mutating func appendEntry(_ encode: (inout [UInt8]) -> Void) {
-        let lengthAt = count
-        appendInteger(UInt32(0))
-        encode(&self)
+    /// Starts a length-prefixed entry: returns where its length goes, for `endEntry`.
+    fileprivate mutating func beginEntry() -> Int {
+        defer { appendInteger(UInt32(0)) }
+        return count
+    }
+
+    fileprivate mutating func endEntry(_ lengthAt: Int) {
         let length = UInt32(count - lengthAt - 4).littleEndian
         Swift.withUnsafeBytes(of: length) { raw in
             for index in 0..<4 { self[lengthAt + index] = raw[index] }
