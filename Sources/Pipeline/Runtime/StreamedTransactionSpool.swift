@@ -74,7 +74,7 @@ final class StreamedTransactionSpool {
     }
 
     /// Reads the committed transaction's surviving changes back, in order, and deletes its
-    /// spool. `body` gets each change; nothing is held in memory beyond one change and the
+    /// spool. `handle` gets each change; nothing is held in memory beyond one change and the
     /// read buffer.
     func commit(_ xid: UInt32, _ handle: (SourceChange) throws -> Void) throws {
         guard let spool = spools.removeValue(forKey: xid) else { return }
@@ -87,7 +87,8 @@ final class StreamedTransactionSpool {
             do {
                 change = try SpoolEntry.decode(entry, relations: &relations, skipping: spool.abortedSubtransactions)
             } catch {
-                throw SpoolError(message: "the spool of streamed transaction \(xid) at \(spool.path) is damaged at byte \(reader.entryOffset): \(error.what)")
+                throw SpoolError(
+                    message: "the spool of streamed transaction \(xid) at \(spool.path) is damaged at byte \(reader.entryOffset): \(error.what)")
             }
             if let change { try handle(change) }
         }
@@ -217,7 +218,9 @@ private struct SpoolReader {
         try fill(4)
         let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
         guard Int64(length) <= spool.written - consumed - 4 else {
-            throw .init(message: "the spool of streamed transaction \(transaction) at \(spool.path) is damaged at byte \(consumed): an entry of \(length) bytes runs past its end")
+            throw .init(
+                message: "the spool of streamed transaction \(transaction) at \(spool.path) is damaged at byte \(consumed): "
+                    + "an entry of \(length) bytes runs past its end")
         }
         start += 4
         try fill(length)
