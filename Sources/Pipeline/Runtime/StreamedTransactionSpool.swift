@@ -1,7 +1,12 @@
 import Foundation
 import PGOutput
 import PostgresSource
-import SegmentLog
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Keeps the changes of streamed in-progress transactions (pgoutput `streaming 'on'`) on disk
 /// until their Stream Commit, one spool file per transaction, so memory does not grow with a
@@ -12,34 +17,34 @@ import SegmentLog
 /// readers see the source's commit order. A Stream Abort of the whole transaction deletes its
 /// spool; the abort of a subtransaction (ROLLBACK TO SAVEPOINT) marks that subtransaction's
 /// changes to be skipped when the spool is read back.
+///
+/// A spool file is a sequence of length-prefixed entries in a format of its own, read only by
+/// this class: a table's Relation, written when the spool first meets the table or meets it
+/// changed (ALTER TABLE), or a change that names its table by relation id. Both directions go
+/// through a buffer of `bufferSize` bytes per open transaction, so a change costs no system
+/// call of its own and memory stays bounded whatever the transaction's size.
 final class StreamedTransactionSpool {
     struct SpoolError: Error, CustomStringConvertible {
         var message: String
         var description: String { message }
     }
 
-    private struct Spool {
-        var file: FileHandle
-        var path: String
-        var abortedSubtransactions: Set<UInt32> = []
-        var count = 0
-    }
-
     let directory: String
-    private var spools: [UInt32: Spool] = [:]
+    /// How many bytes of a transaction's changes collect in memory before they are written
+    /// out, and how many are read back at a time.
+    let bufferSize: Int
+    private var spools: [UInt32: SpoolFile] = [:]
 
-    init(directory: String) {
+    init(directory: String, bufferSize: Int = 1 << 20) {
         self.directory = directory
+        self.bufferSize = max(bufferSize, 64)
     }
 
     deinit { reset() }
 
     /// Forgets every spooled transaction (the source will send them again).
     func reset() {
-        for spool in spools.values {
-            try? spool.file.close()
-            try? FileManager.default.removeItem(atPath: spool.path)
-        }
+        for spool in spools.values { spool.discard() }
         spools.removeAll()
     }
 
@@ -48,98 +53,421 @@ final class StreamedTransactionSpool {
 
     /// Adds a change of top-level transaction `xid` (the change's own xid may be a subtransaction's).
     func append(_ change: SourceChange, transaction xid: UInt32) throws(SpoolError) {
-        var spool = try spoolFor(xid)
-        var encoded = CheckpointWriter()
-        encoded.write(change.xid)
-        encoded.write(UInt32(change.sequence))
-        encoded.write(change.lsn.rawValue)
-        let relations = change.operation == .truncate ? change.truncatedRelations : [change.relation]
-        encoded.write(UInt32(relations.count))
-        for var relation in relations {
-            relation.xid = nil
-            encoded.write(PGOutputMessage.relation(relation).encode())
-        }
-        let record = ChangelogCodec.record(for: change, origin: EventOrigin(
-            commitLSN: .zero, xid: xid, commitTime: PostgresTimestamp(rawValue: 0), table: change.table, operation: change.operation,
-            sequence: change.sequence))
-        encoded.write(record.value ?? [])
-        var framed = CheckpointWriter()
-        framed.write(encoded.bytes)
-        do { try spool.file.write(contentsOf: framed.bytes) } catch {
-            throw SpoolError(message: "spooling streamed transaction \(xid) to \(spool.path) failed: \(error)")
-        }
-        spool.count += 1
-        spools[xid] = spool
+        let spool = try spoolFor(xid)
+        spool.describe(change.relation)
+        for relation in change.truncatedRelations { spool.describe(relation) }
+        let entry = spool.pending.beginEntry()
+        SpoolEntry.encode(change, into: &spool.pending)
+        spool.pending.endEntry(entry)
+        if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
     }
 
     /// A Stream Abort: of the whole transaction (`subtransaction == xid`) or of one subtransaction.
     func abort(_ xid: UInt32, subtransaction: UInt32) {
-        guard var spool = spools[xid] else { return }
+        guard let spool = spools[xid] else { return }
         if subtransaction == xid {
-            try? spool.file.close()
-            try? FileManager.default.removeItem(atPath: spool.path)
+            spool.discard()
             spools[xid] = nil
         } else {
             spool.abortedSubtransactions.insert(subtransaction)
-            spools[xid] = spool
         }
     }
 
     /// Reads the committed transaction's surviving changes back, in order, and deletes its
-    /// spool. `body` gets each change; nothing is held in memory beyond one.
+    /// spool. `handle` gets each change; nothing is held in memory beyond one change and the
+    /// read buffer.
     func commit(_ xid: UInt32, _ handle: (SourceChange) throws -> Void) throws {
         guard let spool = spools.removeValue(forKey: xid) else { return }
-        defer {
-            try? spool.file.close()
-            try? FileManager.default.removeItem(atPath: spool.path)
-        }
-        try spool.file.synchronize()
-        guard let reader = FileHandle(forReadingAtPath: spool.path) else {
-            throw SpoolError(message: "cannot read the spool of streamed transaction \(xid) at \(spool.path)")
-        }
-        defer { try? reader.close() }
-        var assembler = TransactionAssembler()
-        _ = try assembler.apply(.begin(.init(finalLSN: .zero, commitTimestamp: PostgresTimestamp(rawValue: 0), xid: xid)), at: .zero)
-        for _ in 0..<spool.count {
-            guard let lengthBytes = try reader.read(upToCount: 4), lengthBytes.count == 4 else {
-                throw SpoolError(message: "the spool of streamed transaction \(xid) is cut short")
+        defer { spool.discard() }
+        try spool.flush(transaction: xid, bufferSize: bufferSize)
+        var reader = SpoolReader(spool: spool, transaction: xid, chunkSize: bufferSize)
+        var relations: [UInt32: PGOutputMessage.Relation] = [:]
+        while let entry = try reader.nextEntry() {
+            let change: SourceChange?
+            do {
+                change = try SpoolEntry.decode(entry, relations: &relations, skipping: spool.abortedSubtransactions)
+            } catch {
+                throw SpoolError(
+                    message: "the spool of streamed transaction \(xid) at \(spool.path) is damaged at byte \(reader.entryOffset): \(error.what)")
             }
-            let length = lengthBytes.reduce(0) { $0 << 8 | Int($1) }
-            guard let bytes = try reader.read(upToCount: length), bytes.count == length else {
-                throw SpoolError(message: "the spool of streamed transaction \(xid) is cut short")
-            }
-            var entry = CheckpointReader(Array(bytes))
-            let changeXID = try entry.readUInt32()
-            let sequence = Int(try entry.readUInt32())
-            let lsn = LSN(try entry.readUInt64())
-            let relationCount = try entry.readUInt32()
-            for _ in 0..<relationCount {
-                _ = try assembler.apply(try PGOutputMessage.decode(from: ArraySlice(try entry.readBytes())), at: .zero)
-            }
-            let message = try PGOutputMessage.decode(from: ArraySlice(try entry.readBytes()))
-            guard !spool.abortedSubtransactions.contains(changeXID) else { continue }
-            guard case .change(var change)? = try assembler.apply(message, at: lsn) else {
-                throw SpoolError(message: "the spool of streamed transaction \(xid) holds something that is not a change")
-            }
-            change.xid = changeXID
-            change.sequence = sequence
-            try handle(change)
+            if let change { try handle(change) }
         }
     }
 
-    private func spoolFor(_ xid: UInt32) throws(SpoolError) -> Spool {
+    private func spoolFor(_ xid: UInt32) throws(SpoolError) -> SpoolFile {
         if let spool = spools[xid] { return spool }
         let path = directory + "/streamed-\(xid)-\(UUID().uuidString).spool"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: path, contents: nil), let file = FileHandle(forWritingAtPath: path) else {
-                throw SpoolError(message: "cannot create a spool file at \(path)")
-            }
-            return Spool(file: file, path: path)
-        } catch let error as SpoolError {
-            throw error
         } catch {
             throw SpoolError(message: "cannot create a spool file at \(path): \(error)")
+        }
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw SpoolError(message: "cannot create a spool file at \(path): \(String(cString: strerror(errno)))")
+        }
+        let spool = SpoolFile(descriptor: descriptor, path: path)
+        spools[xid] = spool
+        return spool
+    }
+}
+
+/// One transaction's spool file and what has not reached it yet. A class, so appending to
+/// `pending` through the dictionary of open spools never copies the buffer.
+private final class SpoolFile {
+    let descriptor: Int32
+    let path: String
+    var pending: [UInt8] = []
+    /// Bytes already in the file: where the next flush writes.
+    var written: Int64 = 0
+    /// The Relation each relation id was last spooled as, so it is written once, not per change.
+    var relations: [UInt32: PGOutputMessage.Relation] = [:]
+    var abortedSubtransactions: Set<UInt32> = []
+    private var isOpen = true
+
+    init(descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
+    deinit { discard() }
+
+    /// Spools `relation` unless the file already holds it as it is now.
+    func describe(_ relation: PGOutputMessage.Relation) {
+        // Field by field, leaving out the stream xid, so that the usual case — the relation
+        // already spooled — copies nothing.
+        if let known = relations[relation.relationID], known.replicaIdentity == relation.replicaIdentity, known.name == relation.name,
+            known.namespace == relation.namespace, known.columns == relation.columns
+        {
+            return
+        }
+        var relation = relation
+        // The stream block a Relation arrived in means nothing once the transaction commits;
+        // changes outside stream blocks carry relations without one too.
+        relation.xid = nil
+        relations[relation.relationID] = relation
+        let entry = pending.beginEntry()
+        SpoolEntry.encode(relation, into: &pending)
+        pending.endEntry(entry)
+    }
+
+    func flush(transaction xid: UInt32, bufferSize: Int) throws(StreamedTransactionSpool.SpoolError) {
+        var failure: Int32 = 0
+        let count = pending.count
+        let done = pending.withUnsafeBytes { raw -> Int in
+            var done = 0
+            while done < count {
+                let n = pwrite(descriptor, raw.baseAddress! + done, count - done, off_t(written) + off_t(done))
+                if n > 0 {
+                    done += n
+                } else if n < 0, errno == EINTR {
+                    continue
+                } else {
+                    failure = n < 0 ? errno : ENOSPC
+                    break
+                }
+            }
+            return done
+        }
+        written += Int64(done)
+        guard failure == 0 else {
+            throw .init(message: "spooling streamed transaction \(xid) to \(path) failed: \(String(cString: strerror(failure)))")
+        }
+        // An entry larger than the buffer grows it: let that memory go rather than keep it
+        // for the rest of the transaction.
+        if pending.capacity > 2 * bufferSize {
+            pending = []
+        } else {
+            pending.removeAll(keepingCapacity: true)
+        }
+    }
+
+    func discard() {
+        guard isOpen else { return }
+        isOpen = false
+        close(descriptor)
+        unlink(path)
+        pending = []
+    }
+}
+
+/// Reads a flushed spool file back entry by entry, `chunkSize` bytes per system call.
+private struct SpoolReader {
+    let spool: SpoolFile
+    let transaction: UInt32
+    private var buffer: [UInt8]
+    /// The unread bytes are `buffer[start..<end]`; `buffer[end...]` is free.
+    private var start = 0
+    private var end = 0
+    /// The file offset of `buffer[end]`.
+    private var fileOffset: Int64 = 0
+    /// The file offset of the entry last returned, for error messages.
+    private(set) var entryOffset: Int64 = 0
+
+    init(spool: SpoolFile, transaction: UInt32, chunkSize: Int) {
+        self.spool = spool
+        self.transaction = transaction
+        self.buffer = [UInt8](repeating: 0, count: chunkSize)
+    }
+
+    /// The next entry's bytes (without its length), or nil after the last.
+    mutating func nextEntry() throws(StreamedTransactionSpool.SpoolError) -> [UInt8]? {
+        let consumed = fileOffset - Int64(end - start)
+        guard consumed < spool.written else { return nil }
+        entryOffset = consumed
+        try fill(4)
+        let length = buffer.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: start, as: UInt32.self))) }
+        guard Int64(length) <= spool.written - consumed - 4 else {
+            throw .init(
+                message: "the spool of streamed transaction \(transaction) at \(spool.path) is damaged at byte \(consumed): "
+                    + "an entry of \(length) bytes runs past its end")
+        }
+        start += 4
+        try fill(length)
+        defer { start += length }
+        return Array(buffer[start..<start + length])
+    }
+
+    /// Makes `count` bytes available from `start` on.
+    private mutating func fill(_ count: Int) throws(StreamedTransactionSpool.SpoolError) {
+        guard end - start < count else { return }
+        let unread = end - start
+        if start > 0 {
+            buffer.withUnsafeMutableBytes { raw in
+                if unread > 0 { raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: unread) }
+            }
+            start = 0
+            end = unread
+        }
+        if count > buffer.count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
+        while end < count {
+            let wanted = min(buffer.count - end, Int(spool.written - fileOffset))
+            let descriptor = spool.descriptor
+            let offset = fileOffset
+            let end = self.end
+            let n = buffer.withUnsafeMutableBytes { raw in pread(descriptor, raw.baseAddress! + end, wanted, off_t(offset)) }
+            if n > 0 {
+                self.end += n
+                fileOffset += Int64(n)
+            } else if n < 0, errno == EINTR {
+                continue
+            } else if n < 0 {
+                throw .init(message: "reading the spool of streamed transaction \(transaction) at \(spool.path) failed: \(String(cString: strerror(errno)))")
+            } else {
+                throw .init(message: "the spool of streamed transaction \(transaction) at \(spool.path) is cut short: \(fileOffset) of \(spool.written) bytes")
+            }
+        }
+    }
+}
+
+/// The encoding of spool entries: fixed-width little-endian integers, relations as pgoutput
+/// Relation messages (rare), changes in a compact form of their own (one per row).
+private enum SpoolEntry {
+    static let relationTag: UInt8 = 0x52  // R
+    static let changeTag: UInt8 = 0x43  // C
+    static let noTupleMarker: UInt8 = 0
+    static let newTupleMarker: UInt8 = 0x4E  // N
+    static let keyMarker: UInt8 = 0x4B  // K
+    static let oldRowMarker: UInt8 = 0x4F  // O
+
+    struct Malformed: Error {
+        var what: String
+    }
+
+    static func encode(_ relation: PGOutputMessage.Relation, into buffer: inout [UInt8]) {
+        buffer.append(relationTag)
+        PGOutputMessage.relation(relation).encode(into: &buffer)
+    }
+
+    static func encode(_ change: SourceChange, into buffer: inout [UInt8]) {
+        buffer.append(changeTag)
+        buffer.appendInteger(change.xid)
+        buffer.appendInteger(Int64(change.sequence))
+        buffer.appendInteger(change.lsn.rawValue)
+        buffer.append(operationCode(change.operation))
+        buffer.appendInteger(change.relation.relationID)
+        if let tuple = change.newTuple {
+            buffer.append(newTupleMarker)
+            encode(tuple, into: &buffer)
+        } else {
+            buffer.append(noTupleMarker)
+        }
+        switch change.oldTuple {
+        case nil: buffer.append(noTupleMarker)
+        case .key(let tuple)?:
+            buffer.append(keyMarker)
+            encode(tuple, into: &buffer)
+        case .oldRow(let tuple)?:
+            buffer.append(oldRowMarker)
+            encode(tuple, into: &buffer)
+        }
+        buffer.appendInteger(UInt32(change.truncatedRelations.count))
+        for relation in change.truncatedRelations { buffer.appendInteger(relation.relationID) }
+        buffer.append(change.truncateOptions.rawValue)
+    }
+
+    private static func encode(_ tuple: TupleData, into buffer: inout [UInt8]) {
+        buffer.appendInteger(UInt32(tuple.columns.count))
+        for column in tuple.columns {
+            switch column {
+            case .null, .unchangedToast:
+                buffer.append(column.kind.rawValue)
+            case .text(let bytes), .binary(let bytes):
+                buffer.append(column.kind.rawValue)
+                buffer.appendInteger(UInt32(bytes.count))
+                bytes.withUnsafeBufferPointer { buffer.append(contentsOf: $0) }
+            }
+        }
+    }
+
+    /// The change in `entry`, or nil for a Relation (added to `relations`) or a change of a
+    /// subtransaction in `skipping`.
+    static func decode(
+        _ entry: [UInt8], relations: inout [UInt32: PGOutputMessage.Relation], skipping aborted: Set<UInt32>
+    ) throws(Malformed) -> SourceChange? {
+        var reader = EntryReader(bytes: entry)
+        switch try reader.byte() {
+        case relationTag:
+            let relation: PGOutputMessage.Relation
+            do {
+                guard case .relation(let decoded) = try PGOutputMessage.decode(from: entry[1...]) else {
+                    throw Malformed(what: "a relation entry holds another message")
+                }
+                relation = decoded
+            } catch let error as Malformed {
+                throw error
+            } catch {
+                throw Malformed(what: "a relation entry does not decode: \(error)")
+            }
+            relations[relation.relationID] = relation
+            return nil
+        case changeTag:
+            let xid: UInt32 = try reader.integer()
+            if aborted.contains(xid) { return nil }
+            let sequence = Int(try reader.integer() as Int64)
+            let lsn = LSN(try reader.integer() as UInt64)
+            let operation = try operation(try reader.byte())
+            let relation = try relationFor(try reader.integer(), in: relations)
+            let newTuple: TupleData?
+            switch try reader.byte() {
+            case noTupleMarker: newTuple = nil
+            case newTupleMarker: newTuple = try tuple(&reader)
+            case let marker: throw Malformed(what: "new tuple marker \(marker)")
+            }
+            let oldTuple: PGOutputMessage.OldTuple?
+            switch try reader.byte() {
+            case noTupleMarker: oldTuple = nil
+            case keyMarker: oldTuple = .key(try tuple(&reader))
+            case oldRowMarker: oldTuple = .oldRow(try tuple(&reader))
+            case let marker: throw Malformed(what: "old tuple marker \(marker)")
+            }
+            let truncatedCount = Int(try reader.integer() as UInt32)
+            try reader.requireRoom(truncatedCount, bytesEach: 4)
+            var truncated: [PGOutputMessage.Relation] = []
+            truncated.reserveCapacity(truncatedCount)
+            for _ in 0..<truncatedCount { truncated.append(try relationFor(try reader.integer(), in: relations)) }
+            let options = PGOutputMessage.Truncate.Options(rawValue: try reader.byte())
+            guard reader.isAtEnd else { throw Malformed(what: "a change entry has bytes left over") }
+            return SourceChange(
+                operation: operation, xid: xid, lsn: lsn, sequence: sequence, relation: relation, newTuple: newTuple, oldTuple: oldTuple,
+                truncatedRelations: truncated, truncateOptions: options)
+        case let tag:
+            throw Malformed(what: "unknown entry tag \(tag)")
+        }
+    }
+
+    private static func tuple(_ reader: inout EntryReader) throws(Malformed) -> TupleData {
+        let count = Int(try reader.integer() as UInt32)
+        try reader.requireRoom(count, bytesEach: 1)
+        var columns: [TupleColumn] = []
+        columns.reserveCapacity(count)
+        for _ in 0..<count {
+            switch try reader.byte() {
+            case TupleColumn.Kind.null.rawValue: columns.append(.null)
+            case TupleColumn.Kind.unchangedToast.rawValue: columns.append(.unchangedToast)
+            case TupleColumn.Kind.text.rawValue: columns.append(.text(try reader.bytes(Int(try reader.integer() as UInt32))))
+            case TupleColumn.Kind.binary.rawValue: columns.append(.binary(try reader.bytes(Int(try reader.integer() as UInt32))))
+            case let kind: throw Malformed(what: "column kind \(kind)")
+            }
+        }
+        return TupleData(columns)
+    }
+
+    private static func relationFor(_ id: UInt32, in relations: [UInt32: PGOutputMessage.Relation]) throws(Malformed) -> PGOutputMessage.Relation {
+        guard let relation = relations[id] else { throw Malformed(what: "a change refers to relation \(id), which no entry before it describes") }
+        return relation
+    }
+
+    private static func operationCode(_ operation: SourceChange.Operation) -> UInt8 {
+        switch operation {
+        case .insert: 0x49  // I
+        case .update: 0x55  // U
+        case .delete: 0x44  // D
+        case .truncate: 0x54  // T
+        }
+    }
+
+    private static func operation(_ code: UInt8) throws(Malformed) -> SourceChange.Operation {
+        switch code {
+        case 0x49: .insert
+        case 0x55: .update
+        case 0x44: .delete
+        case 0x54: .truncate
+        default: throw Malformed(what: "operation code \(code)")
+        }
+    }
+}
+
+/// Bounds-checked reads from one entry; values come out as slices of it.
+private struct EntryReader {
+    let bytes: [UInt8]
+    private(set) var offset = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    var isAtEnd: Bool { offset == bytes.count }
+
+    mutating func byte() throws(SpoolEntry.Malformed) -> UInt8 {
+        guard offset < bytes.count else { throw .init(what: "an entry ends early") }
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    mutating func integer<Value: FixedWidthInteger>() throws(SpoolEntry.Malformed) -> Value {
+        let size = MemoryLayout<Value>.size
+        guard bytes.count - offset >= size else { throw .init(what: "an entry ends early") }
+        let value = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Value.self) }
+        offset += size
+        return Value(littleEndian: value)
+    }
+
+    mutating func bytes(_ count: Int) throws(SpoolEntry.Malformed) -> ArraySlice<UInt8> {
+        guard bytes.count - offset >= count else { throw .init(what: "a value of \(count) bytes runs past the end of its entry") }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    /// Rejects a count the rest of the entry cannot hold before anything is allocated for it.
+    func requireRoom(_ count: Int, bytesEach: Int) throws(SpoolEntry.Malformed) {
+        guard count <= (bytes.count - offset) / bytesEach else { throw .init(what: "a count of \(count) exceeds its entry") }
+    }
+}
+
+extension [UInt8] {
+    fileprivate mutating func appendInteger<Value: FixedWidthInteger>(_ value: Value) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+
+    /// Starts a length-prefixed entry: returns where its length goes, for `endEntry`.
+    fileprivate mutating func beginEntry() -> Int {
+        defer { appendInteger(UInt32(0)) }
+        return count
+    }
+
+    fileprivate mutating func endEntry(_ lengthAt: Int) {
+        let length = UInt32(count - lengthAt - 4).littleEndian
+        Swift.withUnsafeBytes(of: length) { raw in
+            for index in 0..<4 { self[lengthAt + index] = raw[index] }
         }
     }
 }
