@@ -465,6 +465,11 @@ public final class PipelineRunner {
         streamXID = nil
         spool.reset()  // the source sends streamed transactions again too
         do { try sink.abort() } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        // at_most_once's appends are plain: what a full batch already put in the log stays
+        // there, so the source's resending of it must be skipped (never written twice).
+        if settings.guarantee == .atMostOnce, let highest = sink.highestAppended {
+            committedPosition = max(committedPosition, LSN(highest.rawValue + 1))
+        }
         for stage in graph.statefulStages { stage.didAbort() }
         current = nil
         skippingCurrent = false
