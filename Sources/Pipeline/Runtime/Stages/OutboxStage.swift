@@ -17,7 +17,20 @@ public final class OutboxStage: Stage {
 
     struct Layout {
         var id: Int, aggregateType: Int, aggregateID: Int, type: Int, payload: Int
+        /// The topic template as literal text and column positions, when every expression in it
+        /// is a plain column of the row other than the payload (the default template is):
+        /// rendered from the row's bytes without building fields.
+        var topic: [TopicPiece]?
     }
+
+    enum TopicPiece {
+        case literal([UInt8])
+        case column(Int)
+    }
+
+    /// The last topic rendered by the fast path, as text and UTF-8: consecutive events mostly
+    /// share a topic, which is then neither rebuilt nor allocated.
+    private var lastTopic: (text: String, bytes: [UInt8])?
 
     public init(id: String, config: OutboxStageConfig, logger: Logger = Logger(label: "outflow.pipeline.outbox")) {
         self.id = id
@@ -82,10 +95,14 @@ public final class OutboxStage: Stage {
 
         guard let aggregateID = text(layout.aggregateID) else { throw failure("\(config.columns.aggregateID) is NULL") }
         let topic: String
-        do {
-            topic = try config.topic.render(on: output)
-        } catch {
-            throw failure("the topic template failed: \(error)")
+        if let pieces = layout.topic, let rendered = renderTopic(pieces, tuple) {
+            topic = rendered
+        } else {
+            do {
+                topic = try config.topic.render(on: output)
+            } catch {
+                throw failure("the topic template failed: \(error)")
+            }
         }
         output.topic = topic
         output.key = aggregateID
@@ -106,6 +123,43 @@ public final class OutboxStage: Stage {
         emit(output, nil)
     }
 
+    /// The topic from the row's bytes; nil when a column is not text (NULL, binary): the
+    /// template's own rendering then decides, and reports a NULL as it always does.
+    private func renderTopic(_ pieces: [TopicPiece], _ tuple: TupleData) -> String? {
+        // First compare with the last topic without building anything.
+        if let last = lastTopic {
+            var offset = 0
+            var same = true
+            for piece in pieces {
+                let bytes: ArraySlice<UInt8>
+                switch piece {
+                case .literal(let text): bytes = text[...]
+                case .column(let index):
+                    guard index < tuple.columns.count, case .text(let text) = tuple.columns[index] else { return nil }
+                    bytes = text
+                }
+                if offset + bytes.count > last.bytes.count || !last.bytes[offset..<(offset + bytes.count)].elementsEqual(bytes) {
+                    same = false
+                    break
+                }
+                offset += bytes.count
+            }
+            if same && offset == last.bytes.count { return last.text }
+        }
+        var bytes: [UInt8] = []
+        for piece in pieces {
+            switch piece {
+            case .literal(let text): bytes += text
+            case .column(let index):
+                guard index < tuple.columns.count, case .text(let text) = tuple.columns[index] else { return nil }
+                bytes += text
+            }
+        }
+        let text = String(decoding: bytes, as: UTF8.self)
+        lastTopic = (text, bytes)
+        return text
+    }
+
     /// json, jsonb.
     static let jsonTypes: Set<UInt32> = [114, 3802]
 
@@ -124,9 +178,22 @@ public final class OutboxStage: Stage {
             return index
         }
         let payload = try position(config.columns.payload)
+        var topic: [TopicPiece]? = []
+        for part in config.topic.parts {
+            switch part {
+            case .literal(let text):
+                topic?.append(.literal(Array(text.utf8)))
+            case .expression(let expression):
+                guard case .field(let path) = expression.root.kind, path.segments.count == 1, case .name(let name) = path.segments[0],
+                    let index = relation.columns.firstIndex(where: { $0.name == name }), index != payload
+                else { topic = nil; break }
+                topic?.append(.column(index))
+            }
+        }
         let layout = Layout(
             id: try position(config.columns.id), aggregateType: try position(config.columns.aggregateType),
-            aggregateID: try position(config.columns.aggregateID), type: try position(config.columns.type), payload: payload)
+            aggregateID: try position(config.columns.aggregateID), type: try position(config.columns.type), payload: payload,
+            topic: topic)
         layouts[relation.relationID] = (relation, layout)
         return layout
     }
