@@ -155,8 +155,7 @@ public final class ReplicationSession {
         guard let stream else { throw PostgresError(code: .connectionLost, message: "the replication stream is closed") }
         try sendStatus(now: now)
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
-        // Rounded up: a wait of under a millisecond must not become a busy loop of zero waits.
-        let wait = max(0, min(Int64(Int32.max), (wakeUp - now + .nanoseconds(999_999)).milliseconds))
+        let wait = max(0, min(Int64(Int32.max), (wakeUp - now).millisecondsRoundedUp))
         guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else {
             try heartbeatIfQuiet()
             return .nothing
@@ -276,10 +275,15 @@ extension Duration {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
+
+    /// Whole milliseconds, rounded up: a wait of under a millisecond handed to `poll` must not
+    /// become a busy loop of zero waits.
+    public var millisecondsRoundedUp: Int64 { (self + .nanoseconds(999_999)).milliseconds }
 }
 
-/// Blocks the calling thread (the source's own thread) for `duration`: reconnection backoff.
-func sleep(for duration: Duration) {
+/// Blocks the calling thread (the pipeline's own thread, which reads the source) for
+/// `duration`: reconnection backoff, group commit spacing.
+public func sleep(for duration: Duration) {
     let (seconds, attoseconds) = duration.components
     var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
     var remaining = timespec()

@@ -203,13 +203,12 @@ public final class PipelineRunner {
                     // before the spacing has passed: sleep it out and read what arrived meanwhile
                     // in one go, rather than waking for every transaction (fewer wakeups and
                     // system calls, for the walsender too, which then sends in larger writes).
-                    if wait > .zero { Self.sleep(wait) }
+                    if wait > .zero { sleep(for: wait) }
                     timeout = 0
                 } else {
                     // The other modes show (or acknowledge) each transaction as it arrives: wait
                     // for the next one, but no longer than until the group may commit.
-                    let (seconds, attoseconds) = (wait + .nanoseconds(999_999)).components
-                    timeout = Int32(min(1000, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+                    timeout = Int32(min(1000, wait.millisecondsRoundedUp))
                 }
             }
             let event: SourceEvent?
@@ -369,13 +368,6 @@ public final class PipelineRunner {
     private func timeUntilCommitAllowed() -> Duration {
         guard settings.guarantee != .atMostOnce, let last = lastCommitStartedAt else { return .zero }
         return max(.zero, last.advanced(by: settings.commitSpacing) - ContinuousClock.now)
-    }
-
-    private static func sleep(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
     }
 
     private func commitGroup(source: ReplicationSession) throws(PipelineRunError) {
