@@ -85,17 +85,11 @@ final class DecompressionContext {
         chunk.deallocate()
     }
 
-    private static let key = "outflow.segmentlog.zstd-dctx"
-
-    static var current: DecompressionContext {
-        let dictionary = Thread.current.threadDictionary
-        if let existing = dictionary[key] as? DecompressionContext { return existing }
-        let created = DecompressionContext()
-        dictionary[key] = created
-        return created
-    }
+    static var current: DecompressionContext { perThread("outflow.segmentlog.zstd-dctx", DecompressionContext.init) }
 }
 
+/// A zstd compression context per thread: creating one per batch costs more than compressing
+/// a small batch. Contexts are not thread-safe, hence one per thread.
 final class CompressionContext {
     private let context: OpaquePointer
 
@@ -104,13 +98,14 @@ final class CompressionContext {
 
     func withContext<T>(_ body: (OpaquePointer) -> T) -> T { body(context) }
 
-    private static let key = "outflow.segmentlog.zstd-cctx"
+    static var current: CompressionContext { perThread("outflow.segmentlog.zstd-cctx", CompressionContext.init) }
+}
 
-    static var current: CompressionContext {
-        let dictionary = Thread.current.threadDictionary
-        if let existing = dictionary[key] as? CompressionContext { return existing }
-        let created = CompressionContext()
-        dictionary[key] = created
-        return created
-    }
+/// The calling thread's object under `key`, made on first use.
+private func perThread<Object: AnyObject>(_ key: String, _ make: () -> Object) -> Object {
+    let dictionary = Thread.current.threadDictionary
+    if let existing = dictionary[key] as? Object { return existing }
+    let created = make()
+    dictionary[key] = created
+    return created
 }
