@@ -58,10 +58,11 @@ public final class PipelineRunner {
         public var groupMaxBytes = 4 << 20
         public var groupMaxLatency: Duration = .milliseconds(100)
         /// A pause in the stream commits the group only this long after the previous commit
-        /// began (`sink.log.min_commit_interval`): under a steady load of small transactions, each of which would otherwise be
-        /// followed by a pause and so commit alone, the group fills for this long instead, and
-        /// the commits (fsyncs, which cost CPU as well as time) stay at most 1 / spacing per
-        /// second. An isolated transaction, long after the previous commit, is not delayed.
+        /// began (`sink.log.min_commit_interval`): under a steady load of small transactions,
+        /// each of which would otherwise be followed by a pause and so commit alone, the group
+        /// fills for this long instead, and the commits (fsyncs, which cost CPU as well as
+        /// time) stay at most 1 / spacing per second. An isolated transaction, long after the
+        /// previous commit, is not delayed.
         public var commitSpacing: Duration = .milliseconds(5)
         /// Keep every source change in the `__changelog` topic, for replay.
         public var changelog = false
@@ -236,8 +237,8 @@ public final class PipelineRunner {
                 // A stream that never pauses still commits: `groupMaxLatency` after the group
                 // began, or after it was allowed to commit if that is later (a group that waited
                 // out the spacing first reads what arrived meanwhile).
-                let allowed = lastCommitStartedAt.map { $0.advanced(by: settings.commitSpacing) } ?? started
-                if sink.writer.transactionBytes >= settings.groupMaxBytes || ContinuousClock.now - max(started, allowed) >= settings.groupMaxLatency {
+                let allowed = commitAllowedAt.map { max(started, $0) } ?? started
+                if sink.writer.transactionBytes >= settings.groupMaxBytes || ContinuousClock.now - allowed >= settings.groupMaxLatency {
                     try commitGroup(source: source)
                 }
             }
@@ -363,11 +364,18 @@ public final class PipelineRunner {
         ])
     }
 
-    /// How long until a pause may commit the group (`commitSpacing`); zero when it may now.
-    /// at_most_once is not spaced: its group commit only appends (no fsync on that path).
+    /// When the group may commit (`commitSpacing` after the previous commit began); nil when
+    /// nothing holds it back. at_most_once is not spaced: its group commit only appends (no
+    /// fsync on that path).
+    private var commitAllowedAt: ContinuousClock.Instant? {
+        guard settings.guarantee != .atMostOnce else { return nil }
+        return lastCommitStartedAt?.advanced(by: settings.commitSpacing)
+    }
+
+    /// How long until a pause may commit the group; zero when it may now.
     private func timeUntilCommitAllowed() -> Duration {
-        guard settings.guarantee != .atMostOnce, let last = lastCommitStartedAt else { return .zero }
-        return max(.zero, last.advanced(by: settings.commitSpacing) - ContinuousClock.now)
+        guard let allowed = commitAllowedAt else { return .zero }
+        return max(.zero, allowed - ContinuousClock.now)
     }
 
     private func commitGroup(source: ReplicationSession) throws(PipelineRunError) {

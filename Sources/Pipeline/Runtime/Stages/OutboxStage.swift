@@ -126,37 +126,35 @@ public final class OutboxStage: Stage {
     /// The topic from the row's bytes; nil when a column is not text (NULL, binary): the
     /// template's own rendering then decides, and reports a NULL as it always does.
     private func renderTopic(_ pieces: [TopicPiece], _ tuple: TupleData) -> String? {
+        func bytes(of piece: TopicPiece) -> ArraySlice<UInt8>? {
+            switch piece {
+            case .literal(let text): return text[...]
+            case .column(let index):
+                guard index < tuple.columns.count, case .text(let text) = tuple.columns[index] else { return nil }
+                return text
+            }
+        }
         // First compare with the last topic without building anything.
         if let last = lastTopic {
             var offset = 0
             var same = true
             for piece in pieces {
-                let bytes: ArraySlice<UInt8>
-                switch piece {
-                case .literal(let text): bytes = text[...]
-                case .column(let index):
-                    guard index < tuple.columns.count, case .text(let text) = tuple.columns[index] else { return nil }
-                    bytes = text
-                }
-                if offset + bytes.count > last.bytes.count || !last.bytes[offset..<(offset + bytes.count)].elementsEqual(bytes) {
+                guard let part = bytes(of: piece) else { return nil }
+                guard offset + part.count <= last.bytes.count, last.bytes[offset..<(offset + part.count)].elementsEqual(part) else {
                     same = false
                     break
                 }
-                offset += bytes.count
+                offset += part.count
             }
             if same && offset == last.bytes.count { return last.text }
         }
-        var bytes: [UInt8] = []
+        var rendered: [UInt8] = []
         for piece in pieces {
-            switch piece {
-            case .literal(let text): bytes += text
-            case .column(let index):
-                guard index < tuple.columns.count, case .text(let text) = tuple.columns[index] else { return nil }
-                bytes += text
-            }
+            guard let part = bytes(of: piece) else { return nil }
+            rendered += part
         }
-        let text = String(decoding: bytes, as: UTF8.self)
-        lastTopic = (text, bytes)
+        let text = String(decoding: rendered, as: UTF8.self)
+        lastTopic = (text, rendered)
         return text
     }
 
