@@ -35,6 +35,19 @@ public struct EventExpression: Sendable, Equatable, CustomStringConvertible {
         }
         return paths
     }
+
+    /// Every metadata field the expression reads.
+    public var metadataFields: Set<MetadataField> {
+        var fields: Set<MetadataField> = []
+        root.visit { node in
+            if case .metadata(let field) = node.kind { fields.insert(field) }
+        }
+        return fields
+    }
+
+    /// The expression reads the source transaction's commit position (`__lsn`, `__commit_ts`),
+    /// which a streamed transaction has only once it commits.
+    public var readsCommitPosition: Bool { !metadataFields.isDisjoint(with: MetadataField.commitPosition) }
 }
 
 /// One node of an expression tree with where it came from.

@@ -20,6 +20,14 @@ public struct EventTemplate: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { source }
 
+    /// Some expression part reads the commit position (see `EventExpression.readsCommitPosition`).
+    public var readsCommitPosition: Bool {
+        parts.contains { part in
+            if case .expression(let expression) = part { return expression.readsCommitPosition }
+            return false
+        }
+    }
+
     /// Each expression part with the offset of its text in the template (after `${`).
     public var expressionsWithOffsets: [(offset: Int, expression: EventExpression)] {
         var result: [(Int, EventExpression)] = []

@@ -73,4 +73,7 @@ public enum MetadataField: String, Sendable, Hashable, CaseIterable {
     case topic = "__topic"
     /// The record key (set by `outbox` and `key`).
     case key = "__key"
+
+    /// The fields a source transaction has only once it commits.
+    public static let commitPosition: Set<MetadataField> = [.lsn, .commitTimestamp]
 }

@@ -30,25 +30,22 @@ enum DebeziumEnvelope {
         return output
     }
 
+    /// What an envelope's value ends with: the `source` block and `ts_ms`, which name the
+    /// source transaction's commit.
+    struct Tail: Sendable, Equatable {
+        var table: TableName
+        var operation: SourceChange.Operation
+    }
+
+    /// Turns `event` into the envelope of `change`.
     static func fill(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String, databaseName: String) {
-        let op: String = switch change.operation {
-        case .insert: "c"
-        case .update: "u"
-        case .delete: "d"
-        case .truncate: "t"
-        }
-        let origin = event.origin
-        let source: EventValue = .object([
-            "version": .string("outflow"),
-            "connector": .string("postgresql"),
-            "name": .string(pipelineName),
-            "ts_ms": .int(origin.commitTime.unixMicroseconds / 1000),
-            "db": .string(databaseName),
-            "schema": .string(change.table.schema),
-            "table": .string(change.table.name),
-            "txId": .int(Int64(origin.xid)),
-            "lsn": .int(Int64(bitPattern: origin.commitLSN.rawValue)),
-        ])
+        let tail = fillAwaitingCommit(&event, change: change, pipelineName: pipelineName)
+        event.value! += self.tail(tail, origin: event.origin, pipelineName: pipelineName, databaseName: databaseName)
+    }
+
+    /// Sets the envelope's topic, key and value up to its tail, which needs the commit: a
+    /// streamed transaction's events are staged before it commits.
+    static func fillAwaitingCommit(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String) -> Tail {
         let before: [UInt8]
         let after: [UInt8]
         if let rows = event.rows {
@@ -62,10 +59,32 @@ enum DebeziumEnvelope {
         var value: [UInt8] = []
         value.reserveCapacity(before.count + after.count + 256)
         value += Array(#"{"before":"#.utf8) + before + Array(#","after":"#.utf8) + after
-        value += Array(#","source":"#.utf8) + Array(source.jsonText.utf8)
-        value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(origin.commitTime.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
         event.topic = "\(pipelineName).\(change.table.schema).\(change.table.name)"
         event.value = value
         event.key = key(of: change, rows: event.rows)
+        return Tail(table: change.table, operation: change.operation)
+    }
+
+    static func tail(_ tail: Tail, origin: EventOrigin, pipelineName: String, databaseName: String) -> [UInt8] {
+        let op: String = switch tail.operation {
+        case .insert: "c"
+        case .update: "u"
+        case .delete: "d"
+        case .truncate: "t"
+        }
+        let source: EventValue = .object([
+            "version": .string("outflow"),
+            "connector": .string("postgresql"),
+            "name": .string(pipelineName),
+            "ts_ms": .int(origin.commitTime.unixMicroseconds / 1000),
+            "db": .string(databaseName),
+            "schema": .string(tail.table.schema),
+            "table": .string(tail.table.name),
+            "txId": .int(Int64(origin.xid)),
+            "lsn": .int(Int64(bitPattern: origin.commitLSN.rawValue)),
+        ])
+        var value = Array(#","source":"#.utf8) + Array(source.jsonText.utf8)
+        value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(origin.commitTime.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
+        return value
     }
 }

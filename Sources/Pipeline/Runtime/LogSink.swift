@@ -38,15 +38,17 @@ final class LogSink {
     /// Adds one event leaving the stage graph. A change event that no stage turned into a
     /// record becomes a Debezium-style envelope.
     func write(_ event: PipelineEvent) throws(SinkError) {
-        if event.topic == nil, let change = event.change {
-            var envelope = event
-            DebeziumEnvelope.fill(&envelope, change: change, pipelineName: pipelineName, databaseName: databaseName)
-            return try writeRecord(of: envelope)
-        }
-        try writeRecord(of: event)
+        try write(prepare(event), origin: event.origin)
     }
 
-    private func writeRecord(of event: PipelineEvent) throws(SinkError) {
+    /// Everything of `event`'s record that does not depend on its source transaction's commit:
+    /// a streamed transaction's events are prepared while it streams and written at its commit.
+    func prepare(_ event: PipelineEvent) throws(SinkError) -> PendingRecord {
+        var event = event
+        var envelopeTail: DebeziumEnvelope.Tail?
+        if event.topic == nil, let change = event.change {
+            envelopeTail = DebeziumEnvelope.fillAwaitingCommit(&event, change: change, pipelineName: pipelineName)
+        }
         guard let topic = event.topic else {
             throw SinkError(message: "an event reached the sink without a topic (table \(event.origin.table))")
         }
@@ -62,21 +64,32 @@ final class LogSink {
         if headers.contains(where: { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }) {
             headers.removeAll { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }
         }
-        let position = positionHeaders(of: event.origin)
+        return PendingRecord(topicPartition: topicPartition, key: event.key, value: event.value, headers: headers, envelopeTail: envelopeTail)
+    }
+
+    /// Completes a prepared record with its source transaction's commit (`origin`: commit LSN,
+    /// xid and time) and adds it to the log transaction.
+    func write(_ pending: PendingRecord, origin: EventOrigin) throws(SinkError) {
+        var value = pending.value
+        if let tail = pending.envelopeTail {
+            value = (value ?? []) + DebeziumEnvelope.tail(tail, origin: origin, pipelineName: pipelineName, databaseName: databaseName)
+        }
+        var headers = pending.headers
+        let position = positionHeaders(of: origin)
         headers.append(position.lsn)
         headers.append(position.xid)
-        let record = Record(key: event.key, value: event.value, headers: headers, timestamp: event.origin.commitTime.unixMicroseconds / 1000)
+        let record = Record(key: pending.key, value: value, headers: headers, timestamp: origin.commitTime.unixMicroseconds / 1000)
         if let onRecord {
             onRecord(EventValue.object([
-                "topic": .string(topic), "partition": .int(Int64(partition)),
-                "key": event.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
-                "value": event.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+                "topic": .string(pending.topicPartition.topic), "partition": .int(Int64(pending.topicPartition.partition)),
+                "key": pending.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+                "value": value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
                 "headers": .object(Dictionary(headers.map { ($0.key, $0.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null) }, uniquingKeysWith: { $1 })),
             ]).jsonText)
         }
-        highestBuffered = max(highestBuffered ?? event.origin.commitLSN, event.origin.commitLSN)
+        highestBuffered = max(highestBuffered ?? origin.commitLSN, origin.commitLSN)
         recordsInTransaction += 1
-        try write(record, to: topicPartition)
+        try write(record, to: pending.topicPartition)
     }
 
     static let lsnHeader = "outflow.lsn"
@@ -165,6 +178,18 @@ final class LogSink {
         guard writer.isInTransaction else { return }
         do { try writer.abort() } catch { throw SinkError(message: "aborting the log transaction failed: \(error)", underlying: error) }
     }
+}
+
+/// A record as far as it can be made before its source transaction commits: everything but
+/// the position headers, the timestamp and, for a change envelope, the envelope's tail.
+struct PendingRecord: Equatable {
+    var topicPartition: TopicPartition
+    var key: [UInt8]?
+    var value: [UInt8]?
+    /// Without `outflow.lsn` and `outflow.xid`.
+    var headers: [RecordHeader]
+    /// Set for a change envelope: its value still lacks the tail that names the commit.
+    var envelopeTail: DebeziumEnvelope.Tail?
 }
 
 public struct SinkError: Error, CustomStringConvertible, @unchecked Sendable {

@@ -22,6 +22,18 @@ public struct EventOrigin: Sendable, Hashable {
         self.operation = operation
         self.sequence = sequence
     }
+
+    /// The origin of a change of streamed transaction `xid` staged before it commits: commit
+    /// LSN 0/0 (no commit has it) and time zero until then.
+    static func uncommitted(xid: UInt32, change: SourceChange) -> EventOrigin {
+        EventOrigin(commitLSN: .zero, xid: xid, commitTime: PostgresTimestamp(rawValue: 0), table: change.table, operation: change.operation, sequence: change.sequence)
+    }
+
+    /// False for an event staged before its streamed transaction committed.
+    public var isCommitKnown: Bool { commitLSN != .zero }
+
+    /// The commit LSN for messages, or what stands in for it before the commit.
+    var positionText: String { isCommitKnown ? commitLSN.description : "streamed transaction \(xid), not yet committed" }
 }
 
 /// What flows between stages: a record in the making (topic, key, value, headers) with the

@@ -101,6 +101,13 @@ public final class PipelineRunner {
         directory: FileManager.default.temporaryDirectory.appendingPathComponent("outflow-spool-\(ProcessInfo.processInfo.processIdentifier)").path)
     /// The transaction of the stream block being read (between Stream Start and Stream Stop).
     private var streamXID: UInt32?
+    /// A streamed transaction's changes go through the stages as they arrive, and only the
+    /// records are spooled (to be completed with the commit position at Stream Commit) — unless
+    /// a stage keeps state or reads the commit position, or the changelog is written (its
+    /// records name the commit): then the changes are spooled and staged at Stream Commit.
+    /// Staging as the chunks arrive overlaps the stages with the server still decoding the
+    /// transaction, instead of starting them when it has finished (docs/performance.md).
+    public let stagesStreamedChanges: Bool
 
     /// Transaction being read from the source (nil between transactions).
     private var current: TransactionBegin?
@@ -118,6 +125,7 @@ public final class PipelineRunner {
     ) throws(PipelineRunError) {
         self.graph = graph
         self.rows = ChangeRowDecoding(decoder: rowDecoder, graph: graph)
+        self.stagesStreamedChanges = !settings.changelog && graph.statefulStages.isEmpty && !graph.stages.contains { $0.readsCommitPosition }
         self.settings = settings
         self.logger = logger
         self.sink = LogSink(
@@ -248,7 +256,15 @@ public final class PipelineRunner {
     private func handle(_ event: SourceEvent, source: ReplicationSession) throws(PipelineRunError) {
         if let xid = streamXID, case .change(let change) = event {
             // A chunk of a streamed in-progress transaction: kept aside until it commits.
-            do { try spool.append(change, transaction: xid) } catch { throw PipelineRunError(message: error.message, underlying: error) }
+            do {
+                if stagesStreamedChanges {
+                    try stageStreamed(change, transaction: xid)
+                } else {
+                    try spool.append(change, transaction: xid)
+                }
+            } catch {
+                throw PipelineRunError(message: error.message, underlying: error)
+            }
             return
         }
         switch event {
@@ -278,7 +294,7 @@ public final class PipelineRunner {
             }
             do {
                 try graph.run(event, sink: { output in try writeOrDeadLetter(output) }, failed: { event, failure in
-                    if failure.stopsPipeline { throw PipelineRunError(message: "\(failure) (\(event.origin.table) at \(event.origin.commitLSN), xid \(event.origin.xid), change #\(event.origin.sequence))") }
+                    if failure.stopsPipeline { throw PipelineRunError(message: Self.failureMessage(stage: failure.stageID, reason: failure.message, origin: event.origin)) }
                     try deadLetter(event, reason: failure.message, stage: failure.stageID)
                 })
             } catch let error as PipelineRunError {
@@ -326,12 +342,29 @@ public final class PipelineRunner {
             // The streamed transaction reaches the log now, in commit order, like any other.
             progress.streamedTransactions += 1
             try handle(.begin(TransactionBegin(xid: commit.xid, commitLSN: commit.commitLSN, commitTime: commit.commitTime)), source: source)
-            do {
-                try spool.commit(commit.xid) { change in try handle(.change(change), source: source) }
-            } catch let error as PipelineRunError {
-                throw error
-            } catch {
-                throw PipelineRunError(message: "reading back streamed transaction \(commit.xid) failed: \(error)", underlying: error)
+            let origin = EventOrigin(
+                commitLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime, table: TableName(schema: "", name: ""),
+                operation: .insert, sequence: 0)
+            if skippingCurrent {
+                spool.abort(commit.xid, subtransaction: commit.xid)
+            } else {
+                do {
+                    let staged = try spool.commit(commit.xid) { item in
+                        switch item {
+                        case .change(let change): try handle(.change(change), source: source)
+                        case .record(let record, let isDeadLetter): try writeStaged(record, isDeadLetter: isDeadLetter, origin: origin)
+                        case .failure(let failure):
+                            throw PipelineRunError(message: Self.failureMessage(
+                                stage: failure.stage, reason: failure.reason, table: failure.table, position: origin.commitLSN.description,
+                                xid: commit.xid, sequence: failure.sequence))
+                        }
+                    }
+                    progress.events += staged
+                } catch let error as PipelineRunError {
+                    throw error
+                } catch {
+                    throw PipelineRunError(message: "reading back streamed transaction \(commit.xid) failed: \(error)", underlying: error)
+                }
             }
             try handle(.commit(commit), source: source)
         case .beginPrepare, .prepare, .commitPrepared, .rollbackPrepared:
@@ -340,6 +373,76 @@ public final class PipelineRunner {
     }
 
     static let changelogPartition = try! TopicPartition(topic: ChangelogCodec.topic, partition: 0)
+
+    /// Runs a change of streamed transaction `xid` through the stages before the transaction
+    /// commits, and spools what comes out: records without the commit position, dead letters,
+    /// and failures that stop the pipeline only if the transaction commits with them.
+    private func stageStreamed(_ change: SourceChange, transaction xid: UInt32) throws(StreamedTransactionSpool.SpoolError) {
+        try spool.countStagedEvent(subtransaction: change.xid, transaction: xid)
+        var event = PipelineEvent(origin: .uncommitted(xid: xid, change: change), change: change)
+        do { try rows.decode(&event) } catch {
+            return try stageDeadLetter(event, reason: "\(error)", stage: "source", subtransaction: change.xid)
+        }
+        do {
+            try graph.run(
+                event,
+                sink: { output throws(StreamedTransactionSpool.SpoolError) in try stageOutput(output, subtransaction: change.xid) },
+                failed: { event, failure throws(StreamedTransactionSpool.SpoolError) in
+                    if failure.stopsPipeline { return try stageFailure(event, reason: failure.message, stage: failure.stageID, subtransaction: change.xid) }
+                    try stageDeadLetter(event, reason: failure.message, stage: failure.stageID, subtransaction: change.xid)
+                })
+        } catch let error as StreamedTransactionSpool.SpoolError {
+            throw error
+        } catch {
+            throw .init(message: "\(error)")
+        }
+    }
+
+    private func stageOutput(_ event: PipelineEvent, subtransaction: UInt32) throws(StreamedTransactionSpool.SpoolError) {
+        let record: PendingRecord
+        do { record = try sink.prepare(event) } catch {
+            guard error.isEventError else { return try stageFailure(event, reason: error.message, stage: "sink", subtransaction: subtransaction) }
+            return try stageDeadLetter(event, reason: error.message, stage: "sink", subtransaction: subtransaction)
+        }
+        try spool.append(record, isDeadLetter: false, subtransaction: subtransaction, transaction: event.origin.xid)
+    }
+
+    private func stageDeadLetter(_ event: PipelineEvent, reason: String, stage: String, subtransaction: UInt32) throws(StreamedTransactionSpool.SpoolError) {
+        guard settings.deadLetterOnFailure else { return try stageFailure(event, reason: reason, stage: stage, subtransaction: subtransaction) }
+        let record: PendingRecord
+        do { record = try sink.prepare(event.deadLetter(topic: settings.deadLetterTopic, stage: stage, reason: reason)) } catch {
+            return try stageFailure(event, reason: "its dead letter could not be written: \(error.message) (the event's own failure: \(reason))", stage: stage, subtransaction: subtransaction)
+        }
+        try spool.append(record, isDeadLetter: true, subtransaction: subtransaction, transaction: event.origin.xid)
+    }
+
+    private func stageFailure(_ event: PipelineEvent, reason: String, stage: String, subtransaction: UInt32) throws(StreamedTransactionSpool.SpoolError) {
+        let failure = StagedFailure(stage: stage, reason: reason, table: event.origin.table.description, sequence: event.origin.sequence)
+        try spool.append(failure, subtransaction: subtransaction, transaction: event.origin.xid)
+    }
+
+    /// Writes a record staged while its transaction streamed, now that it committed.
+    private func writeStaged(_ record: PendingRecord, isDeadLetter: Bool, origin: EventOrigin) throws(PipelineRunError) {
+        do { try sink.write(record, origin: origin) } catch { throw PipelineRunError(message: error.message, underlying: error) }
+        guard isDeadLetter else {
+            progress.records += 1
+            return
+        }
+        progress.deadLetters += 1
+        func header(_ name: String) -> String { record.headers.last { $0.key == name }?.value.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        logger.warning("event sent to the dead-letter topic", metadata: [
+            "outflow.stage": "\(header("outflow.stage"))", "outflow.error": "\(header("outflow.error"))", "outflow.lsn": "\(origin.commitLSN)",
+        ])
+    }
+
+    /// Why the pipeline stops on an event.
+    static func failureMessage(stage: String, reason: String, origin: EventOrigin) -> String {
+        failureMessage(stage: stage, reason: reason, table: origin.table.description, position: origin.positionText, xid: origin.xid, sequence: origin.sequence)
+    }
+
+    static func failureMessage(stage: String, reason: String, table: String, position: String, xid: UInt32, sequence: Int) -> String {
+        "stage \(stage) failed on the event of \(table) at \(position) (xid \(xid), change #\(sequence)): \(reason)"
+    }
 
     private func writeOrDeadLetter(_ event: PipelineEvent) throws(PipelineRunError) {
         do {
@@ -354,7 +457,7 @@ public final class PipelineRunner {
 
     private func deadLetter(_ event: PipelineEvent, reason: String, stage: String) throws(PipelineRunError) {
         guard settings.deadLetterOnFailure else {
-            throw PipelineRunError(message: "stage \(stage) failed on the event of \(event.origin.table) at \(event.origin.commitLSN) (xid \(event.origin.xid), change #\(event.origin.sequence)): \(reason)")
+            throw PipelineRunError(message: Self.failureMessage(stage: stage, reason: reason, origin: event.origin))
         }
         let letter = event.deadLetter(topic: settings.deadLetterTopic, stage: stage, reason: reason)
         do { try sink.write(letter) } catch { throw PipelineRunError(message: error.message, underlying: error) }

@@ -22,6 +22,14 @@ public struct StageFailure: Error, Sendable, CustomStringConvertible {
 public protocol Stage: AnyObject {
     var id: String { get }
     func process(_ event: PipelineEvent, emit: (PipelineEvent, _ port: String?) -> Void) throws(StageFailure)
+    /// The stage reads the source transaction's commit LSN or time. A stage that does not,
+    /// and keeps no state, can run on a streamed transaction's changes before it commits.
+    var readsCommitPosition: Bool { get }
+}
+
+extension Stage {
+    /// Unless a stage says otherwise, it is taken to read the commit position.
+    public var readsCommitPosition: Bool { true }
 }
 
 /// A stage whose state must commit atomically with the output (exactly-once): what it

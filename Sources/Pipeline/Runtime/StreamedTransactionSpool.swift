@@ -1,6 +1,7 @@
 import Foundation
 import PGOutput
 import PostgresSource
+import SegmentLog
 
 #if canImport(Glibc)
 import Glibc
@@ -8,21 +9,25 @@ import Glibc
 import Darwin
 #endif
 
-/// Keeps the changes of streamed in-progress transactions (pgoutput `streaming 'on'`) on disk
-/// until their Stream Commit, one spool file per transaction, so memory does not grow with a
+/// Keeps streamed in-progress transactions (pgoutput `streaming 'on'`) on disk until their
+/// Stream Commit, one spool file per transaction, so memory does not grow with a
 /// transaction's size and several streamed transactions can interleave.
 ///
-/// A streamed transaction reaches the log only when it commits, as one log transaction in
-/// commit order — the order every other transaction reaches the log in — so read-committed
-/// readers see the source's commit order. A Stream Abort of the whole transaction deletes its
-/// spool; the abort of a subtransaction (ROLLBACK TO SAVEPOINT) marks that subtransaction's
-/// changes to be skipped when the spool is read back.
+/// A spool holds either the transaction's changes, or — when every stage can run before the
+/// commit (`Stage.readsCommitPosition`, no state) — what the stages made of them while the
+/// transaction streamed: records lacking only what names the commit (`PendingRecord`), and
+/// failures that stop the pipeline if the transaction commits. Either way the transaction
+/// reaches the log only when it commits, as one log transaction in commit order — the order
+/// every other transaction reaches the log in — so read-committed readers see the source's
+/// commit order. A Stream Abort of the whole transaction deletes its spool; the abort of a
+/// subtransaction (ROLLBACK TO SAVEPOINT) marks what its changes left to be skipped when the
+/// spool is read back.
 ///
 /// A spool file is a sequence of length-prefixed entries in a format of its own, read only by
-/// this class: a table's Relation, written when the spool first meets the table or meets it
-/// changed (ALTER TABLE), or a change that names its table by relation id. Both directions go
-/// through a buffer of `bufferSize` bytes per open transaction, so a change costs no system
-/// call of its own and memory stays bounded whatever the transaction's size.
+/// this class: a table's Relation (or a topic name), written when the spool first meets it or
+/// meets it changed (ALTER TABLE), then changes or records that refer to it by number. Both
+/// directions go through a buffer of `bufferSize` bytes per open transaction, so an entry
+/// costs no system call of its own and memory stays bounded whatever the transaction's size.
 final class StreamedTransactionSpool {
     struct SpoolError: Error, CustomStringConvertible {
         var message: String
@@ -62,6 +67,31 @@ final class StreamedTransactionSpool {
         if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
     }
 
+    /// Adds a record that a change of subtransaction `subtransaction` (the top-level xid for
+    /// its own changes) of transaction `xid` became; `isDeadLetter` for a dead letter.
+    func append(_ record: PendingRecord, isDeadLetter: Bool, subtransaction: UInt32, transaction xid: UInt32) throws(SpoolError) {
+        let spool = try spoolFor(xid)
+        let topic = spool.topicNumber(record.topicPartition.topic)
+        let entry = spool.pending.beginEntry()
+        SpoolEntry.encode(record, topic: topic, isDeadLetter: isDeadLetter, subtransaction: subtransaction, into: &spool.pending)
+        spool.pending.endEntry(entry)
+        if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
+    }
+
+    /// Adds a stage failure that stops the pipeline if the transaction commits with it.
+    func append(_ failure: StagedFailure, subtransaction: UInt32, transaction xid: UInt32) throws(SpoolError) {
+        let spool = try spoolFor(xid)
+        let entry = spool.pending.beginEntry()
+        SpoolEntry.encode(failure, subtransaction: subtransaction, into: &spool.pending)
+        spool.pending.endEntry(entry)
+        if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
+    }
+
+    /// Counts a change that went through the stages while its transaction streamed.
+    func countStagedEvent(subtransaction: UInt32, transaction xid: UInt32) throws(SpoolError) {
+        try spoolFor(xid).stagedEvents[subtransaction, default: 0] += 1
+    }
+
     /// A Stream Abort: of the whole transaction (`subtransaction == xid`) or of one subtransaction.
     func abort(_ xid: UInt32, subtransaction: UInt32) {
         guard let spool = spools[xid] else { return }
@@ -73,25 +103,28 @@ final class StreamedTransactionSpool {
         }
     }
 
-    /// Reads the committed transaction's surviving changes back, in order, and deletes its
-    /// spool. `handle` gets each change; nothing is held in memory beyond one change and the
-    /// read buffer.
-    func commit(_ xid: UInt32, _ handle: (SourceChange) throws -> Void) throws {
-        guard let spool = spools.removeValue(forKey: xid) else { return }
+    /// Reads the committed transaction's spool back, in order, without what aborted
+    /// subtransactions left, and deletes it. `handle` gets each item; nothing is held in memory
+    /// beyond one item and the read buffer. Returns how many changes went through the stages
+    /// while the transaction streamed (not counting aborted subtransactions').
+    @discardableResult
+    func commit(_ xid: UInt32, _ handle: (SpooledItem) throws -> Void) throws -> Int {
+        guard let spool = spools.removeValue(forKey: xid) else { return 0 }
         defer { spool.discard() }
         try spool.flush(transaction: xid, bufferSize: bufferSize)
         var reader = SpoolReader(spool: spool, transaction: xid, chunkSize: bufferSize)
-        var relations: [UInt32: PGOutputMessage.Relation] = [:]
+        var context = SpoolEntry.ReadContext(skipping: spool.abortedSubtransactions)
         while let entry = try reader.nextEntry() {
-            let change: SourceChange?
+            let item: SpooledItem?
             do {
-                change = try SpoolEntry.decode(entry, relations: &relations, skipping: spool.abortedSubtransactions)
+                item = try SpoolEntry.decode(entry, context: &context)
             } catch {
                 throw SpoolError(
                     message: "the spool of streamed transaction \(xid) at \(spool.path) is damaged at byte \(reader.entryOffset): \(error.what)")
             }
-            if let change { try handle(change) }
+            if let item { try handle(item) }
         }
+        return spool.stagedEvents.reduce(0) { $0 + (spool.abortedSubtransactions.contains($1.key) ? 0 : $1.value) }
     }
 
     private func spoolFor(_ xid: UInt32) throws(SpoolError) -> SpoolFile {
@@ -112,6 +145,23 @@ final class StreamedTransactionSpool {
     }
 }
 
+/// What a streamed transaction's spool gives back at its commit.
+enum SpooledItem {
+    case change(SourceChange)
+    /// A record a change became while the transaction streamed.
+    case record(PendingRecord, isDeadLetter: Bool)
+    case failure(StagedFailure)
+}
+
+/// A stage failure met while a transaction streamed that stops the pipeline — if the
+/// transaction commits. What the message needs but the commit (its LSN).
+struct StagedFailure: Equatable {
+    var stage: String
+    var reason: String
+    var table: String
+    var sequence: Int
+}
+
 /// One transaction's spool file and what has not reached it yet. A class, so appending to
 /// `pending` through the dictionary of open spools never copies the buffer.
 private final class SpoolFile {
@@ -123,6 +173,11 @@ private final class SpoolFile {
     /// The Relation each relation id was last spooled as, so it is written once, not per change.
     var relations: [UInt32: PGOutputMessage.Relation] = [:]
     var abortedSubtransactions: Set<UInt32> = []
+    /// The number each topic name was spooled under.
+    private var topics: [String: UInt32] = [:]
+    private var lastTopic: (name: String, number: UInt32)?
+    /// Changes that went through the stages, per (sub)transaction.
+    var stagedEvents: [UInt32: Int] = [:]
     private var isOpen = true
 
     init(descriptor: Int32, path: String) {
@@ -149,6 +204,23 @@ private final class SpoolFile {
         let entry = pending.beginEntry()
         SpoolEntry.encode(relation, into: &pending)
         pending.endEntry(entry)
+    }
+
+    /// The number of `topic`, spooling its name the first time.
+    func topicNumber(_ topic: String) -> UInt32 {
+        if let lastTopic, lastTopic.name == topic { return lastTopic.number }
+        let number: UInt32
+        if let known = topics[topic] {
+            number = known
+        } else {
+            number = UInt32(topics.count)
+            topics[topic] = number
+            let entry = pending.beginEntry()
+            SpoolEntry.encode(topic: topic, number: number, into: &pending)
+            pending.endEntry(entry)
+        }
+        lastTopic = (topic, number)
+        return number
     }
 
     func flush(transaction xid: UInt32, bufferSize: Int) throws(StreamedTransactionSpool.SpoolError) {
@@ -265,6 +337,13 @@ private struct SpoolReader {
 private enum SpoolEntry {
     static let relationTag: UInt8 = 0x52  // R
     static let changeTag: UInt8 = 0x43  // C
+    static let topicTag: UInt8 = 0x54  // T
+    static let recordTag: UInt8 = 0x50  // P
+    static let failureTag: UInt8 = 0x46  // F
+    static let deadLetterFlag: UInt8 = 1
+    static let envelopeFlag: UInt8 = 2
+    /// The length of an absent key, value or header value.
+    static let absent = UInt32.max
     static let noTupleMarker: UInt8 = 0
     static let newTupleMarker: UInt8 = 0x4E  // N
     static let keyMarker: UInt8 = 0x4B  // K
@@ -306,6 +385,57 @@ private enum SpoolEntry {
         buffer.append(change.truncateOptions.rawValue)
     }
 
+    static func encode(topic: String, number: UInt32, into buffer: inout [UInt8]) {
+        buffer.append(topicTag)
+        buffer.appendInteger(number)
+        buffer.append(contentsOf: topic.utf8)
+    }
+
+    static func encode(_ record: PendingRecord, topic: UInt32, isDeadLetter: Bool, subtransaction: UInt32, into buffer: inout [UInt8]) {
+        buffer.append(recordTag)
+        buffer.appendInteger(subtransaction)
+        buffer.append((isDeadLetter ? deadLetterFlag : 0) | (record.envelopeTail != nil ? envelopeFlag : 0))
+        buffer.appendInteger(topic)
+        buffer.appendInteger(record.topicPartition.partition)
+        encode(optional: record.key, into: &buffer)
+        encode(optional: record.value, into: &buffer)
+        buffer.appendInteger(UInt32(record.headers.count))
+        for header in record.headers {
+            encode(text: header.key, into: &buffer)
+            encode(optional: header.value, into: &buffer)
+        }
+        if let tail = record.envelopeTail {
+            buffer.append(operationCode(tail.operation))
+            encode(text: tail.table.schema, into: &buffer)
+            encode(text: tail.table.name, into: &buffer)
+        }
+    }
+
+    static func encode(_ failure: StagedFailure, subtransaction: UInt32, into buffer: inout [UInt8]) {
+        buffer.append(failureTag)
+        buffer.appendInteger(subtransaction)
+        buffer.appendInteger(Int64(failure.sequence))
+        encode(text: failure.stage, into: &buffer)
+        encode(text: failure.reason, into: &buffer)
+        encode(text: failure.table, into: &buffer)
+    }
+
+    private static func encode(optional bytes: [UInt8]?, into buffer: inout [UInt8]) {
+        guard let bytes else { return buffer.appendInteger(absent) }
+        buffer.appendInteger(UInt32(bytes.count))
+        buffer.append(contentsOf: bytes)
+    }
+
+    private static func encode(text: String, into buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.appendInteger(UInt32(0))
+        buffer.append(contentsOf: text.utf8)
+        let length = UInt32(buffer.count - start - 4).littleEndian
+        Swift.withUnsafeBytes(of: length) { raw in
+            for index in 0..<4 { buffer[start + index] = raw[index] }
+        }
+    }
+
     private static func encode(_ tuple: TupleData, into buffer: inout [UInt8]) {
         buffer.appendInteger(UInt32(tuple.columns.count))
         for column in tuple.columns {
@@ -320,12 +450,22 @@ private enum SpoolEntry {
         }
     }
 
-    /// The change in `entry`, or nil for a Relation (added to `relations`) or a change of a
-    /// subtransaction in `skipping`.
-    static func decode(
-        _ entry: [UInt8], relations: inout [UInt32: PGOutputMessage.Relation], skipping aborted: Set<UInt32>
-    ) throws(Malformed) -> SourceChange? {
+    /// What the entries read so far declared, and the subtransactions to skip.
+    struct ReadContext {
+        var relations: [UInt32: PGOutputMessage.Relation] = [:]
+        var topics: [UInt32: String] = [:]
+        /// Partitions per topic and partition number, so each is validated once.
+        var partitions: [UInt32: [Int32: TopicPartition]] = [:]
+        let skipping: Set<UInt32>
+
+        init(skipping: Set<UInt32>) { self.skipping = skipping }
+    }
+
+    /// The item in `entry`, or nil for a declaration (Relation, topic) or what a
+    /// subtransaction in `context.skipping` left.
+    static func decode(_ entry: [UInt8], context: inout ReadContext) throws(Malformed) -> SpooledItem? {
         var reader = EntryReader(bytes: entry)
+        let aborted = context.skipping
         switch try reader.byte() {
         case relationTag:
             let relation: PGOutputMessage.Relation
@@ -339,15 +479,61 @@ private enum SpoolEntry {
             } catch {
                 throw Malformed(what: "a relation entry does not decode: \(error)")
             }
-            relations[relation.relationID] = relation
+            context.relations[relation.relationID] = relation
             return nil
+        case topicTag:
+            let number: UInt32 = try reader.integer()
+            context.topics[number] = String(decoding: try reader.bytes(entry.count - reader.offset), as: UTF8.self)
+            return nil
+        case recordTag:
+            let subtransaction: UInt32 = try reader.integer()
+            if aborted.contains(subtransaction) { return nil }
+            let flags = try reader.byte()
+            let topicNumber: UInt32 = try reader.integer()
+            let partition: Int32 = try reader.integer()
+            let topicPartition: TopicPartition
+            if let known = context.partitions[topicNumber]?[partition] {
+                topicPartition = known
+            } else {
+                guard let topic = context.topics[topicNumber] else { throw Malformed(what: "a record names topic \(topicNumber), which no entry before it declares") }
+                do { topicPartition = try TopicPartition(topic: topic, partition: partition) } catch {
+                    throw Malformed(what: "a record's topic \"\(topic)\" / partition \(partition) is invalid: \(error)")
+                }
+                context.partitions[topicNumber, default: [:]][partition] = topicPartition
+            }
+            let key = try optional(&reader)
+            let value = try optional(&reader)
+            let headerCount = Int(try reader.integer() as UInt32)
+            try reader.requireRoom(headerCount, bytesEach: 8)
+            var headers: [RecordHeader] = []
+            headers.reserveCapacity(headerCount + 2)
+            for _ in 0..<headerCount {
+                let name = try text(&reader)
+                headers.append(RecordHeader(key: name, value: try optional(&reader)))
+            }
+            var tail: DebeziumEnvelope.Tail?
+            if flags & envelopeFlag != 0 {
+                let operation = try operation(try reader.byte())
+                tail = DebeziumEnvelope.Tail(table: TableName(schema: try text(&reader), name: try text(&reader)), operation: operation)
+            }
+            guard reader.isAtEnd else { throw Malformed(what: "a record entry has bytes left over") }
+            return .record(
+                PendingRecord(topicPartition: topicPartition, key: key, value: value, headers: headers, envelopeTail: tail),
+                isDeadLetter: flags & deadLetterFlag != 0)
+        case failureTag:
+            let subtransaction: UInt32 = try reader.integer()
+            if aborted.contains(subtransaction) { return nil }
+            let sequence = Int(try reader.integer() as Int64)
+            let failure = StagedFailure(stage: try text(&reader), reason: try text(&reader), table: try text(&reader), sequence: sequence)
+            guard reader.isAtEnd else { throw Malformed(what: "a failure entry has bytes left over") }
+            return .failure(failure)
         case changeTag:
             let xid: UInt32 = try reader.integer()
             if aborted.contains(xid) { return nil }
             let sequence = Int(try reader.integer() as Int64)
             let lsn = LSN(try reader.integer() as UInt64)
             let operation = try operation(try reader.byte())
-            let relation = try relationFor(try reader.integer(), in: relations)
+            let relation = try relationFor(try reader.integer(), in: context.relations)
             let newTuple: TupleData?
             switch try reader.byte() {
             case noTupleMarker: newTuple = nil
@@ -365,15 +551,25 @@ private enum SpoolEntry {
             try reader.requireRoom(truncatedCount, bytesEach: 4)
             var truncated: [PGOutputMessage.Relation] = []
             truncated.reserveCapacity(truncatedCount)
-            for _ in 0..<truncatedCount { truncated.append(try relationFor(try reader.integer(), in: relations)) }
+            for _ in 0..<truncatedCount { truncated.append(try relationFor(try reader.integer(), in: context.relations)) }
             let options = PGOutputMessage.Truncate.Options(rawValue: try reader.byte())
             guard reader.isAtEnd else { throw Malformed(what: "a change entry has bytes left over") }
-            return SourceChange(
+            return .change(SourceChange(
                 operation: operation, xid: xid, lsn: lsn, sequence: sequence, relation: relation, newTuple: newTuple, oldTuple: oldTuple,
-                truncatedRelations: truncated, truncateOptions: options)
+                truncatedRelations: truncated, truncateOptions: options))
         case let tag:
             throw Malformed(what: "unknown entry tag \(tag)")
         }
+    }
+
+    private static func optional(_ reader: inout EntryReader) throws(Malformed) -> [UInt8]? {
+        let length: UInt32 = try reader.integer()
+        if length == absent { return nil }
+        return Array(try reader.bytes(Int(length)))
+    }
+
+    private static func text(_ reader: inout EntryReader) throws(Malformed) -> String {
+        String(decoding: try reader.bytes(Int(try reader.integer() as UInt32)), as: UTF8.self)
     }
 
     private static func tuple(_ reader: inout EntryReader) throws(Malformed) -> TupleData {

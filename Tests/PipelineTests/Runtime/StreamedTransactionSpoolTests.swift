@@ -2,6 +2,7 @@ import Foundation
 import PGOutput
 @testable import Pipeline
 import PostgresSource
+import SegmentLog
 import Testing
 
 @Suite struct StreamedTransactionSpoolTests {
@@ -22,7 +23,7 @@ import Testing
 
     func committed(_ spool: StreamedTransactionSpool, _ xid: UInt32) throws -> [SourceChange] {
         var changes: [SourceChange] = []
-        try spool.commit(xid) { changes.append($0) }
+        try spool.commitChanges(xid) { changes.append($0) }
         return changes
     }
 
@@ -66,7 +67,7 @@ import Testing
         #expect(spool.openTransactions == 1)
 
         var survived: [(String, Int)] = []
-        try spool.commit(10) { change in
+        try spool.commitChanges(10) { change in
             if case .text(let bytes)? = change.newTuple?.columns.first { survived.append((String(decoding: bytes, as: UTF8.self), change.sequence)) }
         }
         #expect(survived.map(\.0) == ["1", "3"])
@@ -161,7 +162,7 @@ import Testing
             }
             spool.abort(40, subtransaction: 41)
             var sequences: [Int] = []
-            try spool.commit(40) { change in
+            try spool.commitChanges(40) { change in
                 sequences.append(change.sequence)
                 #expect(change.newTuple?.columns.first?.bytes.map { String(decoding: $0, as: UTF8.self) } == "\(change.sequence)")
                 #expect(change.newTuple?.columns.last?.bytes.map(Array.init) == payload)
@@ -226,6 +227,85 @@ import Testing
             #expect(handled == 1)
             #expect(spool.openTransactions == 0)
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        }
+    }
+
+    func record(_ topic: String, _ partition: Int32, key: String?, value: String?, headers: [RecordHeader] = [], tail: DebeziumEnvelope.Tail? = nil) throws -> PendingRecord {
+        PendingRecord(
+            topicPartition: try TopicPartition(topic: topic, partition: partition), key: key.map { Array($0.utf8) }, value: value.map { Array($0.utf8) },
+            headers: headers, envelopeTail: tail)
+    }
+
+    /// Records staged while a transaction streamed, across topics, with every optional part
+    /// present and absent, dead letters and failures; a subtransaction's abort takes its
+    /// records, failures and event count with it.
+    @Test(arguments: [64, 1 << 20])
+    func stagedRecordsAndFailuresRoundTripWithoutAbortedSubtransactions(bufferSize: Int) throws {
+        try withDirectory { directory in
+            let spool = StreamedTransactionSpool(directory: directory, bufferSize: bufferSize)
+            let tail = DebeziumEnvelope.Tail(table: TableName(schema: "shop", name: "orders"), operation: .update)
+            let kept: [(PendingRecord, Bool)] = [
+                (try record("outbox.event.order", 2, key: "k1", value: "{\"a\":1}", headers: [RecordHeader(key: "id", value: Array("e1".utf8))]), false),
+                (try record("outbox.event.user", 0, key: nil, value: nil, headers: [RecordHeader(key: "empty", value: nil), RecordHeader(key: "", value: [])]), false),
+                (try record("dead", 1, key: "k2", value: "v", headers: [RecordHeader(key: "outflow.error", value: Array("bad".utf8))]), true),
+                (try record("outbox.event.order", 0, key: "k3", value: "{\"before\":null,\"after\":{}", tail: tail), false),
+            ]
+            let failure = StagedFailure(stage: "route", reason: "no route matched (unmatched: fail)", table: "public.outbox", sequence: 7)
+            try spool.countStagedEvent(subtransaction: 50, transaction: 50)
+            try spool.append(kept[0].0, isDeadLetter: kept[0].1, subtransaction: 50, transaction: 50)
+            try spool.countStagedEvent(subtransaction: 51, transaction: 50)
+            try spool.append(try record("outbox.event.rolled", 0, key: "gone", value: "gone"), isDeadLetter: false, subtransaction: 51, transaction: 50)
+            try spool.append(StagedFailure(stage: "x", reason: "rolled back", table: "t", sequence: 1), subtransaction: 51, transaction: 50)
+            for (record, isDeadLetter) in kept.dropFirst() {
+                try spool.countStagedEvent(subtransaction: 50, transaction: 50)
+                try spool.append(record, isDeadLetter: isDeadLetter, subtransaction: 50, transaction: 50)
+            }
+            try spool.append(failure, subtransaction: 50, transaction: 50)
+            spool.abort(50, subtransaction: 51)
+
+            var records: [(PendingRecord, Bool)] = []
+            var failures: [StagedFailure] = []
+            let events = try spool.commit(50) { item in
+                switch item {
+                case .record(let record, let isDeadLetter): records.append((record, isDeadLetter))
+                case .failure(let failure): failures.append(failure)
+                case .change: Issue.record("a change came back from a spool of records")
+                }
+            }
+            #expect(records.map(\.0) == kept.map(\.0))
+            #expect(records.map(\.1) == kept.map(\.1))
+            #expect(failures == [failure])
+            #expect(events == 4)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        }
+    }
+
+    @Test func aRecordNamingAnUndeclaredTopicIsAnError() throws {
+        try withDirectory { directory in
+            let spool = StreamedTransactionSpool(directory: directory, bufferSize: 64)
+            try spool.append(try record("a", 0, key: "k", value: "v"), isDeadLetter: false, subtransaction: 15, transaction: 15)
+            try spool.append(try record("a", 0, key: "k", value: "v"), isDeadLetter: false, subtransaction: 15, transaction: 15)
+            // Overwrite the topic declaration's tag (the first entry's first byte, after its length).
+            let file = try #require(FileHandle(forUpdatingAtPath: try spoolFile(in: directory)))
+            try file.seek(toOffset: 4)
+            try file.write(contentsOf: [UInt8(ascii: "X")])
+            try file.close()
+            let error = try #require(throws: StreamedTransactionSpool.SpoolError.self) { try spool.commit(15) { _ in } }
+            #expect(error.message.contains("streamed transaction 15"))
+            #expect(error.message.contains("unknown entry tag"))
+        }
+    }
+}
+
+extension StreamedTransactionSpool {
+    /// Reads back a spool of changes.
+    func commitChanges(_ xid: UInt32, _ handle: (SourceChange) throws -> Void) throws {
+        try commit(xid) { item in
+            guard case .change(let change) = item else {
+                Issue.record("a spool of changes gave back \(item)")
+                return
+            }
+            try handle(change)
         }
     }
 }

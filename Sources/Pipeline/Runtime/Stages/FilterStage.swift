@@ -8,6 +8,8 @@ public final class FilterStage: Stage {
         self.config = config
     }
 
+    public var readsCommitPosition: Bool { config.condition.readsCommitPosition }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         do {
             if try config.condition.isSatisfied(by: event) { emit(event, nil) }

@@ -9,6 +9,8 @@ public final class KeyStage: Stage {
         self.config = config
     }
 
+    public var readsCommitPosition: Bool { config.expression.readsCommitPosition }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         var event = event
         do {

@@ -11,6 +11,15 @@ public final class MapStage: Stage {
         self.config = config
     }
 
+    public var readsCommitPosition: Bool {
+        let targets = config.rename.flatMap { [$0.from, $0.to] } + config.set.map(\.target) + config.drop
+        return config.set.contains { $0.value.readsCommitPosition }
+            || targets.contains { target in
+                if case .metadata(let field) = target { return MetadataField.commitPosition.contains(field) }
+                return false
+            }
+    }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         var event = event
         var valueChanged = false

@@ -38,6 +38,8 @@ public final class OutboxStage: Stage {
         self.logger = logger
     }
 
+    public var readsCommitPosition: Bool { config.topic.readsCommitPosition }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         guard let change = event.change, change.table == config.table else {
             emit(event, nil)  // not an outbox change: flows on untouched
@@ -163,7 +165,7 @@ public final class OutboxStage: Stage {
 
     private func warn(_ message: Logger.Message, event: PipelineEvent) {
         logger.warning(message, metadata: [
-            "outflow.table": "\(event.origin.table)", "outflow.lsn": "\(event.origin.commitLSN)", "outflow.updates_dropped": "\(updatesDropped)",
+            "outflow.table": "\(event.origin.table)", "outflow.lsn": "\(event.origin.positionText)", "outflow.updates_dropped": "\(updatesDropped)",
         ])
     }
 

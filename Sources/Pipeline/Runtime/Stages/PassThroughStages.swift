@@ -37,6 +37,8 @@ public final class BatchStage: Stage {
         self.config = config
     }
 
+    public var readsCommitPosition: Bool { false }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         emit(event, nil)
     }

@@ -16,6 +16,14 @@ public final class RouteStage: Stage {
         }
     }
 
+    public var readsCommitPosition: Bool {
+        switch config.routing {
+        case .template(let template): template.readsCommitPosition
+        case .table(let expression, _): expression.readsCommitPosition
+        case .outputs(let outputs): outputs.contains { $0.condition.readsCommitPosition }
+        }
+    }
+
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         var event = event
         do {
