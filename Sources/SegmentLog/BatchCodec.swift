@@ -27,6 +27,18 @@ public struct ProducerIdentity: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(producerId)/\(epoch)" }
 }
 
+/// A batch's records section, encoded and compressed, with what its header needs from the
+/// records (`BatchCodec.prepare`): everything but the offsets, the producer and the sequence.
+public struct PreparedBatch: Sendable {
+    public let section: [UInt8]
+    public let compression: CompressionCodec
+    public let count: Int
+    public let baseTimestamp: Int64
+    public let maxTimestamp: Int64
+    /// The first record's `outflow.lsn`, for the log's LSN index.
+    public let firstSourceLSN: UInt64?
+}
+
 /// Encodes and decodes Kafka RecordBatch v2.
 public enum BatchCodec {
     /// Builds one batch. Compression applies to the records section as one zstd frame.
@@ -35,6 +47,17 @@ public enum BatchCodec {
         transactional: Bool = false, compression: CompressionCodec = .none, zstdLevel: Int32 = 3,
         partitionLeaderEpoch: Int32 = -1
     ) throws(SegmentLogError) -> [UInt8] {
+        var encoded: [EncodedRecord] = []
+        encoded.reserveCapacity(records.count)
+        for record in records { encoded.append(try EncodedRecord(record)) }
+        return assemble(
+            try prepare(encoded, compression: compression, zstdLevel: zstdLevel), baseOffset: baseOffset, producer: producer,
+            baseSequence: baseSequence, transactional: transactional, partitionLeaderEpoch: partitionLeaderEpoch)
+    }
+
+    /// The records section of a batch, compressed: the costly part of encoding, which depends
+    /// on neither the offsets nor the producer, so it can be made on any thread.
+    public static func prepare(_ records: [EncodedRecord], compression: CompressionCodec, zstdLevel: Int32) throws(SegmentLogError) -> PreparedBatch {
         guard !records.isEmpty else { throw SegmentLogError(.invalidArgument, "a batch needs at least one record") }
         guard compression == .none || compression == .zstd else {
             throw SegmentLogError(.unsupportedCompression, "Outflow writes only uncompressed or zstd batches, not \(compression)")
@@ -42,24 +65,40 @@ public enum BatchCodec {
         let baseTimestamp = records[0].timestamp
         var maxTimestamp = baseTimestamp
         var section: [UInt8] = []
-        section.reserveCapacity(records.reduce(0) { $0 + 16 + ($1.key?.count ?? 0) + ($1.value?.count ?? 0) + 32 * $1.headers.count })
-        var scratch: [UInt8] = []
+        section.reserveCapacity(records.reduce(0) { $0 + 16 + $1.body.count })
+        var prefix: [UInt8] = []
         for (index, record) in records.enumerated() {
             maxTimestamp = max(maxTimestamp, record.timestamp)
-            scratch.removeAll(keepingCapacity: true)
-            try encodeRecordBody(record, offsetDelta: Int32(index), timestampDelta: record.timestamp &- baseTimestamp, into: &scratch)
-            section.appendVarint(Int32(scratch.count))
-            section.append(contentsOf: scratch)
+            prefix.removeAll(keepingCapacity: true)
+            prefix.append(0)  // record attributes: unused
+            prefix.appendVarlong(record.timestamp &- baseTimestamp)
+            prefix.appendVarint(Int32(index))
+            guard record.body.count <= Int(Int32.max) - prefix.count else {
+                throw SegmentLogError(.invalidArgument, "a record of \(record.body.count) bytes is larger than Kafka's format allows")
+            }
+            section.appendVarint(Int32(prefix.count + record.body.count))
+            section.append(contentsOf: prefix)
+            section.append(contentsOf: record.body)
         }
         if compression == .zstd { section = try Zstd.compress(section, level: zstdLevel) }
         guard section.count <= Int(Int32.max) - BatchHeader.size else {
             throw SegmentLogError(.invalidArgument, "a batch of \(section.count) bytes is larger than Kafka's format allows")
         }
-        var attributes = compression.rawValue
+        return PreparedBatch(
+            section: section, compression: compression, count: records.count, baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp,
+            firstSourceLSN: records[0].sourceLSN)
+    }
+
+    /// The whole batch: `prepared` behind a header with the offsets and the producer.
+    public static func assemble(
+        _ prepared: PreparedBatch, baseOffset: Int64, producer: ProducerIdentity = .none, baseSequence: Int32 = -1,
+        transactional: Bool = false, partitionLeaderEpoch: Int32 = -1
+    ) -> [UInt8] {
+        var attributes = prepared.compression.rawValue
         if transactional { attributes |= BatchHeader.transactionalFlag }
         return assemble(
-            section: section, attributes: attributes, baseOffset: baseOffset, count: records.count,
-            baseTimestamp: baseTimestamp, maxTimestamp: maxTimestamp, producer: producer,
+            section: prepared.section, attributes: attributes, baseOffset: baseOffset, count: prepared.count,
+            baseTimestamp: prepared.baseTimestamp, maxTimestamp: prepared.maxTimestamp, producer: producer,
             baseSequence: baseSequence, partitionLeaderEpoch: partitionLeaderEpoch)
     }
 
@@ -74,12 +113,12 @@ public enum BatchCodec {
         var value: [UInt8] = []
         value.appendInteger(Int16(0))
         value.appendInteger(coordinatorEpoch)
-        var body: [UInt8] = []
         // Cannot fail: key and value are small and there are no headers.
-        try! encodeRecordBody(Record(key: key, value: value, timestamp: timestamp), offsetDelta: 0, timestampDelta: 0, into: &body)
+        let record = try! EncodedRecord(Record(key: key, value: value, timestamp: timestamp))
         var section: [UInt8] = []
-        section.appendVarint(Int32(body.count))
-        section.append(contentsOf: body)
+        section.appendVarint(Int32(3 + record.body.count))
+        section += [0, 0, 0]  // attributes, timestamp delta 0, offset delta 0
+        section.append(contentsOf: record.body)
         return assemble(
             section: section, attributes: BatchHeader.transactionalFlag | BatchHeader.controlFlag,
             baseOffset: baseOffset, count: 1, baseTimestamp: timestamp, maxTimestamp: timestamp,
@@ -102,31 +141,6 @@ public enum BatchCodec {
         bytes.append(contentsOf: section)
         bytes.setInteger(CRC32C.checksum(bytes, from: BatchHeader.crcStart), at: 17)
         return bytes
-    }
-
-    private static func encodeRecordBody(
-        _ record: Record, offsetDelta: Int32, timestampDelta: Int64, into out: inout [UInt8]
-    ) throws(SegmentLogError) {
-        out.append(0)  // record attributes: unused
-        out.appendVarlong(timestampDelta)
-        out.appendVarint(offsetDelta)
-        try appendField(record.key, into: &out)
-        try appendField(record.value, into: &out)
-        out.appendVarint(Int32(record.headers.count))
-        for header in record.headers {
-            // The key's UTF-8 straight into the batch: a copy of it per header per record was a
-            // measurable share of a drain.
-            out.appendVarint(Int32(header.key.utf8.count))
-            out.append(contentsOf: header.key.utf8)
-            try appendField(header.value, into: &out)
-        }
-    }
-
-    private static func appendField(_ field: [UInt8]?, into out: inout [UInt8]) throws(SegmentLogError) {
-        guard let field else { out.appendVarint(-1); return }
-        guard field.count <= Int32.max else { throw SegmentLogError(.invalidArgument, "field of \(field.count) bytes") }
-        out.appendVarint(Int32(field.count))
-        out.append(contentsOf: field)
     }
 
     // MARK: Decoding
@@ -182,29 +196,32 @@ public enum BatchCodec {
             guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
                 throw SegmentLogError(.malformedBatch, "record offset delta \(offsetDelta) outside 0...\(header.lastOffsetDelta)")
             }
-            let key = try readField(&body)
-            let value = try readField(&body)
-            let headerCount = Int(try body.readVarint())
-            guard headerCount >= 0, headerCount <= body.remaining / 2 else {
-                throw SegmentLogError(.malformedBatch, "header count \(headerCount) does not fit the record")
-            }
-            var headers: [RecordHeader] = []
-            for _ in 0..<headerCount {
-                guard let keyBytes = try readField(&body) else {
-                    throw SegmentLogError(.malformedBatch, "null header key")
-                }
-                headers.append(RecordHeader(key: String(decoding: keyBytes, as: UTF8.self), value: try readField(&body)))
-            }
-            guard body.isAtEnd else { throw SegmentLogError(.malformedBatch, "\(body.remaining) bytes left over in a record") }
             let timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
-            records.append(StoredRecord(
-                offset: header.baseOffset + Int64(offsetDelta),
-                record: Record(key: key, value: value, headers: headers, timestamp: timestamp)))
+            records.append(StoredRecord(offset: header.baseOffset + Int64(offsetDelta), record: try decodeBody(&body, timestamp: timestamp)))
         }
         guard reader.isAtEnd else {
             throw SegmentLogError(.malformedBatch, "\(reader.remaining) bytes left over after \(header.recordsCount) records")
         }
         return records
+    }
+
+    /// A record's key, value and headers: the rest of `body`, which must end with them.
+    static func decodeBody(_ body: inout ByteReader, timestamp: Int64) throws(SegmentLogError) -> Record {
+        let key = try readField(&body)
+        let value = try readField(&body)
+        let headerCount = Int(try body.readVarint())
+        guard headerCount >= 0, headerCount <= body.remaining / 2 else {
+            throw SegmentLogError(.malformedBatch, "header count \(headerCount) does not fit the record")
+        }
+        var headers: [RecordHeader] = []
+        for _ in 0..<headerCount {
+            guard let keyBytes = try readField(&body) else {
+                throw SegmentLogError(.malformedBatch, "null header key")
+            }
+            headers.append(RecordHeader(key: String(decoding: keyBytes, as: UTF8.self), value: try readField(&body)))
+        }
+        guard body.isAtEnd else { throw SegmentLogError(.malformedBatch, "\(body.remaining) bytes left over in a record") }
+        return Record(key: key, value: value, headers: headers, timestamp: timestamp)
     }
 
     private static func readField(_ reader: inout ByteReader) throws(SegmentLogError) -> [UInt8]? {

@@ -1,6 +1,7 @@
 import FaultInjection
 import Foundation
 import Logging
+import Synchronization
 
 /// What `commit` made durable.
 public struct CommitResult: Hashable, Sendable {
@@ -191,40 +192,120 @@ public final class LogWriter {
         CrashPoint.hit("log.sync.after-fsync")
     }
 
+    /// Appends several partitions' records, encoded by the caller, to the open transaction,
+    /// each partition's in batches of about `config.maxBatchBytes`, in the order given. The
+    /// batches are encoded and compressed first — on several threads when there is enough of
+    /// them — then written one by one. Returns each partition's result, in order.
+    @discardableResult
+    public func append(_ appends: [(TopicPartition, [EncodedRecord])]) throws(SegmentLogError) -> [AppendResult] {
+        try usable()
+        guard transactionStartedAt != nil else {
+            throw SegmentLogError(.invalidTransactionState, "append needs an open transaction (call beginTransaction)")
+        }
+        return try appendBatches(appends.map { ($0.0, $0.1, nil) }, transactional: true)
+    }
+
+    /// `append(_:)` outside any transaction: see `appendPlain(_:to:baseSequence:)`.
+    @discardableResult
+    public func appendPlain(_ appends: [(TopicPartition, [EncodedRecord])]) throws(SegmentLogError) -> [AppendResult] {
+        try usable()
+        guard transactionStartedAt == nil else {
+            throw SegmentLogError(.invalidTransactionState, "a plain append cannot join the open transaction")
+        }
+        return try appendBatches(appends.map { ($0.0, $0.1, nil) }, transactional: false)
+    }
+
     private func appendBatches(
         _ records: [Record], to tp: TopicPartition, baseSequence: Int32?, transactional: Bool
     ) throws(SegmentLogError) -> AppendResult {
-        guard !records.isEmpty else { throw SegmentLogError(.invalidArgument, "append of no records") }
-        return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
-            let log = try partition(tp)
-            var sequence = baseSequence
-            var result: AppendResult?
+        var encoded: [EncodedRecord] = []
+        encoded.reserveCapacity(records.count)
+        for record in records { encoded.append(try EncodedRecord(record)) }
+        return try appendBatches([(tp, encoded, baseSequence)], transactional: transactional)[0]
+    }
+
+    /// One batch to write: a stretch of one partition's records.
+    private struct Chunk {
+        var append: Int
+        var range: Range<Int>
+        var bytes: Int
+    }
+
+    /// Below this many bytes in one call, batches are encoded on the calling thread: waking
+    /// other threads costs more than it saves.
+    static let concurrentPrepareBytes = 256 << 10
+
+    private func appendBatches(
+        _ appends: [(TopicPartition, [EncodedRecord], baseSequence: Int32?)], transactional: Bool
+    ) throws(SegmentLogError) -> [AppendResult] {
+        guard !appends.isEmpty, appends.allSatisfy({ !$0.1.isEmpty }) else { throw SegmentLogError(.invalidArgument, "append of no records") }
+        var chunks: [Chunk] = []
+        var totalBytes = 0
+        for (index, append) in appends.enumerated() {
+            let records = append.1
             var start = 0
             while start < records.count {
                 var end = start
                 var size = 0
                 while end < records.count && (end == start || size < config.maxBatchBytes) {
-                    size += approximateSize(records[end])
+                    size += records[end].body.count + 12
                     end += 1
                 }
-                let chunk = Array(records[start..<end])
+                chunks.append(Chunk(append: index, range: start..<end, bytes: size))
+                totalBytes += size
+                start = end
+            }
+        }
+        let prepared = try prepare(chunks, of: appends, concurrently: chunks.count > 1 && totalBytes >= Self.concurrentPrepareBytes)
+        return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+            var results: [AppendResult?] = Array(repeating: nil, count: appends.count)
+            var sequences = appends.map(\.baseSequence)
+            for (chunk, batch) in zip(chunks, prepared) {
+                let tp = appends[chunk.append].0
+                let log = try partition(tp)
+                let sequence = sequences[chunk.append]
                 let appended = try poisonOnFailure { () throws(SegmentLogError) in
-                    try log.append(chunk, producer: producer, baseSequence: sequence, transactional: transactional)
+                    try log.append(batch, producer: producer, baseSequence: sequence, transactional: transactional)
                 }
                 CrashPoint.hit("log.append.after-data")
-                sequence = sequence.map { $0 &+ Int32(chunk.count) }
-                if !appended.wasDuplicate { transactionBytes += size }
-                result = AppendResult(
-                    firstOffset: result?.firstOffset ?? appended.firstOffset, lastOffset: appended.lastOffset,
-                    wasDuplicate: (result?.wasDuplicate ?? true) && appended.wasDuplicate)
+                sequences[chunk.append] = sequence.map { $0 &+ Int32(batch.count) }
+                if !appended.wasDuplicate { transactionBytes += chunk.bytes }
+                let previous = results[chunk.append]
+                results[chunk.append] = AppendResult(
+                    firstOffset: previous?.firstOffset ?? appended.firstOffset, lastOffset: appended.lastOffset,
+                    wasDuplicate: (previous?.wasDuplicate ?? true) && appended.wasDuplicate)
                 if transactional {
                     let range = touched[tp]
                     touched[tp] = (range?.first ?? appended.firstOffset, max(range?.last ?? appended.lastOffset, appended.lastOffset))
                 }
-                start = end
             }
-            return result!
+            return results.map { $0! }
         }
+    }
+
+    /// Encodes and compresses each chunk's batch.
+    private func prepare(
+        _ chunks: [Chunk], of appends: [(TopicPartition, [EncodedRecord], baseSequence: Int32?)], concurrently: Bool
+    ) throws(SegmentLogError) -> [PreparedBatch] {
+        let compression = config.compression
+        let level = config.zstdLevel
+        guard concurrently else {
+            var prepared: [PreparedBatch] = []
+            prepared.reserveCapacity(chunks.count)
+            for chunk in chunks {
+                prepared.append(try BatchCodec.prepare(Array(appends[chunk.append].1[chunk.range]), compression: compression, zstdLevel: level))
+            }
+            return prepared
+        }
+        let results = Mutex<[Result<PreparedBatch, SegmentLogError>?]>(Array(repeating: nil, count: chunks.count))
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+            let chunk = chunks[index]
+            let result = Result { () throws(SegmentLogError) in
+                try BatchCodec.prepare(Array(appends[chunk.append].1[chunk.range]), compression: compression, zstdLevel: level)
+            }
+            results.withLock { $0[index] = result }
+        }
+        return try results.withLock { $0 }.map { result throws(SegmentLogError) in try result!.get() }
     }
 
     /// The sequence number the next append to `tp` will get.
@@ -331,10 +412,6 @@ public final class LogWriter {
         return log
     }
 
-    private func approximateSize(_ record: Record) -> Int {
-        (record.key?.count ?? 0) + (record.value?.count ?? 0)
-            + record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) + 2 } + 12
-    }
 }
 
 /// When a group of source transactions should become one log commit: after `maxBytes` of

@@ -251,6 +251,17 @@ final class PartitionLog {
     func append(
         _ records: [Record], producer: ProducerIdentity, baseSequence: Int32?, transactional: Bool
     ) throws(SegmentLogError) -> AppendResult {
+        var encoded: [EncodedRecord] = []
+        encoded.reserveCapacity(records.count)
+        for record in records { encoded.append(try EncodedRecord(record)) }
+        let prepared = try BatchCodec.prepare(encoded, compression: config.compression, zstdLevel: config.zstdLevel)
+        return try append(prepared, producer: producer, baseSequence: baseSequence, transactional: transactional)
+    }
+
+    /// Appends a batch prepared with this log's compression settings.
+    func append(
+        _ prepared: PreparedBatch, producer: ProducerIdentity, baseSequence: Int32?, transactional: Bool
+    ) throws(SegmentLogError) -> AppendResult {
         var entry = producers[producer.producerId] ?? ProducerEntry(epoch: producer.epoch)
         if producer.producerId >= 0 {
             if producer.epoch < entry.epoch {
@@ -263,7 +274,7 @@ final class PartitionLog {
         }
         let sequence = producer.producerId >= 0 ? (baseSequence ?? entry.nextSequence) : -1
         if producer.producerId >= 0 {
-            let last = Int32(truncatingIfNeeded: (Int64(sequence) + Int64(records.count) - 1) % (Int64(Int32.max) + 1))
+            let last = Int32(truncatingIfNeeded: (Int64(sequence) + Int64(prepared.count) - 1) % (Int64(Int32.max) + 1))
             if let duplicate = entry.duplicate(firstSequence: sequence, lastSequence: last) {
                 return AppendResult(firstOffset: duplicate.firstOffset, lastOffset: duplicate.lastOffset, wasDuplicate: true)
             }
@@ -271,13 +282,11 @@ final class PartitionLog {
                 throw SegmentLogError(.outOfOrderSequence, "sequence \(sequence) for \(path), expected \(entry.nextSequence)")
             }
         }
-        try maybeRoll(incoming: records.count * 64)
+        try maybeRoll(incoming: BatchHeader.size + prepared.section.count)
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
-        let bytes = try BatchCodec.encode(
-            records, baseOffset: nextOffset, producer: producer, baseSequence: sequence, transactional: transactional,
-            compression: config.compression, zstdLevel: config.zstdLevel)
+        let bytes = BatchCodec.assemble(prepared, baseOffset: nextOffset, producer: producer, baseSequence: sequence, transactional: transactional)
         let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
-        try active.append(bytes, header: batch.header) { records.first?.sourceLSN }
+        try active.append(bytes, header: batch.header) { prepared.firstSourceLSN }
         isDirty = true
         _ = try Self.apply(batch, to: &producers)
         return AppendResult(firstOffset: batch.header.baseOffset, lastOffset: batch.header.lastOffset, wasDuplicate: false)

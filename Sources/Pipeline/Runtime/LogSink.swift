@@ -12,7 +12,7 @@ final class LogSink {
     let batchBytes: Int
     let pipelineName: String
     let databaseName: String
-    private var buffers: [TopicPartition: [Record]] = [:]
+    private var buffers: [TopicPartition: [EncodedRecord]] = [:]
     private var bufferedBytes = 0
     /// Records appended (or buffered) in the open log transaction.
     private(set) var recordsInTransaction = 0
@@ -64,32 +64,57 @@ final class LogSink {
         if headers.contains(where: { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }) {
             headers.removeAll { $0.key == Self.lsnHeader || $0.key == Self.xidHeader }
         }
-        return PendingRecord(topicPartition: topicPartition, key: event.key, value: event.value, headers: headers, envelopeTail: envelopeTail)
+        if let envelopeTail {
+            return PendingRecord(
+                topicPartition: topicPartition, bodyPrefix: [],
+                envelope: PendingEnvelope(key: event.key, valuePrefix: event.value ?? [], headers: headers, tail: envelopeTail))
+        }
+        return PendingRecord(topicPartition: topicPartition, bodyPrefix: try Self.bodyPrefix(key: event.key, value: event.value, headers: headers))
+    }
+
+    /// Key, value, the header count (the two position headers included) and `headers`, in the
+    /// record format, with room for the position headers.
+    static func bodyPrefix(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) throws(SinkError) -> [UInt8] {
+        var body: [UInt8] = []
+        body.reserveCapacity(64 + (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) })
+        do {
+            try EncodedRecord.appendField(key, to: &body)
+            try EncodedRecord.appendField(value, to: &body)
+            EncodedRecord.appendCount(headers.count + 2, to: &body)
+            for header in headers { try EncodedRecord.appendHeader(key: header.key, value: header.value, to: &body) }
+        } catch {
+            throw SinkError(message: "the record cannot be encoded: \(error)", isEventError: true)
+        }
+        return body
     }
 
     /// Completes a prepared record with its source transaction's commit (`origin`: commit LSN,
     /// xid and time) and adds it to the log transaction.
     func write(_ pending: PendingRecord, origin: EventOrigin) throws(SinkError) {
-        var value = pending.value
-        if let tail = pending.envelopeTail {
-            value = (value ?? []) + DebeziumEnvelope.tail(tail, origin: origin, pipelineName: pipelineName, databaseName: databaseName)
+        var body: [UInt8]
+        if let envelope = pending.envelope {
+            let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, origin: origin, pipelineName: pipelineName, databaseName: databaseName)
+            body = try Self.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
+        } else {
+            body = pending.bodyPrefix
         }
-        var headers = pending.headers
-        let position = positionHeaders(of: origin)
-        headers.append(position.lsn)
-        headers.append(position.xid)
-        let record = Record(key: pending.key, value: value, headers: headers, timestamp: origin.commitTime.unixMicroseconds / 1000)
-        if let onRecord {
-            onRecord(EventValue.object([
-                "topic": .string(pending.topicPartition.topic), "partition": .int(Int64(pending.topicPartition.partition)),
-                "key": pending.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
-                "value": value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
-                "headers": .object(Dictionary(headers.map { ($0.key, $0.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null) }, uniquingKeysWith: { $1 })),
-            ]).jsonText)
-        }
+        body.append(contentsOf: positionHeaders(of: origin))
+        let record = EncodedRecord(timestamp: origin.commitTime.unixMicroseconds / 1000, body: body)
+        if let onRecord { onRecord(Self.jsonLine(record, pending.topicPartition)) }
         highestBuffered = max(highestBuffered ?? origin.commitLSN, origin.commitLSN)
         recordsInTransaction += 1
         try write(record, to: pending.topicPartition)
+    }
+
+    /// A record as a JSON line (dry runs).
+    static func jsonLine(_ encoded: EncodedRecord, _ topicPartition: TopicPartition) -> String {
+        guard let record = try? encoded.decoded() else { return #"{"error":"the record does not decode"}"# }
+        return EventValue.object([
+            "topic": .string(topicPartition.topic), "partition": .int(Int64(topicPartition.partition)),
+            "key": record.key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+            "value": record.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null,
+            "headers": .object(Dictionary(record.headers.map { ($0.key, $0.value.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null) }, uniquingKeysWith: { $1 })),
+        ]).jsonText
     }
 
     static let lsnHeader = "outflow.lsn"
@@ -110,22 +135,31 @@ final class LogSink {
         }
     }
 
-    /// The source position headers of the last transaction: every record of a transaction
-    /// carries the same two, so they are formatted once.
-    private var lastPosition: (lsn: LSN, xid: UInt32, headers: (lsn: RecordHeader, xid: RecordHeader))?
+    /// The source position headers of the last transaction, encoded: every record of a
+    /// transaction carries the same two, so they are made once.
+    private var lastPosition: (lsn: LSN, xid: UInt32, bytes: [UInt8])?
 
-    private func positionHeaders(of origin: EventOrigin) -> (lsn: RecordHeader, xid: RecordHeader) {
-        if let lastPosition, lastPosition.lsn == origin.commitLSN, lastPosition.xid == origin.xid { return lastPosition.headers }
-        let headers = (RecordHeader(key: Self.lsnHeader, value: origin.commitLSN.text), RecordHeader(key: Self.xidHeader, text: String(origin.xid)))
-        lastPosition = (origin.commitLSN, origin.xid, headers)
-        return headers
+    private func positionHeaders(of origin: EventOrigin) -> [UInt8] {
+        if let lastPosition, lastPosition.lsn == origin.commitLSN, lastPosition.xid == origin.xid { return lastPosition.bytes }
+        var bytes: [UInt8] = []
+        // Cannot fail: two short headers.
+        try! EncodedRecord.appendHeader(key: Self.lsnHeader, value: origin.commitLSN.text, to: &bytes)
+        try! EncodedRecord.appendHeader(key: Self.xidHeader, value: Array(String(origin.xid).utf8), to: &bytes)
+        lastPosition = (origin.commitLSN, origin.xid, bytes)
+        return bytes
     }
 
     /// Adds a record prepared elsewhere (the changelog) to a given partition, in the same log
     /// transaction as the output.
     func write(_ record: Record, to topicPartition: TopicPartition) throws(SinkError) {
+        let encoded: EncodedRecord
+        do { encoded = try EncodedRecord(record) } catch { throw SinkError(message: "the record cannot be encoded: \(error)", underlying: error) }
+        try write(encoded, to: topicPartition)
+    }
+
+    private func write(_ record: EncodedRecord, to topicPartition: TopicPartition) throws(SinkError) {
         buffers[topicPartition, default: []].append(record)
-        bufferedBytes += (record.key?.count ?? 0) + (record.value?.count ?? 0) + 64
+        bufferedBytes += record.body.count + 16
         if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
             try flush()
         }
@@ -136,14 +170,13 @@ final class LogSink {
         guard !buffers.isEmpty else { return }
         do {
             if !plain, !writer.isInTransaction { try writer.beginTransaction() }
-            for (topicPartition, records) in buffers.sorted(by: { $0.key < $1.key }) {
-                if plain {
-                    _ = try writer.appendPlain(records, to: topicPartition)
-                } else {
-                    _ = try writer.append(records, to: topicPartition)
-                }
-                recordsWritten += records.count
+            let appends = buffers.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
+            if plain {
+                try writer.appendPlain(appends)
+            } else {
+                try writer.append(appends)
             }
+            recordsWritten += appends.reduce(0) { $0 + $1.1.count }
         } catch {
             throw SinkError(message: "writing to the log failed: \(error)", underlying: error)
         }
@@ -181,15 +214,23 @@ final class LogSink {
 }
 
 /// A record as far as it can be made before its source transaction commits: everything but
-/// the position headers, the timestamp and, for a change envelope, the envelope's tail.
+/// the position headers (appended to `bodyPrefix`) and the timestamp — and for a change
+/// envelope the envelope's tail, which changes its value, so that one is kept in parts.
 struct PendingRecord: Equatable {
     var topicPartition: TopicPartition
+    /// Key, value, header count and headers in the record format (`LogSink.bodyPrefix`);
+    /// empty for an envelope.
+    var bodyPrefix: [UInt8]
+    var envelope: PendingEnvelope?
+}
+
+struct PendingEnvelope: Equatable {
     var key: [UInt8]?
-    var value: [UInt8]?
+    /// The value up to its tail.
+    var valuePrefix: [UInt8]
     /// Without `outflow.lsn` and `outflow.xid`.
     var headers: [RecordHeader]
-    /// Set for a change envelope: its value still lacks the tail that names the commit.
-    var envelopeTail: DebeziumEnvelope.Tail?
+    var tail: DebeziumEnvelope.Tail
 }
 
 public struct SinkError: Error, CustomStringConvertible, @unchecked Sendable {

@@ -352,7 +352,7 @@ public final class PipelineRunner {
                     let staged = try spool.commit(commit.xid) { item in
                         switch item {
                         case .change(let change): try handle(.change(change), source: source)
-                        case .record(let record, let isDeadLetter): try writeStaged(record, isDeadLetter: isDeadLetter, origin: origin)
+                        case .record(let record, let deadLetter): try writeStaged(record, deadLetter: deadLetter, origin: origin)
                         case .failure(let failure):
                             throw PipelineRunError(message: Self.failureMessage(
                                 stage: failure.stage, reason: failure.reason, table: failure.table, position: origin.commitLSN.description,
@@ -404,7 +404,7 @@ public final class PipelineRunner {
             guard error.isEventError else { return try stageFailure(event, reason: error.message, stage: "sink", subtransaction: subtransaction) }
             return try stageDeadLetter(event, reason: error.message, stage: "sink", subtransaction: subtransaction)
         }
-        try spool.append(record, isDeadLetter: false, subtransaction: subtransaction, transaction: event.origin.xid)
+        try spool.append(record, deadLetter: nil, subtransaction: subtransaction, transaction: event.origin.xid)
     }
 
     private func stageDeadLetter(_ event: PipelineEvent, reason: String, stage: String, subtransaction: UInt32) throws(StreamedTransactionSpool.SpoolError) {
@@ -413,7 +413,7 @@ public final class PipelineRunner {
         do { record = try sink.prepare(event.deadLetter(topic: settings.deadLetterTopic, stage: stage, reason: reason)) } catch {
             return try stageFailure(event, reason: "its dead letter could not be written: \(error.message) (the event's own failure: \(reason))", stage: stage, subtransaction: subtransaction)
         }
-        try spool.append(record, isDeadLetter: true, subtransaction: subtransaction, transaction: event.origin.xid)
+        try spool.append(record, deadLetter: DeadLetterNote(stage: stage, reason: reason), subtransaction: subtransaction, transaction: event.origin.xid)
     }
 
     private func stageFailure(_ event: PipelineEvent, reason: String, stage: String, subtransaction: UInt32) throws(StreamedTransactionSpool.SpoolError) {
@@ -422,16 +422,15 @@ public final class PipelineRunner {
     }
 
     /// Writes a record staged while its transaction streamed, now that it committed.
-    private func writeStaged(_ record: PendingRecord, isDeadLetter: Bool, origin: EventOrigin) throws(PipelineRunError) {
+    private func writeStaged(_ record: PendingRecord, deadLetter: DeadLetterNote?, origin: EventOrigin) throws(PipelineRunError) {
         do { try sink.write(record, origin: origin) } catch { throw PipelineRunError(message: error.message, underlying: error) }
-        guard isDeadLetter else {
+        guard let deadLetter else {
             progress.records += 1
             return
         }
         progress.deadLetters += 1
-        func header(_ name: String) -> String { record.headers.last { $0.key == name }?.value.map { String(decoding: $0, as: UTF8.self) } ?? "" }
         logger.warning("event sent to the dead-letter topic", metadata: [
-            "outflow.stage": "\(header("outflow.stage"))", "outflow.error": "\(header("outflow.error"))", "outflow.lsn": "\(origin.commitLSN)",
+            "outflow.stage": "\(deadLetter.stage)", "outflow.error": "\(deadLetter.reason)", "outflow.lsn": "\(origin.commitLSN)",
         ])
     }
 

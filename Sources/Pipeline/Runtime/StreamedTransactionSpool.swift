@@ -68,12 +68,12 @@ final class StreamedTransactionSpool {
     }
 
     /// Adds a record that a change of subtransaction `subtransaction` (the top-level xid for
-    /// its own changes) of transaction `xid` became; `isDeadLetter` for a dead letter.
-    func append(_ record: PendingRecord, isDeadLetter: Bool, subtransaction: UInt32, transaction xid: UInt32) throws(SpoolError) {
+    /// its own changes) of transaction `xid` became; `deadLetter` says why, for a dead letter.
+    func append(_ record: PendingRecord, deadLetter: DeadLetterNote?, subtransaction: UInt32, transaction xid: UInt32) throws(SpoolError) {
         let spool = try spoolFor(xid)
         let topic = spool.topicNumber(record.topicPartition.topic)
         let entry = spool.pending.beginEntry()
-        SpoolEntry.encode(record, topic: topic, isDeadLetter: isDeadLetter, subtransaction: subtransaction, into: &spool.pending)
+        SpoolEntry.encode(record, topic: topic, deadLetter: deadLetter, subtransaction: subtransaction, into: &spool.pending)
         spool.pending.endEntry(entry)
         if spool.pending.count >= bufferSize { try spool.flush(transaction: xid, bufferSize: bufferSize) }
     }
@@ -149,8 +149,14 @@ final class StreamedTransactionSpool {
 enum SpooledItem {
     case change(SourceChange)
     /// A record a change became while the transaction streamed.
-    case record(PendingRecord, isDeadLetter: Bool)
+    case record(PendingRecord, deadLetter: DeadLetterNote?)
     case failure(StagedFailure)
+}
+
+/// Why a staged record is a dead letter (for the warning written when it reaches the log).
+struct DeadLetterNote: Equatable {
+    var stage: String
+    var reason: String
 }
 
 /// A stage failure met while a transaction streamed that stops the pipeline — if the
@@ -391,24 +397,31 @@ private enum SpoolEntry {
         buffer.append(contentsOf: topic.utf8)
     }
 
-    static func encode(_ record: PendingRecord, topic: UInt32, isDeadLetter: Bool, subtransaction: UInt32, into buffer: inout [UInt8]) {
+    static func encode(_ record: PendingRecord, topic: UInt32, deadLetter: DeadLetterNote?, subtransaction: UInt32, into buffer: inout [UInt8]) {
         buffer.append(recordTag)
         buffer.appendInteger(subtransaction)
-        buffer.append((isDeadLetter ? deadLetterFlag : 0) | (record.envelopeTail != nil ? envelopeFlag : 0))
+        buffer.append((deadLetter != nil ? deadLetterFlag : 0) | (record.envelope != nil ? envelopeFlag : 0))
         buffer.appendInteger(topic)
         buffer.appendInteger(record.topicPartition.partition)
-        encode(optional: record.key, into: &buffer)
-        encode(optional: record.value, into: &buffer)
-        buffer.appendInteger(UInt32(record.headers.count))
-        for header in record.headers {
+        if let deadLetter {
+            encode(text: deadLetter.stage, into: &buffer)
+            encode(text: deadLetter.reason, into: &buffer)
+        }
+        guard let envelope = record.envelope else {
+            // The record body so far, as it is: the rest of the entry.
+            buffer.append(contentsOf: record.bodyPrefix)
+            return
+        }
+        encode(optional: envelope.key, into: &buffer)
+        encode(optional: envelope.valuePrefix, into: &buffer)
+        buffer.appendInteger(UInt32(envelope.headers.count))
+        for header in envelope.headers {
             encode(text: header.key, into: &buffer)
             encode(optional: header.value, into: &buffer)
         }
-        if let tail = record.envelopeTail {
-            buffer.append(operationCode(tail.operation))
-            encode(text: tail.table.schema, into: &buffer)
-            encode(text: tail.table.name, into: &buffer)
-        }
+        buffer.append(operationCode(envelope.tail.operation))
+        encode(text: envelope.tail.table.schema, into: &buffer)
+        encode(text: envelope.tail.table.name, into: &buffer)
     }
 
     static func encode(_ failure: StagedFailure, subtransaction: UInt32, into buffer: inout [UInt8]) {
@@ -501,25 +514,32 @@ private enum SpoolEntry {
                 }
                 context.partitions[topicNumber, default: [:]][partition] = topicPartition
             }
+            let deadLetter = flags & deadLetterFlag != 0 ? DeadLetterNote(stage: try text(&reader), reason: try text(&reader)) : nil
+            guard flags & envelopeFlag != 0 else {
+                var body: [UInt8] = []
+                // Room for the position headers the commit adds.
+                body.reserveCapacity(entry.count - reader.offset + 64)
+                body.append(contentsOf: try reader.bytes(entry.count - reader.offset))
+                return .record(PendingRecord(topicPartition: topicPartition, bodyPrefix: body), deadLetter: deadLetter)
+            }
             let key = try optional(&reader)
-            let value = try optional(&reader)
+            let valuePrefix = try optional(&reader) ?? []
             let headerCount = Int(try reader.integer() as UInt32)
             try reader.requireRoom(headerCount, bytesEach: 8)
             var headers: [RecordHeader] = []
-            headers.reserveCapacity(headerCount + 2)
+            headers.reserveCapacity(headerCount)
             for _ in 0..<headerCount {
                 let name = try text(&reader)
                 headers.append(RecordHeader(key: name, value: try optional(&reader)))
             }
-            var tail: DebeziumEnvelope.Tail?
-            if flags & envelopeFlag != 0 {
-                let operation = try operation(try reader.byte())
-                tail = DebeziumEnvelope.Tail(table: TableName(schema: try text(&reader), name: try text(&reader)), operation: operation)
-            }
+            let operation = try operation(try reader.byte())
+            let tail = DebeziumEnvelope.Tail(table: TableName(schema: try text(&reader), name: try text(&reader)), operation: operation)
             guard reader.isAtEnd else { throw Malformed(what: "a record entry has bytes left over") }
             return .record(
-                PendingRecord(topicPartition: topicPartition, key: key, value: value, headers: headers, envelopeTail: tail),
-                isDeadLetter: flags & deadLetterFlag != 0)
+                PendingRecord(
+                    topicPartition: topicPartition, bodyPrefix: [],
+                    envelope: PendingEnvelope(key: key, valuePrefix: valuePrefix, headers: headers, tail: tail)),
+                deadLetter: deadLetter)
         case failureTag:
             let subtransaction: UInt32 = try reader.integer()
             if aborted.contains(subtransaction) { return nil }
