@@ -6,7 +6,9 @@
 //       partition, transactions of about 4 MiB, each commit fsynced; 40 records per millisecond
 //       of timestamp), then reads them back
 //       read_committed. Also writes the same values, concatenated, to DIR/values.bin so the
-//       caller can compress them with `zstd -3`. Prints `key value` lines:
+//       caller can compress them with `zstd -3`, and the batches' records sections before
+//       compression, concatenated, to DIR/records.bin (what the framing of Kafka's record
+//       format adds to the values, measured apart from the batching). Prints `key value` lines:
 //         append_mb_s  (uncompressed value bytes per second, append + commit)
 //         tail_records_s
 //         value_bytes, segment_bytes (the partition's .log files)
@@ -80,6 +82,12 @@ func logMicro(directory: String, count: Int, level: Int32, batch: Int) throws {
     concatenated.reserveCapacity(valueBytes)
     for record in records { concatenated += record.value! }
     _ = FileManager.default.createFile(atPath: directory + "/values.bin", contents: Data(concatenated))
+    var sections: [UInt8] = []
+    for start in stride(from: 0, to: records.count, by: batch) {
+        let encoded = try records[start..<min(start + batch, records.count)].map { record throws(SegmentLogError) in try EncodedRecord(record) }
+        sections += try BatchCodec.prepare(encoded, compression: .none, zstdLevel: 0).section
+    }
+    _ = FileManager.default.createFile(atPath: directory + "/records.bin", contents: Data(sections))
 
     var config = LogConfig()
     config.compression = .zstd
