@@ -125,7 +125,11 @@ public final class PipelineRunner {
     ) throws(PipelineRunError) {
         self.graph = graph
         self.rows = ChangeRowDecoding(decoder: rowDecoder, graph: graph)
-        self.stagesStreamedChanges = !settings.changelog && graph.statefulStages.isEmpty && !graph.stages.contains { $0.readsCommitPosition }
+        let stagedAtCommitBecause = Self.reasonToStageAtCommit(graph: graph, changelog: settings.changelog)
+        self.stagesStreamedChanges = stagedAtCommitBecause == nil
+        if let stagedAtCommitBecause {
+            logger.info("large (streamed) transactions go through the stages at their commit: \(stagedAtCommitBecause)")
+        }
         self.settings = settings
         self.logger = logger
         self.sink = LogSink(
@@ -373,6 +377,15 @@ public final class PipelineRunner {
     }
 
     static let changelogPartition = try! TopicPartition(topic: ChangelogCodec.topic, partition: 0)
+
+    /// Why a streamed transaction's changes cannot go through the stages before it commits;
+    /// nil when they can.
+    static func reasonToStageAtCommit(graph: CompiledStageGraph, changelog: Bool) -> String? {
+        if changelog { return "the changelog's records name the commit" }
+        if let stage = graph.statefulStages.first { return "stage \(stage.id) keeps state, which must follow commit order" }
+        if let stage = graph.stages.first(where: \.readsCommitPosition) { return "stage \(stage.id) reads the commit position" }
+        return nil
+    }
 
     /// Runs a change of streamed transaction `xid` through the stages before the transaction
     /// commits, and spools what comes out: records without the commit position, dead letters,
