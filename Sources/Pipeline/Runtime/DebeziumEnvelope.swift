@@ -40,7 +40,7 @@ enum DebeziumEnvelope {
     /// Turns `event` into the envelope of `change`.
     static func fill(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String, databaseName: String) {
         let tail = fillAwaitingCommit(&event, change: change, pipelineName: pipelineName)
-        event.value! += self.tail(tail, origin: event.origin, pipelineName: pipelineName, databaseName: databaseName)
+        event.value! += self.tail(tail, commit: event.origin.commit, pipelineName: pipelineName, databaseName: databaseName)
     }
 
     /// Sets the envelope's topic, key and value up to its tail, which needs the commit: a
@@ -65,7 +65,7 @@ enum DebeziumEnvelope {
         return Tail(table: change.table, operation: change.operation)
     }
 
-    static func tail(_ tail: Tail, origin: EventOrigin, pipelineName: String, databaseName: String) -> [UInt8] {
+    static func tail(_ tail: Tail, commit: SourceCommit, pipelineName: String, databaseName: String) -> [UInt8] {
         let op: String = switch tail.operation {
         case .insert: "c"
         case .update: "u"
@@ -76,15 +76,15 @@ enum DebeziumEnvelope {
             "version": .string("outflow"),
             "connector": .string("postgresql"),
             "name": .string(pipelineName),
-            "ts_ms": .int(origin.commitTime.unixMicroseconds / 1000),
+            "ts_ms": .int(commit.time.unixMicroseconds / 1000),
             "db": .string(databaseName),
             "schema": .string(tail.table.schema),
             "table": .string(tail.table.name),
-            "txId": .int(Int64(origin.xid)),
-            "lsn": .int(Int64(bitPattern: origin.commitLSN.rawValue)),
+            "txId": .int(Int64(commit.xid)),
+            "lsn": .int(Int64(bitPattern: commit.lsn.rawValue)),
         ])
         var value = Array(#","source":"#.utf8) + Array(source.jsonText.utf8)
-        value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(origin.commitTime.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
+        value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(commit.time.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
         return value
     }
 }

@@ -38,7 +38,7 @@ final class LogSink {
     /// Adds one event leaving the stage graph. A change event that no stage turned into a
     /// record becomes a Debezium-style envelope.
     func write(_ event: PipelineEvent) throws(SinkError) {
-        try write(prepare(event), origin: event.origin)
+        try write(prepare(event), commit: event.origin.commit)
     }
 
     /// Everything of `event`'s record that does not depend on its source transaction's commit:
@@ -88,20 +88,20 @@ final class LogSink {
         return body
     }
 
-    /// Completes a prepared record with its source transaction's commit (`origin`: commit LSN,
-    /// xid and time) and adds it to the log transaction.
-    func write(_ pending: PendingRecord, origin: EventOrigin) throws(SinkError) {
+    /// Completes a prepared record with its source transaction's commit and adds it to the log
+    /// transaction.
+    func write(_ pending: PendingRecord, commit: SourceCommit) throws(SinkError) {
         var body: [UInt8]
         if let envelope = pending.envelope {
-            let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, origin: origin, pipelineName: pipelineName, databaseName: databaseName)
+            let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, commit: commit, pipelineName: pipelineName, databaseName: databaseName)
             body = try Self.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
         } else {
             body = pending.bodyPrefix
         }
-        body.append(contentsOf: positionHeaders(of: origin))
-        let record = EncodedRecord(timestamp: origin.commitTime.unixMicroseconds / 1000, body: body)
+        body.append(contentsOf: positionHeaders(of: commit))
+        let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body)
         if let onRecord { onRecord(Self.jsonLine(record, pending.topicPartition)) }
-        highestBuffered = max(highestBuffered ?? origin.commitLSN, origin.commitLSN)
+        highestBuffered = max(highestBuffered ?? commit.lsn, commit.lsn)
         recordsInTransaction += 1
         try write(record, to: pending.topicPartition)
     }
@@ -139,13 +139,13 @@ final class LogSink {
     /// transaction carries the same two, so they are made once.
     private var lastPosition: (lsn: LSN, xid: UInt32, bytes: [UInt8])?
 
-    private func positionHeaders(of origin: EventOrigin) -> [UInt8] {
-        if let lastPosition, lastPosition.lsn == origin.commitLSN, lastPosition.xid == origin.xid { return lastPosition.bytes }
+    private func positionHeaders(of commit: SourceCommit) -> [UInt8] {
+        if let lastPosition, lastPosition.lsn == commit.lsn, lastPosition.xid == commit.xid { return lastPosition.bytes }
         var bytes: [UInt8] = []
         // Cannot fail: two short headers.
-        try! EncodedRecord.appendHeader(key: Self.lsnHeader, value: origin.commitLSN.text, to: &bytes)
-        try! EncodedRecord.appendHeader(key: Self.xidHeader, value: Array(String(origin.xid).utf8), to: &bytes)
-        lastPosition = (origin.commitLSN, origin.xid, bytes)
+        try! EncodedRecord.appendHeader(key: Self.lsnHeader, value: commit.lsn.text, to: &bytes)
+        try! EncodedRecord.appendHeader(key: Self.xidHeader, value: Array(String(commit.xid).utf8), to: &bytes)
+        lastPosition = (commit.lsn, commit.xid, bytes)
         return bytes
     }
 

@@ -23,6 +23,9 @@ public struct EventOrigin: Sendable, Hashable {
         self.sequence = sequence
     }
 
+    /// The source transaction's commit, what a record's position headers and timestamp name.
+    var commit: SourceCommit { SourceCommit(lsn: commitLSN, xid: xid, time: commitTime) }
+
     /// The origin of a change of streamed transaction `xid` staged before it commits: commit
     /// LSN 0/0 (no commit has it) and time zero until then.
     static func uncommitted(xid: UInt32, change: SourceChange) -> EventOrigin {
@@ -34,6 +37,13 @@ public struct EventOrigin: Sendable, Hashable {
 
     /// The commit LSN for messages, or what stands in for it before the commit.
     var positionText: String { isCommitKnown ? commitLSN.description : "streamed transaction \(xid), not yet committed" }
+}
+
+/// A source transaction's commit: its LSN, xid and time.
+struct SourceCommit: Equatable {
+    var lsn: LSN
+    var xid: UInt32
+    var time: PostgresTimestamp
 }
 
 /// What flows between stages: a record in the making (topic, key, value, headers) with the

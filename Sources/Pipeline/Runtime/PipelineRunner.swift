@@ -346,9 +346,7 @@ public final class PipelineRunner {
             // The streamed transaction reaches the log now, in commit order, like any other.
             progress.streamedTransactions += 1
             try handle(.begin(TransactionBegin(xid: commit.xid, commitLSN: commit.commitLSN, commitTime: commit.commitTime)), source: source)
-            let origin = EventOrigin(
-                commitLSN: commit.commitLSN, xid: commit.xid, commitTime: commit.commitTime, table: TableName(schema: "", name: ""),
-                operation: .insert, sequence: 0)
+            let position = SourceCommit(lsn: commit.commitLSN, xid: commit.xid, time: commit.commitTime)
             if skippingCurrent {
                 spool.abort(commit.xid, subtransaction: commit.xid)
             } else {
@@ -356,10 +354,10 @@ public final class PipelineRunner {
                     let staged = try spool.commit(commit.xid) { item in
                         switch item {
                         case .change(let change): try handle(.change(change), source: source)
-                        case .record(let record, let deadLetter): try writeStaged(record, deadLetter: deadLetter, origin: origin)
+                        case .record(let record, let deadLetter): try writeStaged(record, deadLetter: deadLetter, commit: position)
                         case .failure(let failure):
                             throw PipelineRunError(message: Self.failureMessage(
-                                stage: failure.stage, reason: failure.reason, table: failure.table, position: origin.commitLSN.description,
+                                stage: failure.stage, reason: failure.reason, table: failure.table, position: commit.commitLSN.description,
                                 xid: commit.xid, sequence: failure.sequence))
                         }
                     }
@@ -435,15 +433,15 @@ public final class PipelineRunner {
     }
 
     /// Writes a record staged while its transaction streamed, now that it committed.
-    private func writeStaged(_ record: PendingRecord, deadLetter: DeadLetterNote?, origin: EventOrigin) throws(PipelineRunError) {
-        do { try sink.write(record, origin: origin) } catch { throw PipelineRunError(message: error.message, underlying: error) }
+    private func writeStaged(_ record: PendingRecord, deadLetter: DeadLetterNote?, commit: SourceCommit) throws(PipelineRunError) {
+        do { try sink.write(record, commit: commit) } catch { throw PipelineRunError(message: error.message, underlying: error) }
         guard let deadLetter else {
             progress.records += 1
             return
         }
         progress.deadLetters += 1
         logger.warning("event sent to the dead-letter topic", metadata: [
-            "outflow.stage": "\(deadLetter.stage)", "outflow.error": "\(deadLetter.reason)", "outflow.lsn": "\(origin.commitLSN)",
+            "outflow.stage": "\(deadLetter.stage)", "outflow.error": "\(deadLetter.reason)", "outflow.lsn": "\(commit.lsn)",
         ])
     }
 
