@@ -65,7 +65,7 @@ public enum BatchCodec {
         let baseTimestamp = records[0].timestamp
         var maxTimestamp = baseTimestamp
         var section: [UInt8] = []
-        section.reserveCapacity(records.reduce(0) { $0 + 16 + $1.body.count })
+        section.reserveCapacity(records.reduce(0) { $0 + 16 + $1.size })
         var prefix: [UInt8] = []
         for (index, record) in records.enumerated() {
             maxTimestamp = max(maxTimestamp, record.timestamp)
@@ -73,12 +73,13 @@ public enum BatchCodec {
             prefix.append(0)  // record attributes: unused
             prefix.appendVarlong(record.timestamp &- baseTimestamp)
             prefix.appendVarint(Int32(index))
-            guard record.body.count <= Int(Int32.max) - prefix.count else {
-                throw SegmentLogError(.invalidArgument, "a record of \(record.body.count) bytes is larger than Kafka's format allows")
+            guard record.size <= Int(Int32.max) - prefix.count else {
+                throw SegmentLogError(.invalidArgument, "a record of \(record.size) bytes is larger than Kafka's format allows")
             }
-            section.appendVarint(Int32(prefix.count + record.body.count))
+            section.appendVarint(Int32(prefix.count + record.size))
             section.append(contentsOf: prefix)
             section.append(contentsOf: record.body)
+            section.append(contentsOf: record.trailer)
         }
         if compression == .zstd { section = try Zstd.compress(section, level: zstdLevel) }
         guard section.count <= Int(Int32.max) - BatchHeader.size else {

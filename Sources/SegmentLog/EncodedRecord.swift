@@ -8,11 +8,19 @@ public struct EncodedRecord: Hashable, Sendable {
     /// Key, value, header count and headers as in Kafka's record: each field a zigzag varint
     /// length (-1: null) and its bytes.
     public var body: [UInt8]
+    /// Bytes that follow `body` in the record: its last headers, when many records end with the
+    /// same ones (the count in `body` includes them). Kept apart so that one array serves all
+    /// those records instead of a copy of each body with them appended.
+    public var trailer: [UInt8]
 
-    public init(timestamp: Int64, body: [UInt8]) {
+    public init(timestamp: Int64, body: [UInt8], trailer: [UInt8] = []) {
         self.timestamp = timestamp
         self.body = body
+        self.trailer = trailer
     }
+
+    /// The record's bytes after its attributes, timestamp and offset deltas.
+    public var size: Int { body.count + trailer.count }
 
     public init(_ record: Record) throws(SegmentLogError) {
         var body: [UInt8] = []
@@ -47,7 +55,7 @@ public struct EncodedRecord: Hashable, Sendable {
 
     /// The record the body holds.
     public func decoded() throws(SegmentLogError) -> Record {
-        var reader = ByteReader(body)
+        var reader = ByteReader(trailer.isEmpty ? body : body + trailer)
         return try BatchCodec.decodeBody(&reader, timestamp: timestamp)
     }
 

@@ -248,7 +248,7 @@ public final class LogWriter {
                 var end = start
                 var size = 0
                 while end < records.count && (end == start || size < config.maxBatchBytes) {
-                    size += records[end].body.count + 12
+                    size += records[end].size + 12
                     end += 1
                 }
                 chunks.append(Chunk(append: index, range: start..<end, bytes: size))

@@ -18,6 +18,18 @@ import Testing
         #expect(EncodedRecord(timestamp: 0, body: [0x7F]).sourceLSN == nil)  // damaged: no LSN, no crash
     }
 
+    /// A trailer is the end of the body kept apart: the batch holds the same bytes.
+    @Test func aTrailerIsPartOfTheRecord() throws {
+        let whole = try EncodedRecord(record("t", lsn: 0xABC))
+        let split = whole.body.count - 20
+        let parted = EncodedRecord(timestamp: whole.timestamp, body: Array(whole.body[..<split]), trailer: Array(whole.body[split...]))
+        #expect(parted.size == whole.size)
+        #expect(try parted.decoded() == whole.decoded())
+        #expect(parted.sourceLSN == 0xABC)
+        #expect(try BatchCodec.prepare([parted, parted], compression: .none, zstdLevel: 3).section
+            == BatchCodec.prepare([whole, whole], compression: .none, zstdLevel: 3).section)
+    }
+
     /// `prepare` + `assemble` are the batch `encode` makes, and decode to the same records.
     @Test func aPreparedBatchAssemblesToTheEncodedOne() throws {
         let records = (0..<50).map { record("r\($0)", lsn: UInt64(100 + $0), timestamp: 1_700_000_000_000 + Int64($0 % 7)) }
@@ -49,7 +61,7 @@ import Testing
         let appends = try partitions.enumerated().map { index, tp in
             (tp, try (0..<(1500 + 100 * index)).map { try EncodedRecord(record("\(tp.partition)-\($0)-\(payload)")) })
         }
-        #expect(appends.reduce(0) { $0 + $1.1.reduce(0) { $0 + $1.body.count } } >= LogWriter.concurrentPrepareBytes)
+        #expect(appends.reduce(0) { $0 + $1.1.reduce(0) { $0 + $1.size } } >= LogWriter.concurrentPrepareBytes)
         try writer.beginTransaction()
         let results = try writer.append(appends)
         #expect(results.map(\.firstOffset) == [0, 0, 0])

@@ -73,10 +73,10 @@ final class LogSink {
     }
 
     /// Key, value, the header count (the two position headers included) and `headers`, in the
-    /// record format, with room for the position headers.
+    /// record format.
     static func bodyPrefix(key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader]) throws(SinkError) -> [UInt8] {
         var body: [UInt8] = []
-        body.reserveCapacity(64 + (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) })
+        body.reserveCapacity(16 + (key?.count ?? 0) + (value?.count ?? 0) + headers.reduce(0) { $0 + 8 + $1.key.utf8.count + ($1.value?.count ?? 0) })
         do {
             try EncodedRecord.appendField(key, to: &body)
             try EncodedRecord.appendField(value, to: &body)
@@ -91,15 +91,13 @@ final class LogSink {
     /// Completes a prepared record with its source transaction's commit and adds it to the log
     /// transaction.
     func write(_ pending: PendingRecord, commit: SourceCommit) throws(SinkError) {
-        var body: [UInt8]
+        var body = pending.bodyPrefix
         if let envelope = pending.envelope {
             let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, commit: commit, pipelineName: pipelineName, databaseName: databaseName)
             body = try Self.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
-        } else {
-            body = pending.bodyPrefix
         }
-        body.append(contentsOf: positionHeaders(of: commit))
-        let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body)
+        // The position headers end the record: one array for the whole transaction.
+        let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders(of: commit))
         if let onRecord { onRecord(Self.jsonLine(record, pending.topicPartition)) }
         highestBuffered = max(highestBuffered ?? commit.lsn, commit.lsn)
         recordsInTransaction += 1
@@ -159,7 +157,7 @@ final class LogSink {
 
     private func write(_ record: EncodedRecord, to topicPartition: TopicPartition) throws(SinkError) {
         buffers[topicPartition, default: []].append(record)
-        bufferedBytes += record.body.count + 16
+        bufferedBytes += record.size + 16
         if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
             try flush()
         }
@@ -214,7 +212,7 @@ final class LogSink {
 }
 
 /// A record as far as it can be made before its source transaction commits: everything but
-/// the position headers (appended to `bodyPrefix`) and the timestamp — and for a change
+/// the position headers (which follow `bodyPrefix`) and the timestamp — and for a change
 /// envelope the envelope's tail, which changes its value, so that one is kept in parts.
 struct PendingRecord: Equatable {
     var topicPartition: TopicPartition

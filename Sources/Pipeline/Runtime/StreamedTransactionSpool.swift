@@ -516,10 +516,7 @@ private enum SpoolEntry {
             }
             let deadLetter = flags & deadLetterFlag != 0 ? DeadLetterNote(stage: try text(&reader), reason: try text(&reader)) : nil
             guard flags & envelopeFlag != 0 else {
-                var body: [UInt8] = []
-                // Room for the position headers the commit adds.
-                body.reserveCapacity(entry.count - reader.offset + 64)
-                body.append(contentsOf: try reader.bytes(entry.count - reader.offset))
+                let body = Array(try reader.bytes(entry.count - reader.offset))
                 return .record(PendingRecord(topicPartition: topicPartition, bodyPrefix: body), deadLetter: deadLetter)
             }
             let key = try optional(&reader)
