@@ -440,13 +440,8 @@ private enum SpoolEntry {
     }
 
     private static func encode(text: String, into buffer: inout [UInt8]) {
-        let start = buffer.count
-        buffer.appendInteger(UInt32(0))
+        buffer.appendInteger(UInt32(text.utf8.count))
         buffer.append(contentsOf: text.utf8)
-        let length = UInt32(buffer.count - start - 4).littleEndian
-        Swift.withUnsafeBytes(of: length) { raw in
-            for index in 0..<4 { buffer[start + index] = raw[index] }
-        }
     }
 
     private static func encode(_ tuple: TupleData, into buffer: inout [UInt8]) {
