@@ -58,6 +58,16 @@ final class OutboxHarness {
         return try CompiledStageGraph(stages: stages, wiring: wiring)
     }
 
+    /// The harness's replication session: without logical messages, because other tests'
+    /// transactional `pg_logical_emit_message` calls reach every slot of the database, each in
+    /// its own Begin/Commit, and would count here as source transactions.
+    func replicationSettings() -> ReplicationSettings {
+        var replication = ReplicationSettings(connectionString: url, slot: slot, publications: [publication])
+        replication.statusInterval = .milliseconds(100)
+        replication.messages = false
+        return replication
+    }
+
     /// Runs the pipeline until it has read `transactions` source transactions (bounded by
     /// `seconds`), then stops it the way SIGTERM does.
     @discardableResult
@@ -74,8 +84,7 @@ final class OutboxHarness {
         settings.deadLetterOnFailure = deadLetterOnFailure
         let runner = try PipelineRunner(graph: try graph ?? stages(), writer: writer, settings: settings)
         if let expectStagingWhileStreaming { #expect(runner.stagesStreamedChanges == expectStagingWhileStreaming) }
-        var replication = ReplicationSettings(connectionString: url, slot: slot, publications: [publication])
-        replication.statusInterval = .milliseconds(100)
+        var replication = replicationSettings()
         if streaming {
             replication.streaming = true
             replication.sessionSettings = ["logical_decoding_work_mem": "64kB"]  // stream after ~64 kB

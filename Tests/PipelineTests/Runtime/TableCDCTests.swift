@@ -27,9 +27,7 @@ import Testing
             graph: try CompiledStageGraph(stages: [], wiring: []), writer: writer,
             settings: PipelineRunner.Settings(pipelineName: "shop", deadLetterTopic: "shop.dead-letter"),
             rowDecoder: RowDecoder(connectionString: harness.url))
-        var replication = ReplicationSettings(connectionString: harness.url, slot: harness.slot, publications: [harness.publication])
-        replication.statusInterval = .milliseconds(100)
-        let source = try ReplicationSession(settings: replication)
+        let source = try ReplicationSession(settings: harness.replicationSettings())
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         try runner.run(source: source, shouldStop: { runner.progress.sourceTransactions >= 1 || ContinuousClock.now >= deadline })
         source.close()
