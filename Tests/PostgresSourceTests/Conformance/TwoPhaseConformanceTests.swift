@@ -61,8 +61,13 @@ import Testing
         let values = events.compactMap(\.change).map { $0.newValues["what"] ?? nil }
         switch mode {
         case .twoPhaseSlot, .twoPhaseOption:
-            #expect(events.map(\.kind) == ["b", "insert", "P", "K", "b", "insert", "P", "r", "B", "insert", "C"])
-            #expect(values == ["committed", "rolled back", "plain"])
+            // The second transaction was rolled back before the walsender decoded its PREPARE.
+            // The server then stops decoding its changes at the first catalog lookup that finds
+            // it aborted ("concurrent abort"), which may come before its insert is sent, and
+            // still sends its Prepare and Rollback Prepared.
+            let rolledBackSent = values.contains("rolled back")
+            #expect(events.map(\.kind) == ["b", "insert", "P", "K", "b"] + (rolledBackSent ? ["insert"] : []) + ["P", "r", "B", "insert", "C"])
+            #expect(values == ["committed"] + (rolledBackSent ? ["rolled back"] : []) + ["plain"])
             var begins: [PGOutputMessage.BeginPrepare] = [], prepares: [PGOutputMessage.Prepare] = []
             var commits: [PGOutputMessage.CommitPrepared] = [], rollbacks: [PGOutputMessage.RollbackPrepared] = []
             for event in events {
@@ -83,7 +88,7 @@ import Testing
             // end), and the rollback names the prepare's end.
             #expect(commits[0].commitLSN >= prepares[0].endLSN && commits[0].endLSN > commits[0].commitLSN)
             #expect(rollbacks[0].prepareEndLSN == prepares[1].endLSN && rollbacks[0].rollbackEndLSN > prepares[1].endLSN)
-            #expect(events.compactMap(\.change).prefix(2).map(\.xid) == [committedXID, rolledBackXID])
+            #expect(events.compactMap(\.change).dropLast().map(\.xid) == [committedXID] + (rolledBackSent ? [rolledBackXID] : []))
             // The slot now decodes at PREPARE for good.
             #expect(try fixture.admin.execute("SELECT two_phase::text AS t FROM pg_replication_slots WHERE slot_name = '\(fixture.slot)'").value("t") == "true")
         case .neither:
