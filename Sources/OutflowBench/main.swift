@@ -12,6 +12,10 @@
 //         append_mb_s  (uncompressed value bytes per second, append + commit)
 //         tail_records_s
 //         value_bytes, segment_bytes (the partition's .log files)
+//         reopen_s     (opening the log for writing again after a clean close)
+//
+//   outflow-bench open DIR
+//       Opens the log at DIR for writing and closes it; prints open_s (a restart's cost).
 //
 //   outflow-bench latency DIR TOPIC TIMEOUT_SECONDS
 //       Polls every partition of TOPIC in the log at DIR, read_committed, until 500 ms after it
@@ -122,6 +126,8 @@ func logMicro(directory: String, count: Int, level: Int32, batch: Int) throws {
     let readSeconds = seconds(ContinuousClock.now - readStarted)
     guard read == count else { fail("read \(read) records back, wrote \(count)") }
 
+    let reopenSeconds = try timeToOpen(logDirectory, config: config)
+
     let partitionDirectory = logDirectory + "/" + tp.directoryName
     var segmentBytes = 0
     for name in try FileManager.default.contentsOfDirectory(atPath: partitionDirectory) where name.hasSuffix(".log") {
@@ -132,6 +138,16 @@ func logMicro(directory: String, count: Int, level: Int32, batch: Int) throws {
     print("append_mb_s \(String(format: "%.1f", Double(valueBytes) / writeSeconds / 1e6))")
     print("tail_records_s \(Int(Double(read) / readSeconds))")
     print("segment_bytes \(segmentBytes)")
+    print("reopen_s \(String(format: "%.3f", reopenSeconds))")
+}
+
+/// Seconds to open the log at `directory` for writing (a restart after a clean close).
+func timeToOpen(_ directory: String, config: LogConfig = LogConfig()) throws -> Double {
+    let started = ContinuousClock.now
+    let writer = try LogWriter.open(directory: directory, config: config)
+    let elapsed = seconds(ContinuousClock.now - started)
+    writer.close()
+    return elapsed
 }
 
 /// The microseconds in `"t": 123…` of a JSON value.
@@ -244,6 +260,8 @@ do {
         let level = argument(3, default: 3)
         guard (1...22).contains(level) else { fail("log-micro: LEVEL is a zstd level, 1 to 22") }
         try logMicro(directory: arguments[1], count: argument(2, default: 400_000), level: Int32(level), batch: argument(4, default: 2000))
+    case "open" where arguments.count == 2:
+        print("open_s \(String(format: "%.3f", try timeToOpen(arguments[1])))")
     case "latency" where arguments.count == 4:
         guard let timeout = Double(arguments[3]) else { fail("latency: TIMEOUT_SECONDS is a number") }
         try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
@@ -256,7 +274,7 @@ do {
         print("frame_bytes \(summary.frameBytes)")
         print("proto_version \(summary.protocolVersion)")
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
     }
 } catch {
     fail("\(error)")

@@ -183,27 +183,64 @@ public enum BatchCodec {
         guard Int(header.recordsCount) <= reader.remaining / 7 + 1 else {
             throw SegmentLogError(.malformedBatch, "\(header.recordsCount) records cannot fit in \(reader.remaining) bytes")
         }
-        let logAppendTime = header.attributes & 0x08 != 0
         var records: [StoredRecord] = []
         for _ in 0..<header.recordsCount {
-            let length = Int(try reader.readVarint())
-            guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative record length \(length)") }
-            try reader.require(length, "record")
-            var body = ByteReader(payload, from: reader.index, to: reader.index + length)
-            try reader.skip(length)
-            _ = try body.readUInt8()
-            let timestampDelta = try body.readVarlong()
-            let offsetDelta = try body.readVarint()
-            guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
-                throw SegmentLogError(.malformedBatch, "record offset delta \(offsetDelta) outside 0...\(header.lastOffsetDelta)")
-            }
-            let timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
-            records.append(StoredRecord(offset: header.baseOffset + Int64(offsetDelta), record: try decodeBody(&body, timestamp: timestamp)))
+            records.append(try decodeRecord(&reader, in: payload, header: header))
         }
         guard reader.isAtEnd else {
             throw SegmentLogError(.malformedBatch, "\(reader.remaining) bytes left over after \(header.recordsCount) records")
         }
         return records
+    }
+
+    /// How much of a compressed records section `decodeFirstRecord` inflates first: records
+    /// of outbox events are far smaller, and a longer first record costs a second pass.
+    static let firstRecordPrefix = 16 * 1024
+
+    /// The batch's first record (nil when it has none), decoding no more of the batch than
+    /// that: indexing a batch needs only its first record's source LSN, and decoding every
+    /// record was most of the time it took to open a log.
+    static func decodeFirstRecord(_ batch: RecordBatch, limits: DecodeLimits) throws(SegmentLogError) -> StoredRecord? {
+        let header = batch.header
+        guard header.recordsCount > 0 else { return nil }
+        switch header.compression {
+        case .none?:
+            var reader = ByteReader(batch.bytes, from: BatchHeader.size)
+            return try decodeRecord(&reader, in: batch.bytes, header: header)
+        case .zstd?:
+            let prefix = try Zstd.decompress(
+                batch.bytes, from: BatchHeader.size, to: batch.bytes.count, limit: limits.maxUncompressedBytes, prefix: firstRecordPrefix)
+            var reader = ByteReader(prefix)
+            if prefix.count < firstRecordPrefix { return try decodeRecord(&reader, in: prefix, header: header) }
+            // Cut off: the record must fit in what was inflated, or the whole section is needed.
+            let length = Int(try reader.readVarint())
+            if length >= 0 && length <= reader.remaining {
+                reader = ByteReader(prefix)
+                return try decodeRecord(&reader, in: prefix, header: header)
+            }
+            return try decodeRecords(batch, limits: limits).first
+        default:
+            throw SegmentLogError(.unsupportedCompression, "compression codec \(header.compressionCode) is not supported (only none and zstd)")
+        }
+    }
+
+    /// The record at `reader` (its length, then its body) in a records section of a batch
+    /// with `header`.
+    private static func decodeRecord(_ reader: inout ByteReader, in payload: [UInt8], header: BatchHeader) throws(SegmentLogError) -> StoredRecord {
+        let length = Int(try reader.readVarint())
+        guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative record length \(length)") }
+        try reader.require(length, "record")
+        var body = ByteReader(payload, from: reader.index, to: reader.index + length)
+        try reader.skip(length)
+        _ = try body.readUInt8()
+        let timestampDelta = try body.readVarlong()
+        let offsetDelta = try body.readVarint()
+        guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
+            throw SegmentLogError(.malformedBatch, "record offset delta \(offsetDelta) outside 0...\(header.lastOffsetDelta)")
+        }
+        let logAppendTime = header.attributes & 0x08 != 0
+        let timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
+        return StoredRecord(offset: header.baseOffset + Int64(offsetDelta), record: try decodeBody(&body, timestamp: timestamp))
     }
 
     /// A record's key, value and headers: the rest of `body`, which must end with them.
@@ -258,6 +295,11 @@ public struct RecordBatch: Sendable {
 
     public func records(limits: DecodeLimits = .default) throws(SegmentLogError) -> [StoredRecord] {
         try BatchCodec.decodeRecords(self, limits: limits)
+    }
+
+    /// The first record alone (nil for an empty batch), without decoding the others.
+    public func firstRecord(limits: DecodeLimits = .default) throws(SegmentLogError) -> StoredRecord? {
+        try BatchCodec.decodeFirstRecord(self, limits: limits)
     }
 
     /// The marker of a control batch; nil for data batches.

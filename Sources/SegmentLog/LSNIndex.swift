@@ -1,7 +1,8 @@
 /// `.lsnindex` (Outflow's own, beside Kafka's indexes): sparse (lsn uint64, relative offset
 /// int32) pairs. The LSN is the `outflow.lsn` header of the first record of the batch starting
-/// at that offset. Entries are written at the first data batch of a segment and then with the
-/// offset index cadence, only when the LSN rises, so they are strictly increasing.
+/// at that offset. Entries are written at the first data batch of a segment and then at
+/// offset index points at least `LogConfig.lsnIndexIntervalBytes` apart, only when the LSN
+/// rises, so they are strictly increasing.
 ///
 /// Committed source transactions reach the log in commit order, so LSNs never fall along the
 /// committed records of a partition. Seeking to LSN L: in the last segment whose first entry

@@ -6,6 +6,11 @@ public struct LogConfig: Sendable {
     public var segmentMilliseconds: Int64 = 7 * 24 * 3_600_000
     /// Bytes of log between two sparse index entries (Kafka `index.interval.bytes`).
     public var indexIntervalBytes: Int = 4096
+    /// Bytes of log between two `.lsnindex` entries, at least. An entry needs its batch's
+    /// first record decoded, which at the offset index's cadence was most of the time taken
+    /// to rebuild an active segment's indexes when a log is opened; a seek by LSN scans
+    /// forward from the entry before it, so a sparser index costs a seek this much reading.
+    public var lsnIndexIntervalBytes: Int = 256 * 1024
     /// Delete whole segments whose newest record is older than this; nil keeps them.
     public var retentionMilliseconds: Int64? = 7 * 24 * 3_600_000
     /// Delete the oldest segments while a partition is larger than this; nil means no bound.

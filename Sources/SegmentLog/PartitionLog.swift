@@ -47,7 +47,7 @@ final class PartitionLog {
         guard let activeBase = bases.last else {
             let files = SegmentFiles(directory: path, baseOffset: 0)
             try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode([:], createdAt: config.clock()))
-            let segment = try Segment(files: files, indexInterval: config.indexIntervalBytes)
+            let segment = try Segment(files: files, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
             try FileIO.syncDirectory(path)
             return PartitionLog(path: path, config: config, logger: logger, sealed: [], active: segment, producers: [:])
         }
@@ -58,13 +58,13 @@ final class PartitionLog {
         for base in sealed where !sealedIndexesAreSound(SegmentFiles(directory: path, baseOffset: base), limits: config.limits) {
             logger.info("rebuilding indexes", metadata: ["segmentlog.segment": "\(path)/\(SegmentFileName.name(base, "log"))"])
             var producers = try snapshot(SegmentFiles(directory: path, baseOffset: base), isFirst: base == bases.first)
-            let segment = try Segment(files: SegmentFiles(directory: path, baseOffset: base), indexInterval: config.indexIntervalBytes)
+            let segment = try Segment(files: SegmentFiles(directory: path, baseOffset: base), indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
             try replay(segment, producers: &producers, limits: config.limits, allowTornTail: false, logger: logger)
             try segment.seal()
         }
         let activeFiles = SegmentFiles(directory: path, baseOffset: activeBase)
         var producers = try snapshot(activeFiles, isFirst: sealed.isEmpty)
-        let segment = try Segment(files: activeFiles, indexInterval: config.indexIntervalBytes)
+        let segment = try Segment(files: activeFiles, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
         try replay(segment, producers: &producers, limits: config.limits, allowTornTail: true, logger: logger)
         if segment.size > 0 { segment.firstAppendTime = config.clock() }
         return PartitionLog(path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: producers)
@@ -103,7 +103,7 @@ final class PartitionLog {
                 }
                 expectedOffset = found.header.nextOffset
                 try segment.index(found.header, at: found.position) { () throws(SegmentLogError) in
-                    try found.batch.records(limits: limits).first?.record.sourceLSN
+                    try found.batch.firstRecord(limits: limits)?.record.sourceLSN
                 }
                 if let aborted = try apply(found.batch, to: &producers) { try segment.addAbortedTransaction(aborted) }
             case .incomplete(let position):
@@ -320,7 +320,7 @@ final class PartitionLog {
         try maybeRoll(incoming: bytes.count)
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
         try active.append(bytes, header: batch.header) { () throws(SegmentLogError) in
-            try batch.records(limits: config.limits).first?.record.sourceLSN
+            try batch.firstRecord(limits: config.limits)?.record.sourceLSN
         }
         isDirty = true
         if let aborted = try Self.apply(batch, to: &producers) { try active.addAbortedTransaction(aborted) }
@@ -370,7 +370,7 @@ final class PartitionLog {
         let files = SegmentFiles(directory: path, baseOffset: nextOffset)
         // The snapshot exists before the segment does, so recovery never lacks it.
         try FileIO.writeAtomically(files.path(ProducerSnapshot.suffix), ProducerSnapshot.encode(producers, createdAt: config.clock()))
-        let next = try Segment(files: files, indexInterval: config.indexIntervalBytes)
+        let next = try Segment(files: files, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
         try FileIO.syncDirectory(path)
         sealedSegments.append(active.baseOffset)
         active = next

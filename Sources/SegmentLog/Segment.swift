@@ -22,6 +22,7 @@ final class Segment {
     private let lsnIndex: FileHandleBox
     private let txnIndex: FileHandleBox
     private let indexInterval: Int
+    private let lsnIndexInterval: Int
 
     private(set) var size: Int64
     private(set) var nextOffset: Int64
@@ -33,6 +34,8 @@ final class Segment {
     private var lsnIndexSize: Int64 = 0
     private var txnIndexSize: Int64 = 0
     private var bytesSinceLastIndexEntry = 0
+    private var bytesSinceLastLSNLook = 0
+    private var lookedForLSN = false
     private(set) var maxTimestampSoFar: Int64 = -1
     private var offsetOfMaxTimestampSoFar: Int64 = -1
     private var lastTimeIndexTimestamp: Int64 = .min
@@ -41,9 +44,10 @@ final class Segment {
     var baseOffset: Int64 { files.baseOffset }
 
     /// Opens (creating when absent) the segment files; index files start empty.
-    init(files: SegmentFiles, indexInterval: Int) throws(SegmentLogError) {
+    init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int) throws(SegmentLogError) {
         self.files = files
         self.indexInterval = indexInterval
+        self.lsnIndexInterval = lsnIndexInterval
         log = try FileHandleBox(path: files.log, flags: O_RDWR | O_CREAT)
         offsetIndex = try FileHandleBox(path: files.path(OffsetIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
         timeIndex = try FileHandleBox(path: files.path(TimeIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
@@ -74,18 +78,25 @@ final class Segment {
         }
         // Positions past int32 cannot be indexed (our segments never get there; a foreign file
         // might): such batches are found by scanning instead.
+        var atIndexPoint = false
         if bytesSinceLastIndexEntry > indexInterval, let filePosition = Int32(exactly: position),
             header.lastOffset - files.baseOffset <= Int64(Int32.max) {
             let entry = OffsetIndexEntry(relativeOffset: relative(header.lastOffset), position: filePosition)
             try offsetIndex.write(entry.encoded(), at: offsetIndexSize)
             offsetIndexSize += Int64(OffsetIndexEntry.size)
             try maybeAppendTimeIndex()
-            if !header.isControl { try maybeAppendLSN(firstLSN(), header: header) }
             bytesSinceLastIndexEntry = 0
-        } else if lastLSNIndexed == nil && !header.isControl {
+            atIndexPoint = true
+        }
+        // The LSN index looks at the segment's first data batch, then at offset index points at
+        // least `lsnIndexInterval` apart: each look decodes the batch's first record.
+        if !header.isControl && (!lookedForLSN || (atIndexPoint && bytesSinceLastLSNLook > lsnIndexInterval)) {
+            lookedForLSN = true
+            bytesSinceLastLSNLook = 0
             try maybeAppendLSN(firstLSN(), header: header)
         }
         bytesSinceLastIndexEntry += header.sizeInBytes
+        bytesSinceLastLSNLook += header.sizeInBytes
         nextOffset = header.nextOffset
     }
 

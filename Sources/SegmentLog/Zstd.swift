@@ -22,7 +22,9 @@ enum Zstd {
         return output
     }
 
-    static func decompress(_ input: [UInt8], from start: Int, to end: Int, limit: Int) throws(SegmentLogError) -> [UInt8] {
+    /// The frame's content; with `prefix`, decompression stops once that many bytes are out
+    /// (fewer only if the frame is shorter), and the frame's end is not checked.
+    static func decompress(_ input: [UInt8], from start: Int, to end: Int, limit: Int, prefix: Int? = nil) throws(SegmentLogError) -> [UInt8] {
         guard start < end else { throw SegmentLogError(.decompressionFailed, "empty zstd input") }
         let decompression = DecompressionContext.current
         guard let context = decompression.context else {
@@ -32,13 +34,14 @@ enum Zstd {
         ZSTD_DCtx_reset(context, ZSTD_reset_session_only)
         var output: [UInt8] = []
         var lastResult = 0
+        var stoppedEarly = false
         var failure: SegmentLogError?
         input.withUnsafeBytes { raw in
             let source = raw.baseAddress! + start
             // Frames that state their size (ours do) get the output allocated once.
             let stated = ZSTD_getFrameContentSize(source, end - start)
             if stated != ZSTD_CONTENTSIZE_UNKNOWN, stated != ZSTD_CONTENTSIZE_ERROR, stated <= UInt64(limit) {
-                output.reserveCapacity(Int(stated))
+                output.reserveCapacity(min(Int(stated), prefix ?? .max))
             }
             var inBuffer = ZSTD_inBuffer(src: source, size: end - start, pos: 0)
             let chunk = decompression.chunk
@@ -55,13 +58,17 @@ enum Zstd {
                     return
                 }
                 output.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<outBuffer.pos]))
+                if let prefix, output.count >= prefix {
+                    stoppedEarly = true
+                    return
+                }
                 // Stop once all input is consumed and the output buffer was not filled
                 // (a full buffer may mean more output is pending inside the context).
                 if inBuffer.pos == inBuffer.size && outBuffer.pos < outBuffer.size { break }
             } while true
         }
         if let failure { throw failure }
-        if lastResult != 0 {
+        if lastResult != 0 && !stoppedEarly {
             throw SegmentLogError(.decompressionFailed, "zstd frame is incomplete")
         }
         return output

@@ -31,6 +31,22 @@ import Testing
         if codec == .zstd { #expect(encoded.count < 1000) }
     }
 
+    /// The first record alone (what indexing a batch reads) equals the full decode's first,
+    /// whether it fits in the inflated prefix, straddles its end, or is longer than it.
+    @Test(arguments: [CompressionCodec.none, .zstd], [10, BatchCodec.firstRecordPrefix - 40, BatchCodec.firstRecordPrefix, 3 * BatchCodec.firstRecordPrefix])
+    func firstRecordAloneEqualsTheFullDecodesFirst(codec: CompressionCodec, firstValueBytes: Int) throws {
+        var random = SystemRandomNumberGenerator()
+        let first = Record(
+            key: bytes("first"), value: (0..<firstValueBytes).map { _ in UInt8.random(in: 0...255, using: &random) },
+            headers: [RecordHeader(key: "outflow.lsn", text: "1/2A")], timestamp: 1_700_000_000_000)
+        let batch = try BatchCodec.decodeBatch(try BatchCodec.encode([first] + records + records, baseOffset: 40, compression: codec))
+        let alone = try #require(try batch.firstRecord())
+        #expect(alone == (try batch.records().first))
+        #expect(alone.offset == 40 && alone.record.sourceLSN == 0x1_0000_002A)
+        let single = try BatchCodec.decodeBatch(try BatchCodec.encode([records[2]], baseOffset: 0, compression: codec))
+        #expect(try single.firstRecord()?.record == records[2])
+    }
+
     @Test func headerLayoutMatchesTheKafkaFieldOffsets() throws {
         let encoded = try BatchCodec.encode([records[0]], baseOffset: 0x0102_0304_0506_0708, producer: ProducerIdentity(producerId: 5, epoch: 9), baseSequence: 4)
         var reader = ByteReader(encoded)

@@ -12,6 +12,7 @@ import Testing
         var config = LogConfig()
         config.segmentBytes = 4000
         config.indexIntervalBytes = 200
+        config.lsnIndexIntervalBytes = 600
         let writer = try LogWriter.open(directory: dir.path, config: config)
         var generator = SeededGenerator(seed: 11)
         var timestamp: Int64 = 10_000
@@ -66,10 +67,15 @@ import Testing
         defer { dir.remove() }
         let all = try makeLog(dir)
         let partition = dir.file("orders-0")
+        var entryCounts: [Int] = []
         for log in try segmentLogs(partition) {
             let entries = try LSNIndex.decode(try #require(try FileIO.readFile(log.replacingOccurrences(of: ".log", with: ".lsnindex"))))
             #expect(!entries.isEmpty)
+            entryCounts.append(entries.count)
         }
+        // Entries past each segment's first (at least `lsnIndexIntervalBytes` apart), so seeks
+        // start inside segments too.
+        #expect(entryCounts.contains { $0 > 1 }, "LSN index entries per segment: \(entryCounts)")
         let reader = try LogReader(directory: dir.path).open(orders, isolation: .readUncommitted)
         let lsns = Set(all.compactMap(\.record.sourceLSN)).sorted()
         for target in lsns.enumerated().filter({ $0.offset % 3 == 0 }).map(\.element) + [lsns.first! - 1, lsns.last! + 1] {
