@@ -58,14 +58,19 @@ final class PartitionLog {
         for base in sealed where !sealedIndexesAreSound(SegmentFiles(directory: path, baseOffset: base), limits: config.limits) {
             logger.info("rebuilding indexes", metadata: ["segmentlog.segment": "\(path)/\(SegmentFileName.name(base, "log"))"])
             var producers = try snapshot(SegmentFiles(directory: path, baseOffset: base), isFirst: base == bases.first)
-            let segment = try Segment(files: SegmentFiles(directory: path, baseOffset: base), indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
+            let segment = try Segment(
+                files: SegmentFiles(directory: path, baseOffset: base), indexInterval: config.indexIntervalBytes,
+                lsnIndexInterval: config.lsnIndexIntervalBytes, rebuilding: true)
             try replay(segment, producers: &producers, limits: config.limits, allowTornTail: false, logger: logger)
+            try segment.finishRebuild()
             try segment.seal()
         }
         let activeFiles = SegmentFiles(directory: path, baseOffset: activeBase)
         var producers = try snapshot(activeFiles, isFirst: sealed.isEmpty)
-        let segment = try Segment(files: activeFiles, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes)
+        let segment = try Segment(
+            files: activeFiles, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes, rebuilding: true)
         try replay(segment, producers: &producers, limits: config.limits, allowTornTail: true, logger: logger)
+        try segment.finishRebuild()
         if segment.size > 0 { segment.firstAppendTime = config.clock() }
         return PartitionLog(path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: producers)
     }
@@ -305,9 +310,7 @@ final class PartitionLog {
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
         let bytes = BatchCodec.encodeControl(type, baseOffset: nextOffset, producer: producer, timestamp: timestamp)
         let batch = RecordBatch(header: try BatchHeader.parse(bytes), bytes: bytes)
-        try active.append(bytes, header: batch.header) { nil }
-        isDirty = true
-        if let aborted = try Self.apply(batch, to: &producers) { try active.addAbortedTransaction(aborted) }
+        try append(batch, indexedFirst: { nil })
         return batch.header.baseOffset
     }
 
@@ -319,12 +322,21 @@ final class PartitionLog {
         let batch = try BatchCodec.decodeBatch(bytes, limits: config.limits)
         try maybeRoll(incoming: bytes.count)
         if active.firstAppendTime == nil { active.firstAppendTime = config.clock() }
-        try active.append(bytes, header: batch.header) { () throws(SegmentLogError) in
-            try batch.firstRecord(limits: config.limits)?.record.sourceLSN
-        }
-        isDirty = true
-        if let aborted = try Self.apply(batch, to: &producers) { try active.addAbortedTransaction(aborted) }
+        try append(batch, indexedFirst: { () throws(SegmentLogError) in try batch.firstRecord(limits: config.limits)?.record.sourceLSN })
         return AppendResult(firstOffset: batch.header.baseOffset, lastOffset: batch.header.lastOffset, wasDuplicate: false)
+    }
+
+    /// Appends a batch that may be a marker. An ABORT's `.txnindex` entry is written before
+    /// the marker: a read_committed reader that sees the marker (so the transaction is no
+    /// longer open) reads the index after it, and must find the transaction there, or it
+    /// would deliver the aborted records. A crash in between leaves an entry without its
+    /// marker, which no reader applies (the transaction is still open) and recovery cuts off.
+    private func append(_ batch: RecordBatch, indexedFirst firstLSN: () throws(SegmentLogError) -> UInt64?) throws(SegmentLogError) {
+        var after = producers
+        if let aborted = try Self.apply(batch, to: &after) { try active.addAbortedTransaction(aborted) }
+        try active.append(batch.bytes, header: batch.header, firstLSN: firstLSN)
+        isDirty = true
+        producers = after
     }
 
     func sync() throws(SegmentLogError) {

@@ -43,8 +43,15 @@ final class Segment {
 
     var baseOffset: Int64 { files.baseOffset }
 
-    /// Opens (creating when absent) the segment files; index files start empty.
-    init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int) throws(SegmentLogError) {
+    /// Opens (creating when absent) the segment files; the indexes are built again from
+    /// empty by `index` and `addAbortedTransaction`.
+    ///
+    /// The `.txnindex` of a segment being recovered (`rebuilding`) is not emptied: readers
+    /// that follow the log may be reading it, and without it they would take an aborted
+    /// transaction whose ABORT marker they see for a committed one. The rebuild writes the
+    /// same entries over it, in place, and `finishRebuild` cuts off what it did not write
+    /// again. The other indexes only speed up seeks; a reader finding them short scans.
+    init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int, rebuilding: Bool = false) throws(SegmentLogError) {
         self.files = files
         self.indexInterval = indexInterval
         self.lsnIndexInterval = lsnIndexInterval
@@ -52,9 +59,15 @@ final class Segment {
         offsetIndex = try FileHandleBox(path: files.path(OffsetIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
         timeIndex = try FileHandleBox(path: files.path(TimeIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
         lsnIndex = try FileHandleBox(path: files.path(LSNIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
-        txnIndex = try FileHandleBox(path: files.path(TxnIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
+        txnIndex = try FileHandleBox(path: files.path(TxnIndex.suffix), flags: O_RDWR | O_CREAT | (rebuilding ? 0 : O_TRUNC))
         size = try log.size()
         nextOffset = files.baseOffset
+    }
+
+    /// Ends a rebuild: `.txnindex` entries past the rebuilt ones (left by a crash between an
+    /// entry and its ABORT marker, or naming a torn tail's marker) are cut off.
+    func finishRebuild() throws(SegmentLogError) {
+        if try txnIndex.size() > txnIndexSize { try txnIndex.truncate(to: txnIndexSize) }
     }
 
     func append(_ bytes: [UInt8], header: BatchHeader, firstLSN: () throws(SegmentLogError) -> UInt64?) throws(SegmentLogError) {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 @testable import SegmentLog
 
@@ -32,6 +33,42 @@ import Testing
         #expect(aborted.first?.firstOffset == 2)
         #expect(committedSize < afterFirstOpen)
         #expect(reopened.lastCommittedMetadata == [1])
+        reopened.close()
+    }
+
+    /// Opening a log rebuilds its active segment's indexes while readers may be following
+    /// it. `.txnindex` is what tells them an ABORT marker's transaction from a committed one,
+    /// so it is never emptied on the way: the rebuild writes the same entries over it and only
+    /// then cuts off what it did not write again (an entry whose marker a crash left unwritten).
+    @Test func reopeningKeepsTheAbortedIndexReadableWhileRebuildingIt() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let writer = try LogWriter.open(directory: dir.path)
+        for index in 0..<6 {
+            try writer.beginTransaction()
+            try writer.append([record("r\(index)")], to: orders)
+            if index % 2 == 0 { try writer.abort() } else { try writer.commit(metadata: []) }
+        }
+        writer.close()
+        let files = SegmentFiles(directory: dir.file("orders-0"), baseOffset: 0)
+        let index = files.path(TxnIndex.suffix)
+        let written = try #require(try FileIO.readFile(index))
+        #expect(written.count == 3 * AbortedTransaction.size)
+        // As a crash between an ABORT's entry and its marker leaves it: one entry too many.
+        let stale = AbortedTransaction(producerId: 99, firstOffset: 100, lastOffset: 101, lastStableOffset: 100)
+        try FileIO.writeAtomically(index, written + stale.encoded())
+
+        let segment = try Segment(files: files, indexInterval: 4096, lsnIndexInterval: 1 << 18, rebuilding: true)
+        #expect(try FileIO.readFile(index) == written + stale.encoded())  // what a reader sees meanwhile
+        var producers: [Int64: ProducerEntry] = [:]
+        try PartitionLog.replay(segment, producers: &producers, limits: .default, allowTornTail: true, logger: Logger(label: "test"))
+        #expect(try FileIO.readFile(index) == written + stale.encoded())
+        try segment.finishRebuild()
+        #expect(try FileIO.readFile(index) == written)
+
+        let reopened = try LogWriter.open(directory: dir.path)
+        #expect(try FileIO.readFile(index) == written)
+        #expect(try readAll(dir.path, orders) == ["r1", "r3", "r5"])
         reopened.close()
     }
 
