@@ -72,34 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }
             let built = try PipelineBuilder.build(config)
-            let connection = try PostgresConnection(built.connectionString, mode: .replication)
-            let requirements = PreflightRequirements(
-                tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
-                operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) })
-            var report = try connection.preflight(requirements)
-            var blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
-            // Restarted right after a crash, the old walsender may hold the slot until it notices
-            // its client is gone (usually milliseconds): wait a little before giving up.
-            let slotWait = ContinuousClock.now.advanced(by: .seconds(10))
-            if !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }) {
-                print("slot \(config.source.slot) is in use; waiting up to 10 s for it to be released", to: &standardError)
-                while !blocking.isEmpty, blocking.allSatisfy({ $0.code == .slotInUse }), ContinuousClock.now < slotWait {
-                    Thread.sleep(forTimeInterval: 0.1)  // polling the server, bounded by the deadline
-                    report = try connection.preflight(requirements)
-                    blocking = report.problems.filter { ![.publicationIncomplete].contains($0.code) || !config.source.createMissing }
-                }
-            }
-            if !blocking.isEmpty {
-                for problem in blocking { print("error: \(problem)", to: &standardError) }
-                return 1
-            }
-            if config.source.createMissing {
-                let publication = try connection.ensurePublication(
-                    config.source.publication, tables: config.source.tables,
-                    operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) })
-                let (_, slot) = try connection.ensureLogicalReplicationSlot(config.source.slot)
-                print("publication \(config.source.publication): \(publication.rawValue); slot \(config.source.slot): \(slot.rawValue)", to: &standardError)
-            }
+            try SourcePreparation.prepare(config, connectionString: built.connectionString) { print($0, to: &standardError) }
             if options.dryRun {
                 logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-dry-run-\(UUID().uuidString)").path
             }
@@ -108,17 +81,22 @@ struct RunCommand: AsyncParsableCommand {
             defer { writer.close() }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
+            let sink = LogSink(writer: writer, settings: runnerSettings)
+            if options.dryRun {
+                // One line per record as it happens, also into a pipe (stdout is block-buffered there).
+                sink.onRecord = { record in FileHandle.standardOutput.write(Data((record + "\n").utf8)) }
+            }
             let runner = try PipelineRunner(
-                graph: built.graph, writer: writer, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
+                graph: built.graph, sink: sink, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
                 logger: logger)
             var startAt = options.dryRun ? .zero : runner.sourceStart
             if let skipTo = options.startLSN, skipTo > startAt {
                 print("warning: --start-lsn \(skipTo): transactions committed before it are skipped and never reach the log", to: &standardError)
                 startAt = skipTo
             }
-            let source = try ReplicationSession(settings: built.replication, durable: startAt, logger: logger)
-            defer { source.close() }
-            if options.dryRun { source.acknowledgementsDisabled = true }
+            let session = try ReplicationSession(settings: built.replication, durable: startAt, logger: logger)
+            defer { session.close() }
+            if options.dryRun { session.acknowledgementsDisabled = true }
             print("""
                 pipeline \(config.name): slot \(config.source.slot), publication \(config.source.publication), \
                 resuming after \(runner.committedPosition == .zero ? "the slot's confirmed position" : runner.committedPosition.description), \
@@ -129,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
             // --until-lsn: the source's flush position is what is durable in the log (a Commit's end
             // LSN, or a keepalive's WAL end once everything handed over is durable).
             let until = options.untilLSN
-            try runner.run(source: source, shouldStop: { stop.isRequested || until.map { source.feedback.flushPosition >= $0 } ?? false }, report: { progress in
+            try runner.run(source: ReplicationSource(session), shouldStop: { stop.isRequested || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
@@ -138,10 +116,7 @@ struct RunCommand: AsyncParsableCommand {
                     + "\(progress.deadLetters) dead letters, durable \(progress.durable), received \(progress.received)", to: &line)
                 lastReport = .now
                 lastEvents = progress.events
-            }, onRecord: options.dryRun ? { record in
-                // One line per record as it happens, also into a pipe (stdout is block-buffered there).
-                FileHandle.standardOutput.write(Data((record + "\n").utf8))
-            } : nil)
+            })
             let progress = runner.progress
             print("stopped: \(progress.sourceTransactions) transactions, \(progress.records) records, durable at \(progress.durable)", to: &standardError)
             return 0

@@ -13,11 +13,11 @@ public struct BuiltPipeline {
 }
 
 public enum PipelineBuilder {
-    public static func build(_ config: PipelineConfig) throws(PipelineRunError) -> BuiltPipeline {
+    public static func build(_ config: PipelineConfig) throws(PipelineError) -> BuiltPipeline {
         let connectionString: ConnectionString
         do { connectionString = try ConnectionString(config.source.url.value) } catch {
             // The URL may be a secret: say what is wrong without it.
-            throw PipelineRunError(message: "source.postgres.url (\(config.source.url.redacted)): \(error.message)")
+            throw PipelineError(.configuration, "source.postgres.url (\(config.source.url.redacted)): \(error.message)")
         }
 
         var stages: [any Stage] = []
@@ -43,7 +43,7 @@ public enum PipelineBuilder {
         }
         let graph: CompiledStageGraph
         do { graph = try CompiledStageGraph(stages: stages, wiring: wiring) } catch {
-            throw PipelineRunError(message: "\(error)")
+            throw PipelineError(.configuration, "\(error)", underlying: error)
         }
 
         runner.partitions = Int32(config.sink.partitions)

@@ -31,7 +31,7 @@ import Testing
         replication.messages = false  // other tests' transactional messages would count as transactions here
         let source = try ReplicationSession(settings: replication)
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        try runner.run(source: source, shouldStop: { runner.progress.sourceTransactions >= 5 || ContinuousClock.now >= deadline })
+        try runner.run(source: ReplicationSource(source), shouldStop: { runner.progress.sourceTransactions >= 5 || ContinuousClock.now >= deadline })
         source.close()
         writer.close()
 

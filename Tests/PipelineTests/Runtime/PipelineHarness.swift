@@ -92,7 +92,7 @@ final class OutboxHarness {
         let source = try ReplicationSession(settings: replication, durable: runner.committedPosition)
         defer { source.close() }
         let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(seconds * 1000)))
-        try runner.run(source: source, shouldStop: {
+        try runner.run(source: ReplicationSource(source), shouldStop: {
             // Other tests' large transactions reach a streaming session too (as empty streamed
             // transactions): where that matters, `enough` says when to stop instead.
             let done = enough?(runner.progress) ?? (runner.progress.sourceTransactions + runner.progress.skippedTransactions >= transactions)

@@ -123,7 +123,7 @@ import Testing
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
         // The load is driven from the runner's own loop, so the test knows which commit each
         // insert follows.
-        try runner.run(source: source, shouldStop: {
+        try runner.run(source: ReplicationSource(source), shouldStop: {
             let now = ContinuousClock.now
             defer { previousCall = now }
             let progress = runner.progress

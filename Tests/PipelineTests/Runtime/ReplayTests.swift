@@ -24,7 +24,7 @@ import Testing
         #expect(replayer.progress.sourceTransactions == 2)
         let range = try #require(try Replayer.retainedRange(in: harness.logDirectory))
         #expect(range == lsns[0]...lsns[3])
-        let outOfRange = #expect(throws: PipelineRunError.self) { try replayer.replay(from: LSN(lsns[3].rawValue + 1), through: nil, shouldStop: { false }) }
+        let outOfRange = #expect(throws: PipelineError.self) { try replayer.replay(from: LSN(lsns[3].rawValue + 1), through: nil, shouldStop: { false }) }
         #expect(outOfRange?.message.contains("\(lsns[3])") == true)
         writer.close()
 

@@ -94,7 +94,7 @@ import Testing
         #expect(try harness.committedRecords().values.flatMap { $0 }.filter { $0.keyText == "good" }.count == 1000)
 
         try harness.sql.execute("BEGIN; \(rows(harness, key: "good", 1...500)) \(rows(harness, key: "bad", 1...1000)) COMMIT;")
-        let error = try #require(throws: PipelineRunError.self) {
+        let error = try #require(throws: PipelineError.self) {
             // Runs until the failure stops it (or 30 s pass).
             try harness.run(
                 untilTransactions: 1, streaming: true, graph: try routed(harness, unmatched: .fail), expectStagingWhileStreaming: true,

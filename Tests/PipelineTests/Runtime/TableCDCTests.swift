@@ -29,7 +29,7 @@ import Testing
             rowDecoder: RowDecoder(connectionString: harness.url))
         let source = try ReplicationSession(settings: harness.replicationSettings())
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        try runner.run(source: source, shouldStop: { runner.progress.sourceTransactions >= 1 || ContinuousClock.now >= deadline })
+        try runner.run(source: ReplicationSource(source), shouldStop: { runner.progress.sourceTransactions >= 1 || ContinuousClock.now >= deadline })
         source.close()
         writer.close()
         #expect(runner.progress.deadLetters == 0)

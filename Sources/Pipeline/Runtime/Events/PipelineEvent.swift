@@ -40,7 +40,7 @@ public struct EventOrigin: Sendable, Hashable {
 }
 
 /// A source transaction's commit: its LSN, xid and time.
-struct SourceCommit: Equatable {
+public struct SourceCommit: Equatable, Sendable {
     var lsn: LSN
     var xid: UInt32
     var time: PostgresTimestamp

@@ -1,11 +1,14 @@
 import PGOutput
+import PostgresSource
 import SegmentLog
 
-/// Turns events into records and appends them to the log writer: partitions by key with
-/// Kafka's partitioner, stamps every record with its source position (`outflow.lsn`,
-/// `outflow.xid`), and batches per partition so that a large transaction streams into the
-/// open log transaction batch by batch instead of piling up in memory.
-final class LogSink {
+/// The log sink: turns events into records and appends them to the segment log. Partitions
+/// by key with Kafka's partitioner, stamps every record with its source position
+/// (`outflow.lsn`, `outflow.xid`), and batches per partition so that a large transaction
+/// streams into the open log transaction batch by batch instead of piling up in memory.
+/// Its checkpoints are the log's commit records; at-least-once's recorded position is the
+/// `outflow.position` file beside the log.
+public final class LogSink: Sink {
     let writer: LogWriter
     let partitionCount: Int32
     let batchRecords: Int
@@ -14,19 +17,15 @@ final class LogSink {
     let databaseName: String
     private var buffers: [TopicPartition: [EncodedRecord]] = [:]
     private var bufferedBytes = 0
-    /// Records appended (or buffered) in the open log transaction.
-    private(set) var recordsInTransaction = 0
-    private(set) var recordsWritten = 0
+    public private(set) var recordsInGroup = 0
+    public private(set) var groupBytes = 0
     /// Sees each record as a JSON line (dry runs).
-    var onRecord: ((String) -> Void)?
-    /// Plain (non-transactional) appends: at-least-once and at-most-once. Otherwise every
-    /// append goes into the open log transaction (exactly-once).
-    var plain = false
-    /// The highest source commit LSN appended (plain mode: what the log now holds).
-    private(set) var highestAppended: LSN?
+    public var onRecord: ((String) -> Void)?
+    public var transactional = true
+    public private(set) var highestWritten: LSN?
     private var highestBuffered: LSN?
 
-    init(writer: LogWriter, partitionCount: Int32, batchRecords: Int = 2000, batchBytes: Int = 1 << 20, pipelineName: String, databaseName: String) {
+    public init(writer: LogWriter, partitionCount: Int32, batchRecords: Int = 2000, batchBytes: Int = 1 << 20, pipelineName: String, databaseName: String) {
         self.writer = writer
         self.partitionCount = max(1, partitionCount)
         self.batchRecords = batchRecords
@@ -35,22 +34,19 @@ final class LogSink {
         self.databaseName = databaseName
     }
 
-    /// Adds one event leaving the stage graph. A change event that no stage turned into a
-    /// record becomes a Debezium-style envelope.
-    func write(_ event: PipelineEvent) throws(SinkError) {
-        try write(prepare(event), commit: event.origin.commit)
-    }
+    /// Where the log is, for messages.
+    public var directory: String { writer.directory }
 
     /// Everything of `event`'s record that does not depend on its source transaction's commit:
     /// a streamed transaction's events are prepared while it streams and written at its commit.
-    func prepare(_ event: PipelineEvent) throws(SinkError) -> PendingRecord {
+    public func prepare(_ event: PipelineEvent) throws(SinkError) -> PendingRecord {
         var event = event
         var envelopeTail: DebeziumEnvelope.Tail?
         if event.topic == nil, let change = event.change {
             envelopeTail = DebeziumEnvelope.fillAwaitingCommit(&event, change: change, pipelineName: pipelineName)
         }
         guard let topic = event.topic else {
-            throw SinkError(message: "an event reached the sink without a topic (table \(event.origin.table))")
+            throw SinkError(.storage, "an event reached the sink without a topic (table \(event.origin.table)): a stage must set one")
         }
         let partition: Int32
         if let key = event.key {
@@ -83,14 +79,14 @@ final class LogSink {
             EncodedRecord.appendCount(headers.count + 2, to: &body)
             for header in headers { try EncodedRecord.appendHeader(key: header.key, value: header.value, to: &body) }
         } catch {
-            throw SinkError(message: "the record cannot be encoded: \(error)", isEventError: true)
+            throw SinkError(.invalidEvent, "the record cannot be encoded: \(error)", underlying: error)
         }
         return body
     }
 
     /// Completes a prepared record with its source transaction's commit and adds it to the log
     /// transaction.
-    func write(_ pending: PendingRecord, commit: SourceCommit) throws(SinkError) {
+    public func write(_ pending: PendingRecord, commit: SourceCommit) throws(SinkError) {
         var body = pending.bodyPrefix
         if let envelope = pending.envelope {
             let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, commit: commit, pipelineName: pipelineName, databaseName: databaseName)
@@ -100,7 +96,7 @@ final class LogSink {
         let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders(of: commit))
         if let onRecord { onRecord(Self.jsonLine(record, pending.topicPartition)) }
         highestBuffered = max(highestBuffered ?? commit.lsn, commit.lsn)
-        recordsInTransaction += 1
+        recordsInGroup += 1
         try write(record, to: pending.topicPartition)
     }
 
@@ -129,7 +125,7 @@ final class LogSink {
             lastTopic = (topic, partitions)
             return partitions[Int(partition)]
         } catch {
-            throw SinkError(message: "invalid topic \"\(topic)\": \(error)", isEventError: true)
+            throw SinkError(.invalidEvent, "invalid topic \"\(topic)\": \(error)", underlying: error)
         }
     }
 
@@ -147,74 +143,114 @@ final class LogSink {
         return bytes
     }
 
-    /// Adds a record prepared elsewhere (the changelog) to a given partition, in the same log
-    /// transaction as the output.
-    func write(_ record: Record, to topicPartition: TopicPartition) throws(SinkError) {
+    static let changelogPartition = try! TopicPartition(topic: ChangelogCodec.topic, partition: 0)
+
+    public func writeChangelog(_ change: SourceChange, origin: EventOrigin) throws(SinkError) {
         let encoded: EncodedRecord
-        do { encoded = try EncodedRecord(record) } catch { throw SinkError(message: "the record cannot be encoded: \(error)", underlying: error) }
-        try write(encoded, to: topicPartition)
+        do { encoded = try EncodedRecord(ChangelogCodec.record(for: change, origin: origin)) } catch {
+            throw SinkError(.storage, "the changelog record cannot be encoded: \(error)", underlying: error)
+        }
+        try write(encoded, to: Self.changelogPartition)
     }
 
     private func write(_ record: EncodedRecord, to topicPartition: TopicPartition) throws(SinkError) {
         buffers[topicPartition, default: []].append(record)
         bufferedBytes += record.size + 16
+        groupBytes += record.size + 16
         if buffers[topicPartition]!.count >= batchRecords || bufferedBytes >= batchBytes {
             try flush()
         }
     }
 
-    /// Appends everything buffered to the open log transaction (opening it if needed).
-    func flush() throws(SinkError) {
+    public func flush() throws(SinkError) {
         guard !buffers.isEmpty else { return }
         do {
-            if !plain, !writer.isInTransaction { try writer.beginTransaction() }
+            if transactional, !writer.isInTransaction { try writer.beginTransaction() }
             let appends = buffers.sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
-            if plain {
-                try writer.appendPlain(appends)
-            } else {
+            if transactional {
                 try writer.append(appends)
+            } else {
+                try writer.appendPlain(appends)
             }
-            recordsWritten += appends.reduce(0) { $0 + $1.1.count }
         } catch {
-            throw SinkError(message: "writing to the log failed: \(error)", underlying: error)
+            throw SinkError(.storage, "writing to the log at \(writer.directory) failed: \(error)", underlying: error)
         }
         buffers.removeAll(keepingCapacity: true)
         bufferedBytes = 0
-        if let buffered = highestBuffered { highestAppended = max(highestAppended ?? buffered, buffered) }
+        if let buffered = highestBuffered { highestWritten = max(highestWritten ?? buffered, buffered) }
         highestBuffered = nil
     }
 
-    /// Flushes and commits the log transaction with `metadata`; nil when nothing was written.
-    func commit(metadata: [UInt8]) throws(SinkError) -> CommitResult? {
+    public func commit(_ checkpoint: Checkpoint) throws(SinkError) -> Bool {
         try flush()
-        guard writer.isInTransaction else { return nil }
+        endGroup()
+        guard writer.isInTransaction else { return false }
         do {
-            let result = try writer.commit(metadata: metadata)
-            recordsInTransaction = 0
-            return result
+            _ = try writer.commit(metadata: checkpoint.encoded())
+            return true
         } catch {
-            throw SinkError(message: "committing to the log failed: \(error)", underlying: error)
+            throw SinkError(.storage, "committing to the log at \(writer.directory) failed: \(error)", underlying: error)
         }
     }
 
-    /// Plain mode: the group's records are all appended (and durable or given up on).
-    func resetTransactionCount() { recordsInTransaction = 0 }
+    public func sync(recording position: LSN?) throws(SinkError) {
+        do { try writer.sync() } catch {
+            throw SinkError(.storage, "syncing the log at \(writer.directory) failed: \(error)", underlying: error)
+        }
+        guard let position else { return }
+        do { try SourcePositionFile.write(position, directory: writer.directory) } catch {
+            throw SinkError(.storage, error.message, underlying: error)
+        }
+    }
 
-    /// Drops what is buffered and aborts the open log transaction.
-    func abort() throws(SinkError) {
+    public func endGroup() {
+        recordsInGroup = 0
+        groupBytes = 0
+    }
+
+    public func abort() throws(SinkError) {
         buffers.removeAll()
         bufferedBytes = 0
         highestBuffered = nil
-        recordsInTransaction = 0
+        endGroup()
         guard writer.isInTransaction else { return }
-        do { try writer.abort() } catch { throw SinkError(message: "aborting the log transaction failed: \(error)", underlying: error) }
+        do { try writer.abort() } catch {
+            throw SinkError(.storage, "aborting the log transaction at \(writer.directory) failed: \(error)", underlying: error)
+        }
+    }
+
+    public func lastCheckpoint() throws(SinkError) -> Checkpoint? {
+        guard let metadata = writer.lastCommittedMetadata else { return nil }
+        do { return try Checkpoint(decoding: metadata) } catch {
+            throw SinkError(.unreadableState, "the log at \(writer.directory) holds a commit record Outflow cannot read: \(error)", underlying: error)
+        }
+    }
+
+    public func checkpointHistory() throws(SinkError) -> [Checkpoint] {
+        do {
+            return try LogReader(directory: writer.directory).commitHistory().map { record in try Checkpoint(decoding: record.metadata) }
+        } catch {
+            throw SinkError(.unreadableState, "reading the checkpoints of the log at \(writer.directory) failed: \(error)", underlying: error)
+        }
+    }
+
+    public func recordedPosition() throws(SinkError) -> LSN? {
+        do { return try SourcePositionFile.read(directory: writer.directory) } catch {
+            throw SinkError(.unreadableState, error.message, underlying: error)
+        }
+    }
+
+    public func highestSourcePosition() throws(SinkError) -> LSN? {
+        do { return try LogTail.highestSourceLSN(directory: writer.directory) } catch {
+            throw SinkError(.unreadableState, "reading the end of the log at \(writer.directory) failed: \(error)", underlying: error)
+        }
     }
 }
 
 /// A record as far as it can be made before its source transaction commits: everything but
 /// the position headers (which follow `bodyPrefix`) and the timestamp — and for a change
 /// envelope the envelope's tail, which changes its value, so that one is kept in parts.
-struct PendingRecord: Equatable {
+public struct PendingRecord: Equatable {
     var topicPartition: TopicPartition
     /// Key, value, header count and headers in the record format (`LogSink.bodyPrefix`);
     /// empty for an envelope.
@@ -222,7 +258,7 @@ struct PendingRecord: Equatable {
     var envelope: PendingEnvelope?
 }
 
-struct PendingEnvelope: Equatable {
+public struct PendingEnvelope: Equatable {
     var key: [UInt8]?
     /// The value up to its tail.
     var valuePrefix: [UInt8]
@@ -231,10 +267,10 @@ struct PendingEnvelope: Equatable {
     var tail: DebeziumEnvelope.Tail
 }
 
-public struct SinkError: Error, CustomStringConvertible, @unchecked Sendable {
-    public var message: String
-    /// The event itself is at fault (it can go to the dead letters); otherwise the log is.
-    public var isEventError = false
-    public var underlying: (any Error)?
-    public var description: String { message }
+extension LogSink {
+    public convenience init(writer: LogWriter, settings: PipelineRunner.Settings) {
+        self.init(
+            writer: writer, partitionCount: settings.partitions, batchRecords: settings.batchRecords, batchBytes: settings.batchBytes,
+            pipelineName: settings.pipelineName, databaseName: settings.databaseName)
+    }
 }

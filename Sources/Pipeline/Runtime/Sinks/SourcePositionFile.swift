@@ -20,32 +20,32 @@ public enum SourcePositionFile {
     public static func path(in directory: String) -> String { directory + "/" + name }
 
     /// The position stored in `directory`, nil when there is none.
-    public static func read(directory: String) throws(PipelineRunError) -> LSN? {
+    public static func read(directory: String) throws(PipelineError) -> LSN? {
         let path = path(in: directory)
         guard let file = fopen(path, "r") else {
             if errno == ENOENT { return nil }
-            throw PipelineRunError(message: "cannot read \(path): \(String(cString: strerror(errno)))")
+            throw PipelineError(.checkpoint, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var buffer = [CChar](repeating: 0, count: 256)
         guard fgets(&buffer, Int32(buffer.count), file) != nil else {
-            throw PipelineRunError(message: "\(path) is empty: it should hold the at-least-once source position")
+            throw PipelineError(.checkpoint, "\(path) is empty: it should hold the at-least-once source position")
         }
         let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let fields = line.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count == 2, fields[0] == "at_least_once", let lsn = LSN(String(fields[1])) else {
-            throw PipelineRunError(message: "\(path) does not hold a source position (\"at_least_once X/Y\"): \(line)")
+            throw PipelineError(.checkpoint, "\(path) does not hold a source position (\"at_least_once X/Y\"): \(line)")
         }
         return lsn
     }
 
     /// Durably replaces the stored position with `lsn`.
-    public static func write(_ lsn: LSN, directory: String) throws(PipelineRunError) {
+    public static func write(_ lsn: LSN, directory: String) throws(PipelineError) {
         let path = path(in: directory)
         let temporary = path + ".tmp"
         let bytes = Array("at_least_once \(lsn)\n".utf8)
-        func failure(_ operation: String, _ file: String) -> PipelineRunError {
-            PipelineRunError(message: "writing the source position: \(operation) \(file) failed: \(String(cString: strerror(errno)))")
+        func failure(_ operation: String, _ file: String) -> PipelineError {
+            PipelineError(.checkpoint, "writing the source position: \(operation) \(file) failed: \(String(cString: strerror(errno)))")
         }
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure("open", temporary) }
