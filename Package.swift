@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
@@ -40,8 +41,10 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
+                "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -50,6 +53,8 @@ let package = Package(
                 "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
@@ -58,8 +63,9 @@ let package = Package(
 
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
-        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput"]),
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "CZstd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams")]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
         .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
     ],

@@ -6,6 +6,8 @@ import PGOutput
 import Pipeline
 import PostgresSource
 import SegmentLog
+import ServiceLifecycle
+import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,20 +42,22 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadPipeline(file)
-        let stop = StopSignal()
-        stop.install { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }
         let options = Options(
             dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, startLSN: startLSN.flatMap { LSN($0) },
             untilLSN: untilLSN.flatMap { LSN($0) })
-        // The source and the log are blocking I/O: they run on a thread of their own.
-        let status: Int32 = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Self.runPipeline(config, options: options, stop: stop))
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
-        if status != 0 { throw ExitCode(status) }
+        // The pipeline is a service of the process: the first SIGINT/SIGTERM shuts the group
+        // down gracefully (the pipeline drains, commits, acknowledges); a second exits at once.
+        let pipeline = PipelineService { shouldStop in Self.runPipeline(config, options: options, shouldStop: shouldStop) }
+        var groupLogger = Logger(label: "outflow.lifecycle")
+        groupLogger.logLevel = .warning
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: SecondSignalExit { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }),
+                .init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+        try await group.run()
+        if pipeline.status != 0 { throw ExitCode(pipeline.status) }
     }
 
     struct Options: Sendable {
@@ -64,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
         var untilLSN: LSN? = nil
     }
 
-    static func runPipeline(_ config: PipelineConfig, options: Options, stop: StopSignal) -> Int32 {
+    static func runPipeline(_ config: PipelineConfig, options: Options, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
         var standardError = StandardError()
         var logger = Logger(label: "outflow")
         logger.logLevel = .warning
@@ -107,7 +111,7 @@ struct RunCommand: AsyncParsableCommand {
             // --until-lsn: the source's flush position is what is durable in the log (a Commit's end
             // LSN, or a keepalive's WAL end once everything handed over is durable).
             let until = options.untilLSN
-            try runner.run(source: ReplicationSource(session), shouldStop: { stop.isRequested || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
+            try runner.run(source: ReplicationSource(session), shouldStop: { shouldStop() || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18

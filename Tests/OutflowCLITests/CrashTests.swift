@@ -230,6 +230,34 @@ import Glibc
         return (status == 0 ? 0 : max(1, status >> 8), text)
     }
 
+    /// The first SIGTERM asks for a graceful stop, which waits for what is in progress (here: the
+    /// wait for a slot another process holds); a second one exits at once, with 143.
+    @Test func aSecondSignalExitsAtOnce() throws {
+        let scenario = try CrashScenario(mode: "exactly_once")
+        defer { scenario.cleanUp() }
+        let first = try scenario.start(environment: [:])
+        defer { first.kill() }
+        _ = try scenario.waitForWalsender(other: nil)
+        let second = try scenario.startInBackground()
+        defer { second.kill() }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        func waitFor(_ text: String) throws -> Bool {
+            while !(try second.output()).contains(text) {
+                guard second.process.isRunning, ContinuousClock.now < deadline else { return false }
+                usleep(10_000)  // polling a file for a condition, bounded by the deadline
+            }
+            return true
+        }
+        try #require(try waitFor("is in use; waiting"), "the second run did not wait for the slot")
+        second.process.terminate()
+        try #require(try waitFor("outflow: stopping (send the signal again to exit at once)"), "no graceful stop on the first signal")
+        #expect(second.process.isRunning, "the first signal's graceful stop should still be waiting for the slot")
+        second.process.terminate()
+        #expect(try second.waitForExit(seconds: 10), "a second SIGTERM did not exit at once")
+        #expect(second.process.terminationStatus == 143)
+        #expect(try second.output().contains("second signal, exiting now"))
+    }
+
     /// A restart while the killed process's walsender still holds the slot waits for it
     /// instead of failing: here the slot is held by a live `outflow run`, killed during the wait.
     @Test func aRestartWaitsForTheSlotToBeReleased() throws {

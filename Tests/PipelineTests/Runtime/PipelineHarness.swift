@@ -48,14 +48,7 @@ final class OutboxHarness {
     }
 
     func stages(dedupe: Bool = true) throws -> CompiledStageGraph {
-        let outbox = OutboxStage(id: "outbox", config: OutboxStageConfig(table: TableName(schema: "public", name: table), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
-        var stages: [any Stage] = [outbox]
-        var wiring = [CompiledStageGraph.Wiring(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput])]
-        if dedupe {
-            stages.append(DedupeStage(id: "dedupe", key: try EventExpression.parse("id"), windowMilliseconds: 86_400_000))
-            wiring.append(.init(stageID: "dedupe", inputs: ["outbox"]))
-        }
-        return try CompiledStageGraph(stages: stages, wiring: wiring)
+        try OutboxScript.graph(table: table, dedupeKey: dedupe ? "id" : nil)
     }
 
     /// The harness's replication session: without logical messages, because other tests'

@@ -48,6 +48,15 @@ struct GroupCommit {
     }
 
     func stagesCommitted() { for stage in stages { stage.didCommit() } }
+
+    /// After the commit point: the stages' pending state is theirs for good, and the source
+    /// may release everything through `end`.
+    func committed(through end: LSN) {
+        CrashPoint.hit("runner.after-commit")
+        stagesCommitted()
+        source.acknowledge(durable: end)
+        CrashPoint.hit("runner.after-mark-durable")
+    }
 }
 
 extension DeliveryMode {
@@ -93,12 +102,9 @@ struct ExactlyOnceDelivery: DeliveryMode {
         } catch {
             throw PipelineError(error)
         }
-        CrashPoint.hit("runner.after-commit")
-        group.stagesCommitted()
         // A group that wrote nothing (every event filtered out) needs no commit: the position
         // is still safe to acknowledge, as those transactions produce nothing when read again.
-        group.source.acknowledge(durable: end)
-        CrashPoint.hit("runner.after-mark-durable")
+        group.committed(through: end)
     }
 }
 
@@ -133,10 +139,7 @@ struct AtLeastOnceDelivery: DeliveryMode {
             throw PipelineError(error)
         }
         group.committedPosition = end
-        CrashPoint.hit("runner.after-commit")
-        group.stagesCommitted()
-        group.source.acknowledge(durable: end)
-        CrashPoint.hit("runner.after-mark-durable")
+        group.committed(through: end)
     }
 }
 

@@ -1,6 +1,7 @@
 import PGOutput
 @testable import Pipeline
 import PostgresSource
+import SegmentLog
 import Testing
 
 /// Each guarantee's order of write, sync and acknowledgement, checked on a scripted source and

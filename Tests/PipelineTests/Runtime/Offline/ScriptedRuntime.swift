@@ -200,12 +200,13 @@ enum OutboxScript {
 
     static func end(_ xid: UInt32) -> LSN { LSN(UInt64(xid) * 100 + 50) }
 
-    static func graph(dedupe: Bool = false) throws -> CompiledStageGraph {
-        let outbox = OutboxStage(id: "outbox", config: OutboxStageConfig(table: TableName(schema: "public", name: "outbox"), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
+    /// An outbox stage on `table` (Debezium's default topic), then optionally a dedupe of `dedupeKey`.
+    static func graph(table: String = "outbox", dedupeKey: String? = nil) throws -> CompiledStageGraph {
+        let outbox = OutboxStage(id: "outbox", config: OutboxStageConfig(table: TableName(schema: "public", name: table), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
         var stages: [any Stage] = [outbox]
         var wiring = [CompiledStageGraph.Wiring(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput])]
-        if dedupe {
-            stages.append(DedupeStage(id: "dedupe", key: try EventExpression.parse("aggregateid"), windowMilliseconds: 86_400_000))
+        if let dedupeKey {
+            stages.append(DedupeStage(id: "dedupe", key: try EventExpression.parse(dedupeKey), windowMilliseconds: 86_400_000))
             wiring.append(.init(stageID: "dedupe", inputs: ["outbox"]))
         }
         return try CompiledStageGraph(stages: stages, wiring: wiring)
