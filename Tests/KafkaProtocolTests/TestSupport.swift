@@ -3,10 +3,10 @@ import Testing
 
 @testable import KafkaProtocol
 
-/// Bytes from a hex string; whitespace and newlines are ignored so fixtures can be laid out
-/// field by field.
+/// Bytes from a hex string; whitespace is ignored and `#` starts a comment that runs to the end
+/// of the line, so fixtures can be laid out field by field.
 func bytes(hex: String) -> ByteBuffer {
-    let digits = hex.filter { !$0.isWhitespace }
+    let digits = hex.split(separator: "\n").map { $0.prefix { $0 != "#" } }.joined().filter { !$0.isWhitespace }
     precondition(digits.count.isMultiple(of: 2), "odd number of hex digits")
     var buffer = ByteBuffer()
     var index = digits.startIndex
@@ -66,4 +66,44 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// Encodes `request` at `version` as a body and as a whole frame, and checks that both decode
+/// to it (through the frame decoder and the central dispatch for the frame) and that the frame
+/// re-encodes to the same bytes.
+func expectRequestRoundTrip<Request: KafkaRequestMessage>(
+    _ request: Request, version: Int16, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    let body = request.encode(version: version)
+    #expect(try Request.decode(from: body, version: version) == request, sourceLocation: sourceLocation)
+
+    let header = RequestHeader(apiKey: Request.apiKey, apiVersion: version, correlationID: 42, clientID: "round-trip")
+    var stream = ByteBuffer()
+    stream.writeInteger(Int32(0))
+    header.encode(into: &stream)
+    stream.writeImmutableBuffer(body)
+    stream.setInteger(Int32(stream.readableBytes - 4), at: 0)
+    let original = stream
+
+    let frame = try #require(try KafkaFrameDecoder().nextFrame(from: &stream), sourceLocation: sourceLocation)
+    let (decodedHeader, decoded) = try KafkaRequest.decode(frame: frame)
+    #expect(decodedHeader == header, sourceLocation: sourceLocation)
+    #expect(decoded.apiKey == Request.apiKey, sourceLocation: sourceLocation)
+    #expect(decoded.encodeFrame(header: decodedHeader) == original, sourceLocation: sourceLocation)
+}
+
+/// Encodes `response` as a frame at `version` and checks that it decodes back to it.
+func expectResponseRoundTrip<Response: KafkaResponseMessage>(
+    _ response: Response, version: Int16, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    var stream = KafkaResponseFrame.encode(response, version: version, correlationID: 99)
+    let frame = try #require(try KafkaFrameDecoder().nextFrame(from: &stream), sourceLocation: sourceLocation)
+    let (header, decoded) = try KafkaResponseFrame.decode(Response.self, frame: frame, version: version)
+    #expect(header.correlationID == 99, sourceLocation: sourceLocation)
+    #expect(decoded == response, sourceLocation: sourceLocation)
+}
+
+/// Every version of `apiKey` this module implements, for `@Test(arguments:)`.
+func versions(_ apiKey: ApiKey) -> [Int16] {
+    Array(apiKey.supportedVersions)
 }
