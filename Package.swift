@@ -11,12 +11,14 @@ let package = Package(
         .library(name: "PostgresSource", targets: ["PostgresSource"]),
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
@@ -25,6 +27,8 @@ let package = Package(
 
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
         .target(name: "PGOutput"),
+        // Pure codecs of the Kafka wire protocol for the consumer-side endpoint: no I/O.
+        .target(name: "KafkaProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Named crash points for the crash tests (OUTFLOW_CRASH_AT); shared by the modules below.
         .target(name: "FaultInjection"),
         // libpq connections, slots, publications, the CopyBoth loop, value decoding.
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "CZstd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams")]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
