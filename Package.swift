@@ -22,25 +22,28 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
+        // One copy of each low-level helper the modules below share: the bounds-checked byte
+        // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
+        .target(name: "BinaryIO"),
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
-        .target(name: "PGOutput"),
+        .target(name: "PGOutput", dependencies: ["BinaryIO"]),
         // Named crash points for the crash tests (OUTFLOW_CRASH_AT); shared by the modules below.
         .target(name: "FaultInjection"),
         // libpq connections, slots, publications, the CopyBoth loop, value decoding.
         .target(
             name: "PostgresSource",
-            dependencies: ["CLibPQ", "PGOutput", "FaultInjection", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLibPQ", "BinaryIO", "PGOutput", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // The Kafka-format transactional log engine.
         .target(
             name: "SegmentLog",
-            dependencies: ["CZstd", "FaultInjection", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CZstd", "BinaryIO", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // Pipeline files, stages, the graph runner, delivery guarantees.
         .target(
             name: "Pipeline",
             dependencies: [
-                "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
+                "BinaryIO", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -56,9 +59,10 @@ let package = Package(
         // replication stream for the decode micro-benchmark (scripts/bench).
         .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
 
+        .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
-        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog"]),
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "BinaryIO"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput"]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
         .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
