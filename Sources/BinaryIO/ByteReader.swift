@@ -7,9 +7,14 @@
 /// Byte runs come back as slices of the input: no copy, they share its storage. The reader
 /// is a struct over an array slice whose methods inline into the decoders: the pgoutput
 /// decoder and the log reader run it per field.
-package struct ByteReader<Failure: ByteReadFailure> {
+///
+/// Public rather than `package`, as are the writer and `ByteReadError`: the compiler does not
+/// make the bodies of `@inlinable package` declarations available to other modules, and
+/// without inlining the decoder runs at half speed. The target is not a product, so nothing
+/// outside the package sees them.
+public struct ByteReader<Failure: ByteReadFailure> {
     /// The input; indices are the underlying array's.
-    package let bytes: ArraySlice<UInt8>
+    public let bytes: ArraySlice<UInt8>
     /// The index in `bytes` of the next byte.
     @usableFromInline var cursor: Int
     /// The index offsets are counted from.
@@ -17,7 +22,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// Reads `bytes`; offsets count from its first byte.
     @inlinable
-    package init(_ bytes: ArraySlice<UInt8>) {
+    public init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         self.cursor = bytes.startIndex
         self.origin = bytes.startIndex
@@ -26,7 +31,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     /// Reads `bytes[start..<end]` (clamped to the array); offsets count from the array's
     /// first byte, so they are positions in the whole buffer.
     @inlinable
-    package init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
+    public init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
         let upper = max(0, min(end ?? bytes.count, bytes.count))
         let lower = max(0, min(start, upper))
         self.bytes = bytes[lower..<upper]
@@ -35,21 +40,21 @@ package struct ByteReader<Failure: ByteReadFailure> {
     }
 
     /// The index in `bytes` of the next byte.
-    @inlinable package var index: Int { cursor }
+    @inlinable public var index: Int { cursor }
     /// Offset of the next byte from the start of the input.
-    @inlinable package var offset: Int { cursor &- origin }
-    @inlinable package var remaining: Int { bytes.endIndex &- cursor }
-    @inlinable package var isAtEnd: Bool { cursor >= bytes.endIndex }
+    @inlinable public var offset: Int { cursor &- origin }
+    @inlinable public var remaining: Int { bytes.endIndex &- cursor }
+    @inlinable public var isAtEnd: Bool { cursor >= bytes.endIndex }
 
     /// The error to throw for a problem at `offset` (default: the next byte).
     @inlinable
-    package func failure(_ code: ByteReadError.Code, at offset: Int? = nil, _ detail: String) -> Failure {
+    public func failure(_ code: ByteReadError.Code, at offset: Int? = nil, _ detail: String) -> Failure {
         Failure(ByteReadError(code, at: offset ?? self.offset, detail))
     }
 
     /// Fails unless `count` more bytes are there.
     @inlinable @inline(__always)
-    package func require(_ count: Int, _ field: StaticString) throws(Failure) {
+    public func require(_ count: Int, _ field: StaticString) throws(Failure) {
         guard count >= 0, remaining >= count else { throw truncated(count, field) }
     }
 
@@ -61,7 +66,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     /// Fails unless at least `count × minimumBytes` bytes are left: run before reserving room
     /// for `count` items, so an untrusted count cannot size an allocation.
     @inlinable
-    package func requireRoom(forItems count: Int, minimumBytes: Int, _ field: StaticString, countOffset: Int? = nil) throws(Failure) {
+    public func requireRoom(forItems count: Int, minimumBytes: Int, _ field: StaticString, countOffset: Int? = nil) throws(Failure) {
         let (needed, overflow) = count.multipliedReportingOverflow(by: minimumBytes)
         guard !overflow, count >= 0, needed <= remaining else {
             throw failure(
@@ -74,7 +79,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// A big-endian integer.
     @inlinable @inline(__always)
-    package mutating func readInteger<T: FixedWidthInteger>(_ field: StaticString = "integer", as _: T.Type = T.self) throws(Failure) -> T {
+    public mutating func readInteger<T: FixedWidthInteger>(_ field: StaticString = "integer", as _: T.Type = T.self) throws(Failure) -> T {
         let size = MemoryLayout<T>.size
         guard remaining >= size else { throw truncated(size, field) }
         let start = cursor &- bytes.startIndex
@@ -85,14 +90,14 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// The big-endian integer `skip` bytes after the next one, without moving.
     @inlinable
-    package func peekInteger<T: FixedWidthInteger>(_ field: StaticString = "integer", as _: T.Type = T.self, skipping skip: Int = 0) throws(Failure) -> T {
+    public func peekInteger<T: FixedWidthInteger>(_ field: StaticString = "integer", as _: T.Type = T.self, skipping skip: Int = 0) throws(Failure) -> T {
         var copy = self
         try copy.skip(skip, field)
         return try copy.readInteger(field)
     }
 
     @inlinable @inline(__always)
-    package mutating func readByte(_ field: StaticString = "byte") throws(Failure) -> UInt8 {
+    public mutating func readByte(_ field: StaticString = "byte") throws(Failure) -> UInt8 {
         guard cursor < bytes.endIndex else { throw truncated(1, field) }
         let byte = bytes[cursor]
         cursor &+= 1
@@ -102,7 +107,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     /// A byte that must be 0 (false) or 1 (true): accepting other values would make
     /// decoding lossy.
     @inlinable
-    package mutating func readBool(_ field: StaticString) throws(Failure) -> Bool {
+    public mutating func readBool(_ field: StaticString) throws(Failure) -> Bool {
         let at = offset
         switch try readByte(field) {
         case 0: return false
@@ -113,7 +118,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// A big-endian Int32 length or count that must not be negative.
     @inlinable
-    package mutating func readLength(_ field: StaticString) throws(Failure) -> Int {
+    public mutating func readLength(_ field: StaticString) throws(Failure) -> Int {
         let at = offset
         let value = try readInteger(field, as: Int32.self)
         guard value >= 0 else { throw failure(.invalidLength, at: at, "\(field) is negative (\(value))") }
@@ -122,7 +127,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// A big-endian Int16 count that must not be negative.
     @inlinable
-    package mutating func readCount16(_ field: StaticString) throws(Failure) -> Int {
+    public mutating func readCount16(_ field: StaticString) throws(Failure) -> Int {
         let at = offset
         let value = try readInteger(field, as: Int16.self)
         guard value >= 0 else { throw failure(.invalidLength, at: at, "\(field) is negative (\(value))") }
@@ -131,7 +136,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// Zigzag varint of at most 5 bytes (Kafka's `varint`, protobuf `sint32`).
     @inlinable
-    package mutating func readVarint(_ field: StaticString = "varint") throws(Failure) -> Int32 {
+    public mutating func readVarint(_ field: StaticString = "varint") throws(Failure) -> Int32 {
         var raw: UInt32 = 0
         var shift: UInt32 = 0
         while true {
@@ -148,7 +153,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// Zigzag varlong of at most 10 bytes (Kafka's `varlong`, protobuf `sint64`).
     @inlinable
-    package mutating func readVarlong(_ field: StaticString = "varlong") throws(Failure) -> Int64 {
+    public mutating func readVarlong(_ field: StaticString = "varlong") throws(Failure) -> Int64 {
         var raw: UInt64 = 0
         var shift: UInt64 = 0
         while true {
@@ -166,7 +171,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     // MARK: Byte runs
 
     @inlinable @inline(__always)
-    package mutating func readBytes(count: Int, _ field: StaticString = "byte field") throws(Failure) -> ArraySlice<UInt8> {
+    public mutating func readBytes(count: Int, _ field: StaticString = "byte field") throws(Failure) -> ArraySlice<UInt8> {
         try require(count, field)
         let slice = bytes[cursor..<(cursor &+ count)]
         cursor &+= count
@@ -175,7 +180,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// A byte run preceded by its big-endian length as a `Length`.
     @inlinable
-    package mutating func readLengthPrefixed<Length: FixedWidthInteger>(
+    public mutating func readLengthPrefixed<Length: FixedWidthInteger>(
         _ field: StaticString = "byte field", lengthAs _: Length.Type
     ) throws(Failure) -> ArraySlice<UInt8> {
         let at = offset
@@ -189,7 +194,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     /// A byte run preceded by its big-endian length as a `Length`, where the length value
     /// `absent` stands for no bytes at all (nil).
     @inlinable
-    package mutating func readLengthPrefixed<Length: FixedWidthInteger>(
+    public mutating func readLengthPrefixed<Length: FixedWidthInteger>(
         _ field: StaticString = "byte field", lengthAs type: Length.Type, absent: Length
     ) throws(Failure) -> ArraySlice<UInt8>? {
         if try peekInteger(field, as: Length.self) == absent {
@@ -200,14 +205,14 @@ package struct ByteReader<Failure: ByteReadFailure> {
     }
 
     @inlinable
-    package mutating func skip(_ count: Int, _ field: StaticString = "skipped field") throws(Failure) {
+    public mutating func skip(_ count: Int, _ field: StaticString = "skipped field") throws(Failure) {
         try require(count, field)
         cursor &+= count
     }
 
     /// Everything left.
     @inlinable
-    package mutating func readRest() -> ArraySlice<UInt8> {
+    public mutating func readRest() -> ArraySlice<UInt8> {
         let slice = bytes[cursor...]
         cursor = bytes.endIndex
         return slice
@@ -216,7 +221,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
     /// A NUL-terminated string that must be valid UTF-8: invalid bytes are an error rather
     /// than repaired with replacement characters (which would be silently lossy).
     @inlinable
-    package mutating func readString(_ field: StaticString) throws(Failure) -> String {
+    public mutating func readString(_ field: StaticString) throws(Failure) -> String {
         let start = cursor
         guard let nul = bytes[cursor...].firstIndex(of: 0) else {
             throw failure(.unterminatedString, "\(field) has no terminating NUL in the \(remaining) bytes left")
@@ -230,7 +235,7 @@ package struct ByteReader<Failure: ByteReadFailure> {
 
     /// Fails unless every byte was read.
     @inlinable
-    package func expectEnd() throws(Failure) {
+    public func expectEnd() throws(Failure) {
         guard remaining == 0 else {
             throw failure(.trailingBytes, "\(remaining) byte\(remaining == 1 ? "" : "s") after the last field")
         }

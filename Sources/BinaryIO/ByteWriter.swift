@@ -2,14 +2,14 @@
 /// byte runs appended to a growing byte array.
 extension Array where Element == UInt8 {
     @inlinable @inline(__always)
-    package mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
+    public mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
         Swift.withUnsafeBytes(of: value.bigEndian) { append(contentsOf: $0) }
     }
 
     /// Overwrites the bytes at `position` with `value`, big-endian (a length written after
     /// what it measures).
     @inlinable
-    package mutating func setInteger<T: FixedWidthInteger>(_ value: T, at position: Int) {
+    public mutating func setInteger<T: FixedWidthInteger>(_ value: T, at position: Int) {
         Swift.withUnsafeBytes(of: value.bigEndian) { raw in
             for i in 0..<raw.count { self[position + i] = raw[i] }
         }
@@ -17,7 +17,7 @@ extension Array where Element == UInt8 {
 
     /// `bytes` preceded by their count as a big-endian `Length`; nil is written as `absent`.
     @inlinable
-    package mutating func appendLengthPrefixed<Length: FixedWidthInteger>(
+    public mutating func appendLengthPrefixed<Length: FixedWidthInteger>(
         _ bytes: some Collection<UInt8>, lengthAs _: Length.Type
     ) {
         appendInteger(Length(bytes.count))
@@ -25,7 +25,7 @@ extension Array where Element == UInt8 {
     }
 
     @inlinable
-    package mutating func appendLengthPrefixed<Length: FixedWidthInteger>(
+    public mutating func appendLengthPrefixed<Length: FixedWidthInteger>(
         _ bytes: (some Collection<UInt8>)?, lengthAs type: Length.Type, absent: Length
     ) {
         guard let bytes else { return appendInteger(absent) }
@@ -33,7 +33,7 @@ extension Array where Element == UInt8 {
     }
 
     @inlinable
-    package mutating func appendVarint(_ value: Int32) {
+    public mutating func appendVarint(_ value: Int32) {
         var raw = UInt32(bitPattern: (value << 1) ^ (value >> 31))
         while raw >= 0x80 {
             append(UInt8(truncatingIfNeeded: raw) | 0x80)
@@ -43,7 +43,7 @@ extension Array where Element == UInt8 {
     }
 
     @inlinable
-    package mutating func appendVarlong(_ value: Int64) {
+    public mutating func appendVarlong(_ value: Int64) {
         var raw = UInt64(bitPattern: (value << 1) ^ (value >> 63))
         while raw >= 0x80 {
             append(UInt8(truncatingIfNeeded: raw) | 0x80)
@@ -55,7 +55,7 @@ extension Array where Element == UInt8 {
 
 /// Bytes a zigzag varint of `value` takes, so a length can be written before what it measures.
 @inlinable
-package func varintSize(_ value: Int32) -> Int {
+public func varintSize(_ value: Int32) -> Int {
     var raw = UInt32(bitPattern: (value << 1) ^ (value >> 31))
     var size = 1
     while raw >= 0x80 { raw >>= 7; size += 1 }
@@ -63,7 +63,7 @@ package func varintSize(_ value: Int32) -> Int {
 }
 
 @inlinable
-package func varlongSize(_ value: Int64) -> Int {
+public func varlongSize(_ value: Int64) -> Int {
     var raw = UInt64(bitPattern: (value << 1) ^ (value >> 63))
     var size = 1
     while raw >= 0x80 { raw >>= 7; size += 1 }
