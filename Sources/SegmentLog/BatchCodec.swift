@@ -1,3 +1,4 @@
+import BinaryIO
 /// Bounds applied while decoding bytes that came from disk.
 public struct DecodeLimits: Sendable, Hashable {
     /// Largest batch (header included) a reader accepts; a larger length prefix is damage.
@@ -231,8 +232,8 @@ public enum BatchCodec {
         guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative record length \(length)") }
         try reader.require(length, "record")
         var body = ByteReader(payload, from: reader.index, to: reader.index + length)
-        try reader.skip(length)
-        _ = try body.readUInt8()
+        try reader.skip(length, "record")
+        _ = try body.readByte("record attributes")
         let timestampDelta = try body.readVarlong()
         let offsetDelta = try body.readVarint()
         guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
@@ -266,7 +267,7 @@ public enum BatchCodec {
         let length = Int(try reader.readVarint())
         if length == -1 { return nil }
         guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative field length \(length)") }
-        return try reader.readBytes(length)
+        return Array(try reader.readBytes(count: length, "record field"))
     }
 }
 
@@ -309,13 +310,13 @@ public struct RecordBatch: Sendable {
             throw SegmentLogError(.malformedBatch, "control batch at offset \(header.baseOffset) without a control key")
         }
         var keyReader = ByteReader(key)
-        _ = try keyReader.readInteger(Int16.self)
-        let type = try keyReader.readInteger(Int16.self)
+        _ = try keyReader.readInteger(as: Int16.self)
+        let type = try keyReader.readInteger(as: Int16.self)
         var epoch: Int32 = -1
         if let value = record.value, value.count >= 6 {
             var valueReader = ByteReader(value)
-            _ = try valueReader.readInteger(Int16.self)
-            epoch = try valueReader.readInteger(Int32.self)
+            _ = try valueReader.readInteger(as: Int16.self)
+            epoch = try valueReader.readInteger(as: Int32.self)
         }
         return ControlMarker(rawType: type, coordinatorEpoch: epoch)
     }

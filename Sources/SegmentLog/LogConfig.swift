@@ -1,3 +1,4 @@
+import BinaryIO
 /// Settings of a log directory's partitions. Defaults follow Kafka's where Kafka has one.
 public struct LogConfig: Sendable {
     /// Roll to a new segment before one grows past this size (Kafka `segment.bytes`).
@@ -21,7 +22,7 @@ public struct LogConfig: Sendable {
     public var maxBatchBytes: Int = 1 << 20
     public var limits: DecodeLimits = .default
     /// Milliseconds since the epoch; replaceable so tests control roll and retention.
-    public var clock: @Sendable () -> Int64 = { FileIO.nowMilliseconds() }
+    public var clock: @Sendable () -> Int64 = { wallClockMilliseconds() }
 
     public init() {}
 }

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Read-only access to a log directory: needs no lock and works while a writer appends.

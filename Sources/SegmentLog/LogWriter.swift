@@ -1,3 +1,4 @@
+import BinaryIO
 import FaultInjection
 import Foundation
 import Logging
@@ -74,11 +75,7 @@ public final class LogWriter {
     public static func open(
         directory: String, config: LogConfig = LogConfig(), logger: Logger = Logger(label: "outflow.segmentlog")
     ) throws(SegmentLogError) -> LogWriter {
-        if !FileIO.exists(directory) {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw SegmentLogError(.io, "cannot create the log directory: \(error)", path: directory)
-            }
-        }
+        try FileIO.createDirectory(directory, intermediate: true)
         let path = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
         let lease = try DirectoryLease.acquire(path)
         let idPath = path + "/" + ProducerIdFile.name

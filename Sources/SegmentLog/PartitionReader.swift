@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Reads one partition in offset order at an isolation level, safely while a writer appends:
@@ -54,7 +55,7 @@ public final class PartitionReader {
         var info = stat()
         guard stat(directory.path, &info) == 0 else { return try directory.baseOffsets() }
         let stamp = [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino), Int(info.st_nlink)]
-        let settled = FileIO.nowMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
+        let settled = wallClockMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
         if settled, let listing, listing.stamp == stamp { return listing.bases }
         let bases = try directory.baseOffsets()
         listing = (stamp, bases)
