@@ -26,9 +26,9 @@ public struct CommitResult: Hashable, Sendable {
 /// An append writes through at once, so a transaction of any size uses constant memory.
 ///
 /// Group commit: one log transaction may carry many source transactions. The caller keeps
-/// appending while `GroupCommitPolicy.isDue` says no, and commits once, sharing the fsyncs;
-/// the metadata then holds the position of the last source transaction in the group. For
-/// concurrent callers, `GroupCommitter` does this coalescing itself (async `submit`).
+/// appending until its own policy says to commit (`transactionBytes`, `transactionStartedAt`
+/// tell it how much and since when), and commits once, sharing the fsyncs; the metadata then
+/// holds the position of the last source transaction in the group.
 ///
 /// Not thread-safe: own it from one task or actor. Opening a second writer on the same
 /// directory in this process fences this one (its next call throws `.producerFenced`);
@@ -409,21 +409,4 @@ public final class LogWriter {
         return log
     }
 
-}
-
-/// When a group of source transactions should become one log commit: after `maxBytes` of
-/// appended data or `maxLatencyMilliseconds` since the log transaction began, whichever first.
-public struct GroupCommitPolicy: Sendable, Hashable {
-    public var maxBytes: Int
-    public var maxLatencyMilliseconds: Int64
-
-    public init(maxBytes: Int = 4 << 20, maxLatencyMilliseconds: Int64 = 50) {
-        self.maxBytes = maxBytes
-        self.maxLatencyMilliseconds = maxLatencyMilliseconds
-    }
-
-    public func isDue(_ writer: LogWriter, now: Int64) -> Bool {
-        guard let started = writer.transactionStartedAt else { return false }
-        return writer.transactionBytes >= maxBytes || now - started >= maxLatencyMilliseconds
-    }
 }
