@@ -185,6 +185,7 @@ public final class LogWriter {
             try poisonOnFailure { () throws(SegmentLogError) in
                 for log in partitions.values { try log.sync() }
             }
+            enforceRetentionIfDue()
         }
         CrashPoint.hit("log.sync.after-fsync")
     }
@@ -342,6 +343,7 @@ public final class LogWriter {
                 for tp in tps { try partitions[tp]!.writeMarker(.commit, producer: producer) }
                 CrashPoint.hit("log.commit.after-markers")
                 touched = [:]
+                enforceRetentionIfDue()
                 return CommitResult(transactionId: record.transactionId, ranges: record.ranges)
             }
         }
@@ -373,6 +375,32 @@ public final class LogWriter {
     private func enforceRetentionHeld() throws(SegmentLogError) {
         for log in partitions.values { try log.enforceRetention() }
         try transactionLog.enforceRetention()
+        lastRetentionCheck = config.clock()
+    }
+
+    /// When retention last ran over every partition (by `config.clock`).
+    private var lastRetentionCheck: Int64 = .min
+
+    /// Retention for a writer that stays open for weeks, run after a commit or a sync (the
+    /// points where a caller has finished a unit of work and the writer holds the lease):
+    /// - a partition that sealed a segment since retention last looked is checked at once,
+    ///   since only a roll can push it past `retentionBytes`, and a roll is rare, so checking
+    ///   on it costs nothing in the common commit;
+    /// - every partition is checked at most every `retentionCheckMilliseconds`, since segments
+    ///   age past `retentionMilliseconds` with the clock, not with writes.
+    /// A failure here does not fail the commit or sync, which is already durable: it is
+    /// logged, and retention runs again at the next occasion.
+    private func enforceRetentionIfDue() {
+        let now = config.clock()
+        let due = now - config.retentionCheckMilliseconds >= lastRetentionCheck
+        do throws(SegmentLogError) {
+            for log in [transactionLog] + Array(partitions.values) where due || log.rolledSinceRetention {
+                try log.enforceRetention()
+            }
+            if due { lastRetentionCheck = now }
+        } catch {
+            logger.info("retention failed; it runs again after the next commit", metadata: ["segmentlog.error": "\(error)"])
+        }
     }
 
     /// Releases the directory. An open transaction is left in doubt and aborted by the next
