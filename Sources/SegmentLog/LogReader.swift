@@ -28,6 +28,28 @@ public struct LogReader: Sendable {
         return try PartitionReader(directory: path, topicPartition: tp, isolation: isolation, limits: limits)
     }
 
+    /// The highest source position (`outflow.lsn`) of any record in the log, committed or
+    /// not (what an at-most-once writer resumes after, so that nothing it ever wrote is
+    /// written again); nil when no record has one.
+    public func highestSourceLSN() throws(SegmentLogError) -> UInt64? {
+        var highest: UInt64?
+        for partition in try partitions() {
+            let reader = try open(partition, isolation: .readUncommitted)
+            let start = try reader.logStartOffset()
+            var offset = try reader.endOffset() - 1
+            // Step back over trailing control batches (markers) to the last data record.
+            while offset >= start {
+                try reader.seek(toOffset: offset)
+                if let lsn = try reader.poll(maxRecords: 1_000_000).compactMap(\.record.sourceLSN).max() {
+                    highest = max(highest ?? 0, lsn)
+                    break
+                }
+                offset -= 1
+            }
+        }
+        return highest
+    }
+
     /// The newest commit record, without opening a writer.
     public func lastCommit() throws(SegmentLogError) -> CommitRecord? {
         try TransactionLog.lastCommit(in: directory + "/" + TransactionLog.directoryName, limits: limits)

@@ -153,7 +153,7 @@ public final class PipelineRunner {
             committedPosition = max(fromCommitRecord, try SourcePositionFile.read(directory: writer.directory) ?? .zero)
         case .atMostOnce:
             let highest: LSN?
-            do { highest = try LogTail.highestSourceLSN(directory: writer.directory) } catch {
+            do { highest = try LogReader(directory: writer.directory).highestSourceLSN().map { LSN($0) } } catch {
                 throw PipelineRunError(message: "reading the end of the log at \(writer.directory) failed: \(error)", underlying: error)
             }
             // Skip every transaction whose commit LSN is at or before the highest in the log.

@@ -48,27 +48,3 @@ public enum SourcePositionFile {
         }
     }
 }
-
-/// The highest source position (`outflow.lsn`) of any record in the log, committed or not:
-/// what at-most-once resumes after, so that nothing it ever wrote is written again.
-enum LogTail {
-    static func highestSourceLSN(directory: String) throws(SegmentLogError) -> LSN? {
-        let reader = try LogReader(directory: directory)
-        var highest: UInt64?
-        for partition in try reader.partitions() {
-            let partitionReader = try reader.open(partition, isolation: .readUncommitted)
-            let start = try partitionReader.logStartOffset()
-            var offset = try partitionReader.endOffset() - 1
-            // Step back over trailing control batches (markers) to the last data record.
-            while offset >= start {
-                try partitionReader.seek(toOffset: offset)
-                if let lsn = try partitionReader.poll(maxRecords: 1_000_000).compactMap(\.record.sourceLSN).max() {
-                    highest = max(highest ?? 0, lsn)
-                    break
-                }
-                offset -= 1
-            }
-        }
-        return highest.map { LSN($0) }
-    }
-}
