@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 #if canImport(Glibc)
@@ -19,36 +18,5 @@ enum TailSignals {
         action.sa_flags = 0
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
-    }
-}
-
-/// Wakes a follower when files change in the watched directories (inotify), so new data is
-/// printed promptly without busy polling; a timeout bounds the wait as a fallback.
-final class TailWatcher {
-    private let descriptor: Int32
-    private var watched: Set<String> = []
-
-    init() {
-        descriptor = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-    }
-
-    deinit { if descriptor >= 0 { close(descriptor) } }
-
-    func watch(_ path: String) {
-        guard descriptor >= 0, !watched.contains(path) else { return }
-        let mask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)
-        if inotify_add_watch(descriptor, path, mask) >= 0 { watched.insert(path) }
-    }
-
-    /// Blocks until something changed, a signal arrived, or `timeout` milliseconds passed.
-    func wait(timeout: Int32) {
-        guard descriptor >= 0 else {
-            usleep(UInt32(timeout) * 1000)
-            return
-        }
-        var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        _ = poll(&request, 1, timeout)
-        var drain = [UInt8](repeating: 0, count: 4096)
-        while drain.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
     }
 }
