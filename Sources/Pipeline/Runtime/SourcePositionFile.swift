@@ -1,7 +1,6 @@
 import BinaryIO
 import FaultInjection
 import PGOutput
-import SegmentLog
 
 /// The at-least-once checkpoint: the source position, kept beside the log (not in it) in
 /// `<log dir>/outflow.position`, one line `at_least_once <Commit end LSN>`.
