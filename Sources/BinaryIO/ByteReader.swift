@@ -13,19 +13,17 @@
 /// without inlining the decoder runs at half speed. The target is not a product, so nothing
 /// outside the package sees them.
 public struct ByteReader<Failure: ByteReadFailure> {
-    /// The input; indices are the underlying array's.
+    /// The input; indices are the underlying array's, and offsets count from the first.
     public let bytes: ArraySlice<UInt8>
-    /// The index in `bytes` of the next byte.
+    /// The index in `bytes` of the next byte. The reader is just these two values, so that
+    /// the decoders keep it in registers.
     @usableFromInline var cursor: Int
-    /// The index offsets are counted from.
-    @usableFromInline let origin: Int
 
     /// Reads `bytes`; offsets count from its first byte.
     @inlinable
     public init(_ bytes: ArraySlice<UInt8>) {
         self.bytes = bytes
         self.cursor = bytes.startIndex
-        self.origin = bytes.startIndex
     }
 
     /// Reads `bytes[start..<end]` (clamped to the array); offsets count from the array's
@@ -33,16 +31,16 @@ public struct ByteReader<Failure: ByteReadFailure> {
     @inlinable
     public init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
         let upper = max(0, min(end ?? bytes.count, bytes.count))
-        let lower = max(0, min(start, upper))
-        self.bytes = bytes[lower..<upper]
-        self.cursor = lower
-        self.origin = 0
+        // The slice starts at the array's start, so offsets are positions in the array; the
+        // cursor starts at `start` and only moves forward, so nothing before it is read.
+        self.bytes = bytes[0..<upper]
+        self.cursor = max(0, min(start, upper))
     }
 
     /// The index in `bytes` of the next byte.
     @inlinable public var index: Int { cursor }
     /// Offset of the next byte from the start of the input.
-    @inlinable public var offset: Int { cursor &- origin }
+    @inlinable public var offset: Int { cursor &- bytes.startIndex }
     @inlinable public var remaining: Int { bytes.endIndex &- cursor }
     @inlinable public var isAtEnd: Bool { cursor >= bytes.endIndex }
 
@@ -106,7 +104,7 @@ public struct ByteReader<Failure: ByteReadFailure> {
 
     /// A byte that must be 0 (false) or 1 (true): accepting other values would make
     /// decoding lossy.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readBool(_ field: StaticString) throws(Failure) -> Bool {
         let at = offset
         switch try readByte(field) {
@@ -117,7 +115,7 @@ public struct ByteReader<Failure: ByteReadFailure> {
     }
 
     /// A big-endian Int32 length or count that must not be negative.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readLength(_ field: StaticString) throws(Failure) -> Int {
         let at = offset
         let value = try readInteger(field, as: Int32.self)
@@ -126,7 +124,7 @@ public struct ByteReader<Failure: ByteReadFailure> {
     }
 
     /// A big-endian Int16 count that must not be negative.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readCount16(_ field: StaticString) throws(Failure) -> Int {
         let at = offset
         let value = try readInteger(field, as: Int16.self)
