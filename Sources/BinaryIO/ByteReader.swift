@@ -97,7 +97,9 @@ public struct ByteReader<Failure: ByteReadFailure> {
     @inlinable @inline(__always)
     public mutating func readByte(_ field: StaticString = "byte") throws(Failure) -> UInt8 {
         guard cursor < bytes.endIndex else { throw truncated(1, field) }
-        let byte = bytes[cursor]
+        // Checked just above: read without the slice subscript's second bounds check.
+        let start = cursor &- bytes.startIndex
+        let byte = bytes.withUnsafeBytes { $0[start] }
         cursor &+= 1
         return byte
     }
