@@ -25,8 +25,11 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
 
+        // One copy of each low-level helper the modules below share: the bounds-checked byte
+        // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
+        .target(name: "BinaryIO"),
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
-        .target(name: "PGOutput"),
+        .target(name: "PGOutput", dependencies: ["BinaryIO"]),
         // Pure codecs of the Kafka wire protocol for the consumer-side endpoint: no I/O.
         .target(name: "KafkaProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         // Named crash points for the crash tests (OUTFLOW_CRASH_AT); shared by the modules below.
@@ -34,18 +37,18 @@ let package = Package(
         // libpq connections, slots, publications, the CopyBoth loop, value decoding.
         .target(
             name: "PostgresSource",
-            dependencies: ["CLibPQ", "PGOutput", "FaultInjection", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CLibPQ", "BinaryIO", "PGOutput", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // The Kafka-format transactional log engine.
         .target(
             name: "SegmentLog",
-            dependencies: ["CZstd", "FaultInjection", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CZstd", "BinaryIO", "FaultInjection", .product(name: "Logging", package: "swift-log")]
         ),
         // Pipeline files, stages, the graph runner, delivery guarantees.
         .target(
             name: "Pipeline",
             dependencies: [
-                "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
+                "BinaryIO", "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -65,9 +68,10 @@ let package = Package(
         // replication stream for the decode micro-benchmark (scripts/bench).
         .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
 
+        .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
-        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "CZstd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "BinaryIO", "CZstd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams")]),

@@ -14,6 +14,12 @@
 //         value_bytes, segment_bytes (the partition's .log files)
 //         reopen_s     (opening the log for writing again after a clean close)
 //
+//   outflow-bench log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL]
+//       Writes TRANSACTIONS log transactions (default 200) of RECORDS synthetic JSON records
+//       (default 500) of VALUE_BYTES bytes (default 300) over PARTITIONS partitions (default 4)
+//       of the topic "bench", zstd level LEVEL (default 3), each commit fsynced, then reads
+//       them back read_committed; prints the write and read throughput.
+//
 //   outflow-bench open DIR
 //       Opens the log at DIR for writing and closes it; prints open_s (a restart's cost).
 //
@@ -260,6 +266,17 @@ do {
         let level = argument(3, default: 3)
         guard (1...22).contains(level) else { fail("log-micro: LEVEL is a zstd level, 1 to 22") }
         try logMicro(directory: arguments[1], count: argument(2, default: 400_000), level: Int32(level), batch: argument(4, default: 2000))
+    case "log-bench" where (2...7).contains(arguments.count):
+        func argument(_ index: Int, default value: Int) -> Int {
+            guard arguments.count > index else { return value }
+            guard let number = Int(arguments[index]), number > 0 else { fail("log-bench: argument \(index) is a positive number") }
+            return number
+        }
+        let level = argument(6, default: 3)
+        guard (1...22).contains(level) else { fail("log-bench: LEVEL is a zstd level, 1 to 22") }
+        try logThroughput(
+            directory: arguments[1], transactions: argument(2, default: 200), records: argument(3, default: 500),
+            valueBytes: argument(4, default: 300), partitions: Int32(clamping: argument(5, default: 4)), level: Int32(level))
     case "open" where arguments.count == 2:
         print("open_s \(String(format: "%.3f", try timeToOpen(arguments[1])))")
     case "latency" where arguments.count == 4:
@@ -274,7 +291,7 @@ do {
         print("frame_bytes \(summary.frameBytes)")
         print("proto_version \(summary.protocolVersion)")
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
     }
 } catch {
     fail("\(error)")

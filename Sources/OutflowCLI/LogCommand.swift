@@ -6,7 +6,7 @@ struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
         abstract: "Inspects and verifies a log directory.",
-        subcommands: [LogVerifyCommand.self, LogInspectCommand.self, LogBenchCommand.self]
+        subcommands: [LogVerifyCommand.self, LogInspectCommand.self]
     )
 }
 

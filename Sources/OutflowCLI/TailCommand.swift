@@ -3,10 +3,6 @@ import Foundation
 import SegmentLog
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 extension IsolationLevel: ExpressibleByArgument {}
 extension TailFormat: ExpressibleByArgument {}
 
@@ -77,9 +73,8 @@ struct TailCommand: AsyncParsableCommand {
     func run() async throws {
         TailSignals.install()
         var output = StandardOutput()
-        var session: TailSession
         do {
-            session = try TailSession(command: self)
+            let session = try TailSession(command: self)
             try session.run(output: &output)
         } catch is BrokenPipe {
             return
@@ -92,110 +87,48 @@ struct TailCommand: AsyncParsableCommand {
     }
 }
 
-/// The state of one `outflow tail` run: a reader per selected partition.
+/// One `outflow tail` run: a `LogConsumer` configured from the command line, and the loop
+/// that prints what it polls.
 struct TailSession {
     let command: TailCommand
-    let log: LogReader
-    let groups: ConsumerGroups
-    var readers: [TopicPartition: PartitionReader] = [:]
-    let watcher = TailWatcher()
-    /// After the first look, partitions that appear are new: everything in them is printed.
-    var startedFollowing = false
+    let consumer: LogConsumer
 
     init(command: TailCommand) throws {
         self.command = command
-        log = try LogReader(directory: command.directory)
-        groups = ConsumerGroups(logDirectory: command.directory)
+        consumer = try LogConsumer(
+            directory: command.directory, subscription: TopicSubscription(patterns: command.topics, partition: command.partition),
+            isolation: command.isolation, group: command.group, start: command.startingPoint)
     }
 
-    func selected(_ tp: TopicPartition) -> Bool {
-        if let partition = command.partition, tp.partition != partition { return false }
-        // Internal topics (__changelog) only when a pattern names them explicitly, as Kafka's
-        // consumers exclude internal topics from wildcard subscriptions.
-        if tp.topic.hasPrefix("__") { return command.topics.contains { $0.hasPrefix("__") && fnmatch($0, tp.topic, 0) == 0 } }
-        return command.topics.isEmpty || command.topics.contains { fnmatch($0, tp.topic, 0) == 0 }
-    }
-
-    /// Opens readers for partitions that appeared since the last look, positioned at the start.
-    mutating func discover() throws -> [TopicPartition] {
-        watcher.watch(command.directory)
-        var added: [TopicPartition] = []
-        let committed = try command.group.map { try groups.committedOffsets(group: $0) } ?? [:]
-        for tp in try log.partitions() where readers[tp] == nil && selected(tp) {
-            let reader = try log.open(tp, isolation: command.isolation)
-            watcher.watch(command.directory + "/" + tp.directoryName)
-            if command.fromBeginning {
-                try reader.seekToBeginning()
-            } else if let offset = command.fromOffset {
-                try reader.seek(toOffset: offset)
-            } else if let time = command.fromTime.flatMap(TailCommand.parseTime) {
-                try reader.seek(toTimestamp: time)
-            } else if let lsn = command.fromLsn.flatMap(SourcePosition.parse) {
-                try reader.seek(toLSN: lsn)
-            } else if let offset = committed[tp] {
-                try reader.seek(toOffset: offset)
-            } else if startedFollowing {
-                // A partition created while following: everything in it is new.
-                try reader.seekToBeginning()
-            } else {
-                try seekToLast(command.count, reader)
-            }
-            readers[tp] = reader
-            added.append(tp)
-        }
-        startedFollowing = true
-        return added
-    }
-
-    /// Positions so that about the last `count` visible records remain: markers and aborted
-    /// records take offsets too, so the window doubles until it holds enough.
-    func seekToLast(_ count: Int, _ reader: PartitionReader) throws {
-        try reader.seekToEnd()
-        let end = reader.position
-        let start = try reader.logStartOffset()
-        guard count > 0 else { return }
-        var window = Int64(count)
-        while true {
-            let from = max(start, end - window)
-            try reader.seek(toOffset: from)
-            var offsets: [Int64] = []
-            while reader.position < end, case let batch = try reader.poll(), !batch.isEmpty {
-                offsets += batch.map(\.offset).filter { $0 < end }
-            }
-            if offsets.count >= count || from == start {
-                try reader.seek(toOffset: offsets.count > count ? offsets[offsets.count - count] : from)
-                return
-            }
-            window *= 2
-        }
-    }
-
-    mutating func run(output: inout StandardOutput) throws {
-        _ = try discover()
+    func run(output: inout StandardOutput) throws {
         while true {
             var printed = 0
-            for tp in readers.keys.sorted() {
-                let reader = readers[tp]!
-                while !tailInterrupted.load(ordering: .relaxed) {
-                    let records = try reader.poll()
-                    if records.isEmpty { break }
-                    for record in records { try output.write(TailFormatter.format(record, tp, as: command.format)) }
-                    printed += records.count
-                }
+            while !tailInterrupted.load(ordering: .relaxed) {
+                let records = try consumer.poll()
+                if records.isEmpty { break }
+                for consumed in records { try output.write(TailFormatter.format(consumed.record, consumed.topicPartition, as: command.format)) }
+                printed += records.count
             }
             try output.flush()
-            try commitGroup()
+            if command.group != nil { try consumer.commitOffsets() }
             if !command.follow || tailInterrupted.load(ordering: .relaxed) { return }
             if printed == 0 {
-                watcher.wait(timeout: 1000)
+                consumer.waitForData(timeout: .seconds(1))
                 if tailInterrupted.load(ordering: .relaxed) { return }
-                _ = try discover()
+                try consumer.refreshPartitions()
             }
         }
     }
+}
 
-    func commitGroup() throws {
-        guard let group = command.group else { return }
-        try groups.commit(group: group, offsets: readers.mapValues(\.position))
+extension TailCommand {
+    /// An explicit --from-* wins over the group's committed offsets, for every partition; the
+    /// default (the last -n records) applies only where the group has none.
+    var startingPoint: StartingPoint {
+        if fromBeginning { return StartingPoint(.beginning, preferCommittedOffsets: false) }
+        if let fromOffset { return StartingPoint(.offset(fromOffset), preferCommittedOffsets: false) }
+        if let time = fromTime.flatMap(Self.parseTime) { return StartingPoint(.timestamp(time), preferCommittedOffsets: false) }
+        if let lsn = fromLsn.flatMap(SourcePosition.parse) { return StartingPoint(.sourceLSN(lsn), preferCommittedOffsets: false) }
+        return StartingPoint(.lastRecords(count))
     }
 }

@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// One pgoutput message: the payload of one XLogData frame, protocol versions 1 to 4.
 ///
 /// Decode with `PGOutputDecoder` (which tracks Stream Start/Stop for you) or with the stateless
@@ -132,7 +134,16 @@ public enum PGOutputMessage: Sendable, Hashable {
         guard let tag = Tag(rawValue: first) else {
             return .unknown(tag: first, body: bytes.dropFirst())
         }
-        var reader = ByteReader(bytes, messageName: tag.name)
+        do {
+            return try decode(tag, from: bytes, context: context)
+        } catch {
+            throw PGOutputError(error, messageName: tag.name.description)
+        }
+    }
+
+    /// The message with `tag` in `bytes` (tag byte included).
+    private static func decode(_ tag: Tag, from bytes: ArraySlice<UInt8>, context: DecodingContext) throws(ByteReadError) -> PGOutputMessage {
+        var reader = MessageReader(bytes)
         _ = try reader.readByte("tag")
         let xid: UInt32? = context.inStreamBlock && tag.carriesStreamXID ? try reader.readInteger("xid") : nil
         let message: PGOutputMessage

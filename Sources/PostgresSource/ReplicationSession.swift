@@ -1,3 +1,4 @@
+import BinaryIO
 import FaultInjection
 import Logging
 import PGOutput
@@ -268,26 +269,6 @@ public final class ReplicationSession {
             }
         }
     }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    /// Whole milliseconds, rounded up: a wait of under a millisecond handed to `poll` must not
-    /// become a busy loop of zero waits.
-    public var millisecondsRoundedUp: Int64 { (self + .nanoseconds(999_999)).milliseconds }
-}
-
-/// Blocks the calling thread (the pipeline's own thread, which reads the source) for
-/// `duration`: reconnection backoff, group commit spacing.
-public func sleep(for duration: Duration) {
-    let (seconds, attoseconds) = duration.components
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
 }
 
 extension PostgresTimestamp {

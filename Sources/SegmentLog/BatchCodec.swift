@@ -1,3 +1,4 @@
+import BinaryIO
 /// Bounds applied while decoding bytes that came from disk.
 public struct DecodeLimits: Sendable, Hashable {
     /// Largest batch (header included) a reader accepts; a larger length prefix is damage.
@@ -185,7 +186,7 @@ public enum BatchCodec {
         }
         var records: [StoredRecord] = []
         for _ in 0..<header.recordsCount {
-            records.append(try decodeRecord(&reader, in: payload, header: header))
+            records.append(try decodeRecord(&reader, header: header))
         }
         guard reader.isAtEnd else {
             throw SegmentLogError(.malformedBatch, "\(reader.remaining) bytes left over after \(header.recordsCount) records")
@@ -206,17 +207,17 @@ public enum BatchCodec {
         switch header.compression {
         case .none?:
             var reader = ByteReader(batch.bytes, from: BatchHeader.size)
-            return try decodeRecord(&reader, in: batch.bytes, header: header)
+            return try decodeRecord(&reader, header: header)
         case .zstd?:
             let prefix = try Zstd.decompress(
                 batch.bytes, from: BatchHeader.size, to: batch.bytes.count, limit: limits.maxUncompressedBytes, prefix: firstRecordPrefix)
             var reader = ByteReader(prefix)
-            if prefix.count < firstRecordPrefix { return try decodeRecord(&reader, in: prefix, header: header) }
+            if prefix.count < firstRecordPrefix { return try decodeRecord(&reader, header: header) }
             // Cut off: the record must fit in what was inflated, or the whole section is needed.
             let length = Int(try reader.readVarint())
             if length >= 0 && length <= reader.remaining {
                 reader = ByteReader(prefix)
-                return try decodeRecord(&reader, in: prefix, header: header)
+                return try decodeRecord(&reader, header: header)
             }
             return try decodeRecords(batch, limits: limits).first
         default:
@@ -226,29 +227,32 @@ public enum BatchCodec {
 
     /// The record at `reader` (its length, then its body) in a records section of a batch
     /// with `header`.
-    private static func decodeRecord(_ reader: inout ByteReader, in payload: [UInt8], header: BatchHeader) throws(SegmentLogError) -> StoredRecord {
+    private static func decodeRecord(_ reader: inout ByteReader, header: BatchHeader) throws(SegmentLogError) -> StoredRecord {
         let length = Int(try reader.readVarint())
         guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative record length \(length)") }
         try reader.require(length, "record")
-        var body = ByteReader(payload, from: reader.index, to: reader.index + length)
-        try reader.skip(length)
-        _ = try body.readUInt8()
-        let timestampDelta = try body.readVarlong()
-        let offsetDelta = try body.readVarint()
+        // The record is read in place, up to `end`, rather than by a reader of its own: a
+        // second reader per record cost a retain and release of the batch's bytes each.
+        let end = reader.index + length
+        _ = try reader.readByte("record attributes")
+        let timestampDelta = try reader.readVarlong()
+        let offsetDelta = try reader.readVarint()
         guard offsetDelta >= 0, offsetDelta <= header.lastOffsetDelta else {
             throw SegmentLogError(.malformedBatch, "record offset delta \(offsetDelta) outside 0...\(header.lastOffsetDelta)")
         }
         let logAppendTime = header.attributes & 0x08 != 0
         let timestamp = logAppendTime ? header.maxTimestamp : header.baseTimestamp &+ timestampDelta
-        return StoredRecord(offset: header.baseOffset + Int64(offsetDelta), record: try decodeBody(&body, timestamp: timestamp))
+        return StoredRecord(offset: header.baseOffset + Int64(offsetDelta), record: try decodeBody(&reader, end: end, timestamp: timestamp))
     }
 
-    /// A record's key, value and headers: the rest of `body`, which must end with them.
-    static func decodeBody(_ body: inout ByteReader, timestamp: Int64) throws(SegmentLogError) -> Record {
+    /// A record's key, value and headers: the rest of `body` up to the index `end` (its end
+    /// when nil), which must end with them. A field that runs past `end` is caught there.
+    static func decodeBody(_ body: inout ByteReader, end: Int? = nil, timestamp: Int64) throws(SegmentLogError) -> Record {
+        let end = end ?? body.bytes.endIndex
         let key = try readField(&body)
         let value = try readField(&body)
         let headerCount = Int(try body.readVarint())
-        guard headerCount >= 0, headerCount <= body.remaining / 2 else {
+        guard headerCount >= 0, headerCount <= (end - body.index) / 2 else {
             throw SegmentLogError(.malformedBatch, "header count \(headerCount) does not fit the record")
         }
         var headers: [RecordHeader] = []
@@ -258,7 +262,11 @@ public enum BatchCodec {
             }
             headers.append(RecordHeader(key: String(decoding: keyBytes, as: UTF8.self), value: try readField(&body)))
         }
-        guard body.isAtEnd else { throw SegmentLogError(.malformedBatch, "\(body.remaining) bytes left over in a record") }
+        guard body.index == end else {
+            throw SegmentLogError(
+                .malformedBatch,
+                body.index < end ? "\(end - body.index) bytes left over in a record" : "a record's fields run \(body.index - end) bytes past its end")
+        }
         return Record(key: key, value: value, headers: headers, timestamp: timestamp)
     }
 
@@ -266,7 +274,7 @@ public enum BatchCodec {
         let length = Int(try reader.readVarint())
         if length == -1 { return nil }
         guard length >= 0 else { throw SegmentLogError(.malformedBatch, "negative field length \(length)") }
-        return try reader.readBytes(length)
+        return Array(try reader.readBytes(count: length, "record field"))
     }
 }
 
@@ -309,13 +317,13 @@ public struct RecordBatch: Sendable {
             throw SegmentLogError(.malformedBatch, "control batch at offset \(header.baseOffset) without a control key")
         }
         var keyReader = ByteReader(key)
-        _ = try keyReader.readInteger(Int16.self)
-        let type = try keyReader.readInteger(Int16.self)
+        _ = try keyReader.readInteger(as: Int16.self)
+        let type = try keyReader.readInteger(as: Int16.self)
         var epoch: Int32 = -1
         if let value = record.value, value.count >= 6 {
             var valueReader = ByteReader(value)
-            _ = try valueReader.readInteger(Int16.self)
-            epoch = try valueReader.readInteger(Int32.self)
+            _ = try valueReader.readInteger(as: Int16.self)
+            epoch = try valueReader.readInteger(as: Int32.self)
         }
         return ControlMarker(rawType: type, coordinatorEpoch: epoch)
     }

@@ -1,3 +1,4 @@
+import BinaryIO
 /// Compression codec in bits 0-2 of a batch's attributes.
 public enum CompressionCodec: Int16, Sendable, CustomStringConvertible {
     case none = 0, gzip = 1, snappy = 2, lz4 = 3, zstd = 4
@@ -70,7 +71,7 @@ public struct BatchHeader: Hashable, Sendable {
     static func peekLength(_ bytes: [UInt8], at start: Int) throws(SegmentLogError) -> (length: Int32, magic: Int8) {
         var reader = ByteReader(bytes, from: start + 8)
         let length: Int32 = try reader.readInteger()
-        try reader.skip(4)
+        try reader.skip(4, "batch header")
         let magic: Int8 = try reader.readInteger()
         return (length, magic)
     }

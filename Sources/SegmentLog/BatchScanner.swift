@@ -1,3 +1,4 @@
+import BinaryIO
 /// A batch found in a segment file at `position`, CRC checked.
 struct ScannedBatch {
     var position: Int64

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Committed offsets of consumer groups, one file per group under `<log dir>/__consumer_offsets/`:

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Synchronization
 
@@ -36,7 +37,7 @@ final class DirectoryLease: Sendable {
                 if code == EWOULDBLOCK {
                     return .failure(SegmentLogError(.logLocked, "another process has a writer open on this log", path: lockPath))
                 }
-                return .failure(FileIO.error("flock", lockPath, code))
+                return .failure(SegmentLogError(FileError.systemCall("flock", lockPath, code)))
             }
             let lease = DirectoryLease(path: path, lockDescriptor: fd)
             leases[path] = lease

@@ -1,3 +1,4 @@
+import BinaryIO
 /// A record whose key, value and headers are already in the record format: what a caller
 /// that makes many records builds once, instead of a `Record` the batch encoder would walk
 /// field by field. The batch adds the rest of the framing (length, attributes, timestamp and

@@ -1,3 +1,4 @@
+import BinaryIO
 /// `.lsnindex` (Outflow's own, beside Kafka's indexes): sparse (lsn uint64, relative offset
 /// int32) pairs. The LSN is the `outflow.lsn` header of the first record of the batch starting
 /// at that offset. Entries are written at the first data batch of a segment and then at

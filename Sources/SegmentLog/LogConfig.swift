@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// Settings of a log directory's partitions. Defaults follow Kafka's where Kafka has one.
 public struct LogConfig: Sendable {
     /// Roll to a new segment before one grows past this size (Kafka `segment.bytes`).
@@ -15,13 +17,16 @@ public struct LogConfig: Sendable {
     public var retentionMilliseconds: Int64? = 7 * 24 * 3_600_000
     /// Delete the oldest segments while a partition is larger than this; nil means no bound.
     public var retentionBytes: Int64?
+    /// How often a writer that stays open applies the retention time, at most (Kafka
+    /// `log.retention.check.interval.ms`, 5 minutes); see `LogWriter.enforceRetentionIfDue`.
+    public var retentionCheckMilliseconds: Int64 = 300_000
     public var compression: CompressionCodec = .zstd
     public var zstdLevel: Int32 = 3
     /// The writer cuts an append into batches of about this many uncompressed bytes.
     public var maxBatchBytes: Int = 1 << 20
     public var limits: DecodeLimits = .default
     /// Milliseconds since the epoch; replaceable so tests control roll and retention.
-    public var clock: @Sendable () -> Int64 = { FileIO.nowMilliseconds() }
+    public var clock: @Sendable () -> Int64 = { wallClockMilliseconds() }
 
     public init() {}
 }

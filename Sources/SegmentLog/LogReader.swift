@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Read-only access to a log directory: needs no lock and works while a writer appends.
@@ -25,6 +26,28 @@ public struct LogReader: Sendable {
         let path = directory + "/" + tp.directoryName
         guard FileIO.exists(path) else { throw SegmentLogError(.invalidArgument, "no partition \(tp) in this log", path: path) }
         return try PartitionReader(directory: path, topicPartition: tp, isolation: isolation, limits: limits)
+    }
+
+    /// The highest source position (`outflow.lsn`) of any record in the log, committed or
+    /// not (what an at-most-once writer resumes after, so that nothing it ever wrote is
+    /// written again); nil when no record has one.
+    public func highestSourceLSN() throws(SegmentLogError) -> UInt64? {
+        var highest: UInt64?
+        for partition in try partitions() {
+            let reader = try open(partition, isolation: .readUncommitted)
+            let start = try reader.logStartOffset()
+            var offset = try reader.endOffset() - 1
+            // Step back over trailing control batches (markers) to the last data record.
+            while offset >= start {
+                try reader.seek(toOffset: offset)
+                if let lsn = try reader.poll(maxRecords: 1_000_000).compactMap(\.record.sourceLSN).max() {
+                    highest = max(highest ?? 0, lsn)
+                    break
+                }
+                offset -= 1
+            }
+        }
+        return highest
     }
 
     /// The newest commit record, without opening a writer.

@@ -1,3 +1,4 @@
+import BinaryIO
 /// The findings of `LogVerifier`.
 public struct VerificationReport: Sendable {
     public enum Severity: String, Sendable { case error, warning }

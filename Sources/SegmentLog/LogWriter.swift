@@ -1,3 +1,4 @@
+import BinaryIO
 import FaultInjection
 import Foundation
 import Logging
@@ -25,9 +26,9 @@ public struct CommitResult: Hashable, Sendable {
 /// An append writes through at once, so a transaction of any size uses constant memory.
 ///
 /// Group commit: one log transaction may carry many source transactions. The caller keeps
-/// appending while `GroupCommitPolicy.isDue` says no, and commits once, sharing the fsyncs;
-/// the metadata then holds the position of the last source transaction in the group. For
-/// concurrent callers, `GroupCommitter` does this coalescing itself (async `submit`).
+/// appending until its own policy says to commit (`transactionBytes`, `transactionStartedAt`
+/// tell it how much and since when), and commits once, sharing the fsyncs; the metadata then
+/// holds the position of the last source transaction in the group.
 ///
 /// Not thread-safe: own it from one task or actor. Opening a second writer on the same
 /// directory in this process fences this one (its next call throws `.producerFenced`);
@@ -74,11 +75,7 @@ public final class LogWriter {
     public static func open(
         directory: String, config: LogConfig = LogConfig(), logger: Logger = Logger(label: "outflow.segmentlog")
     ) throws(SegmentLogError) -> LogWriter {
-        if !FileIO.exists(directory) {
-            do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-                throw SegmentLogError(.io, "cannot create the log directory: \(error)", path: directory)
-            }
-        }
+        try FileIO.createDirectory(directory, intermediate: true)
         let path = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
         let lease = try DirectoryLease.acquire(path)
         let idPath = path + "/" + ProducerIdFile.name
@@ -188,6 +185,7 @@ public final class LogWriter {
             try poisonOnFailure { () throws(SegmentLogError) in
                 for log in partitions.values { try log.sync() }
             }
+            enforceRetentionIfDue()
         }
         CrashPoint.hit("log.sync.after-fsync")
     }
@@ -345,6 +343,7 @@ public final class LogWriter {
                 for tp in tps { try partitions[tp]!.writeMarker(.commit, producer: producer) }
                 CrashPoint.hit("log.commit.after-markers")
                 touched = [:]
+                enforceRetentionIfDue()
                 return CommitResult(transactionId: record.transactionId, ranges: record.ranges)
             }
         }
@@ -376,6 +375,32 @@ public final class LogWriter {
     private func enforceRetentionHeld() throws(SegmentLogError) {
         for log in partitions.values { try log.enforceRetention() }
         try transactionLog.enforceRetention()
+        lastRetentionCheck = config.clock()
+    }
+
+    /// When retention last ran over every partition (by `config.clock`).
+    private var lastRetentionCheck: Int64 = .min
+
+    /// Retention for a writer that stays open for weeks, run after a commit or a sync (the
+    /// points where a caller has finished a unit of work and the writer holds the lease):
+    /// - a partition that sealed a segment since retention last looked is checked at once,
+    ///   since only a roll can push it past `retentionBytes`, and a roll is rare, so checking
+    ///   on it costs nothing in the common commit;
+    /// - every partition is checked at most every `retentionCheckMilliseconds`, since segments
+    ///   age past `retentionMilliseconds` with the clock, not with writes.
+    /// A failure here does not fail the commit or sync, which is already durable: it is
+    /// logged, and retention runs again at the next occasion.
+    private func enforceRetentionIfDue() {
+        let now = config.clock()
+        let due = now - config.retentionCheckMilliseconds >= lastRetentionCheck
+        do throws(SegmentLogError) {
+            for log in [transactionLog] + Array(partitions.values) where due || log.rolledSinceRetention {
+                try log.enforceRetention()
+            }
+            if due { lastRetentionCheck = now }
+        } catch {
+            logger.info("retention failed; it runs again after the next commit", metadata: ["segmentlog.error": "\(error)"])
+        }
     }
 
     /// Releases the directory. An open transaction is left in doubt and aborted by the next
@@ -412,21 +437,4 @@ public final class LogWriter {
         return log
     }
 
-}
-
-/// When a group of source transactions should become one log commit: after `maxBytes` of
-/// appended data or `maxLatencyMilliseconds` since the log transaction began, whichever first.
-public struct GroupCommitPolicy: Sendable, Hashable {
-    public var maxBytes: Int
-    public var maxLatencyMilliseconds: Int64
-
-    public init(maxBytes: Int = 4 << 20, maxLatencyMilliseconds: Int64 = 50) {
-        self.maxBytes = maxBytes
-        self.maxLatencyMilliseconds = maxLatencyMilliseconds
-    }
-
-    public func isDue(_ writer: LogWriter, now: Int64) -> Bool {
-        guard let started = writer.transactionStartedAt else { return false }
-        return writer.transactionBytes >= maxBytes || now - started >= maxLatencyMilliseconds
-    }
 }

@@ -1,3 +1,4 @@
+import BinaryIO
 /// `.index`: sparse (relative offset int32, file position int32) pairs, one about every
 /// `indexIntervalBytes` of log. The offset is the last offset of the batch that starts at the
 /// position, as Kafka writes it; a lookup takes the greatest entry at or below the target and

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Logging
 import Synchronization
@@ -387,7 +388,12 @@ final class PartitionLog {
         sealedSegments.append(active.baseOffset)
         active = next
         isDirty = false
+        rolledSinceRetention = true
     }
+
+    /// A segment was sealed since retention last looked: size-based retention may now have
+    /// something to delete.
+    private(set) var rolledSinceRetention = false
 
     // MARK: Retention
 
@@ -395,6 +401,7 @@ final class PartitionLog {
     /// oldest first. The active segment is never deleted. Returns the deleted base offsets.
     @discardableResult
     func enforceRetention() throws(SegmentLogError) -> [Int64] {
+        rolledSinceRetention = false
         var sizes: [Int64: Int64] = [:]
         for base in sealedSegments {
             let log = SegmentFiles(directory: path, baseOffset: base).log

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// Reads one partition in offset order at an isolation level, safely while a writer appends:
@@ -54,7 +55,7 @@ public final class PartitionReader {
         var info = stat()
         guard stat(directory.path, &info) == 0 else { return try directory.baseOffsets() }
         let stamp = [Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino), Int(info.st_nlink)]
-        let settled = FileIO.nowMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
+        let settled = wallClockMilliseconds() / 1000 - Int64(info.st_mtim.tv_sec) > 2
         if settled, let listing, listing.stamp == stamp { return listing.bases }
         let bases = try directory.baseOffsets()
         listing = (stamp, bases)
@@ -73,6 +74,13 @@ public final class PartitionReader {
     public func lastStableOffset() throws(SegmentLogError) -> Int64 {
         let tail = try refreshTail()
         return tail.open.values.min() ?? tail.endOffset
+    }
+
+    /// The partition's bounds, read together.
+    public func offsets() throws(SegmentLogError) -> PartitionOffsets {
+        let tail = try refreshTail()
+        return PartitionOffsets(
+            logStartOffset: try logStartOffset(), endOffset: tail.endOffset, lastStableOffset: tail.open.values.min() ?? tail.endOffset)
     }
 
     /// The highest offset `poll` may deliver up to (exclusive) at this reader's isolation.
@@ -149,6 +157,30 @@ public final class PartitionReader {
             base: base, file: file, scanner: BatchScanner(file: file, from: bytePosition, fileSize: try file.size(), limits: limits),
             minimumOffset: base, fromSegmentStart: bytePosition == 0)
         position = target
+    }
+
+    /// Positions so that about the last `count` records visible at this isolation remain:
+    /// markers and aborted records take offsets too, so the window doubles until it holds
+    /// enough (or reaches the log start).
+    public func seek(toLastRecords count: Int) throws(SegmentLogError) {
+        try seekToEnd()
+        let end = position
+        let start = try logStartOffset()
+        guard count > 0 else { return }
+        var window = Int64(count)
+        while true {
+            let from = max(start, end - window)
+            try seek(toOffset: from)
+            var offsets: [Int64] = []
+            while position < end, case let batch = try poll(), !batch.isEmpty {
+                offsets += batch.map(\.offset).filter { $0 < end }
+            }
+            if offsets.count >= count || from == start {
+                try seek(toOffset: offsets.count > count ? offsets[offsets.count - count] : from)
+                return
+            }
+            window *= 2
+        }
     }
 
     /// Positions at the first record whose timestamp is >= `timestamp` (the end if none).
@@ -233,6 +265,32 @@ public final class PartitionReader {
         return delivered
     }
 
+    /// Whole batches from `offset` on, exactly as stored (control batches included, CRCs
+    /// checked), below this reader's bound — the last stable offset in read_committed, the end
+    /// offset otherwise: the first batch whatever its size, then as many as fit in `maxBytes`.
+    /// With the partition's bounds and, in read_committed, the aborted transactions the batches
+    /// overlap, this is what a Kafka Fetch response carries for a partition; a consumer drops
+    /// the aborted batches itself. Leaves `position` after the last batch returned.
+    public func fetch(from offset: Int64, maxBytes: Int) throws(SegmentLogError) -> PartitionFetch {
+        let offsets = try offsets()
+        let bound = isolation == .readCommitted ? offsets.lastStableOffset : offsets.endOffset
+        try seek(toOffset: offset)
+        let from = position
+        var batches: [RecordBatch] = []
+        var bytes = 0
+        while position < bound, let (batch, _) = try nextBatch(upTo: bound) {
+            if !batches.isEmpty && bytes + batch.bytes.count > maxBytes {
+                // Not taken: the next fetch starts with it.
+                try seek(toOffset: batch.header.baseOffset)
+                break
+            }
+            batches.append(batch)
+            bytes += batch.bytes.count
+        }
+        let aborted = isolation == .readCommitted && !batches.isEmpty ? try abortedTransactions(from: from, below: position) : []
+        return PartitionFetch(batches: batches, offsets: offsets, abortedTransactions: aborted)
+    }
+
     /// The next whole batch below `bound`, advancing `position` past it; nil at the bound or
     /// when the rest is not completely written yet.
     private func nextBatch(upTo bound: Int64) throws(SegmentLogError) -> (batch: RecordBatch, deliverFrom: Int64)? {
@@ -315,7 +373,7 @@ public final class PartitionReader {
 
     /// Aborted transactions that may cover offsets in [from, below), from the `.txnindex` of
     /// the segment holding `from` onwards, ordered by first offset.
-    private func abortedTransactions(from: Int64, below bound: Int64) throws(SegmentLogError) -> [AbortedTransaction] {
+    public func abortedTransactions(from: Int64, below bound: Int64) throws(SegmentLogError) -> [AbortedTransaction] {
         let bases = try baseOffsets()
         let startBase = bases.last { $0 <= from } ?? bases.first ?? 0
         var result: [AbortedTransaction] = []
@@ -332,4 +390,27 @@ public final class PartitionReader {
         }
         return result.sorted { $0.firstOffset < $1.firstOffset }
     }
+}
+
+/// A partition's bounds: where its records start, end, and end for read_committed.
+public struct PartitionOffsets: Sendable, Hashable {
+    /// The first offset still stored (retention deletes older segments).
+    public var logStartOffset: Int64
+    /// The offset after the last complete batch (Kafka's high watermark: everything in the
+    /// log is durable when it is read).
+    public var endOffset: Int64
+    /// The first offset of the oldest open transaction, or `endOffset` when none is open.
+    public var lastStableOffset: Int64
+}
+
+/// What `PartitionReader.fetch` read: stored batches and what a consumer needs to use them.
+public struct PartitionFetch: Sendable {
+    public var batches: [RecordBatch]
+    public var offsets: PartitionOffsets
+    /// In read_committed, the aborted transactions overlapping the batches (by producer and
+    /// first offset), for the consumer to drop their batches; empty in read_uncommitted.
+    public var abortedTransactions: [AbortedTransaction]
+
+    /// The offset after the last batch (where the next fetch continues), or nil when empty.
+    public var nextOffset: Int64? { batches.last?.header.nextOffset }
 }

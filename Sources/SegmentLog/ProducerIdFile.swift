@@ -1,3 +1,4 @@
+import BinaryIO
 /// `producer.state` in the log directory: the writer's producer id and current epoch.
 /// Own format: "OFPS", version int16 = 1, producer id int64, epoch int16, CRC-32C of the rest.
 enum ProducerIdFile {
@@ -15,10 +16,10 @@ enum ProducerIdFile {
 
     static func decode(_ bytes: [UInt8], path: String) throws(SegmentLogError) -> ProducerIdentity {
         guard bytes.count == 20, Array(bytes[0..<4]) == magic,
-            CRC32C.checksum(bytes, from: 0, to: 16) == (try ByteReader(bytes, from: 16).readIntegerValue(UInt32.self))
+            CRC32C.checksum(bytes, from: 0, to: 16) == (try ByteReader(bytes, from: 16).peekInteger("checksum", as: UInt32.self))
         else { throw SegmentLogError(.corruptStateFile, "producer state file is damaged", path: path) }
         var reader = ByteReader(bytes, from: 4)
-        guard try reader.readInteger(Int16.self) == 1 else {
+        guard try reader.readInteger(as: Int16.self) == 1 else {
             throw SegmentLogError(.corruptStateFile, "unknown producer state version", path: path)
         }
         return ProducerIdentity(producerId: try reader.readInteger(), epoch: try reader.readInteger())

@@ -1,3 +1,4 @@
+import BinaryIO
 /// The last batches a producer appended to one partition, to recognise a retried append.
 struct BatchMetadata: Hashable, Sendable {
     var firstSequence: Int32
@@ -56,14 +57,14 @@ enum ProducerSnapshot {
 
     static func decode(_ bytes: [UInt8]) throws(SegmentLogError) -> (producers: [Int64: ProducerEntry], createdAt: Int64) {
         guard bytes.count >= 18, CRC32C.checksum(bytes, from: 0, to: bytes.count - 4)
-            == (try ByteReader(bytes, from: bytes.count - 4).readIntegerValue(UInt32.self))
+            == (try ByteReader(bytes, from: bytes.count - 4).peekInteger("checksum", as: UInt32.self))
         else { throw SegmentLogError(.corruptStateFile, "producer snapshot fails its checksum") }
         var reader = ByteReader(bytes, from: 0, to: bytes.count - 4)
-        guard try reader.readInteger(Int16.self) == version else {
+        guard try reader.readInteger(as: Int16.self) == version else {
             throw SegmentLogError(.corruptStateFile, "unknown producer snapshot version")
         }
         let createdAt: Int64 = try reader.readInteger()
-        let count = Int(try reader.readInteger(Int32.self))
+        let count = Int(try reader.readInteger(as: Int32.self))
         guard count >= 0, count * 18 == reader.remaining else {
             throw SegmentLogError(.corruptStateFile, "producer snapshot count \(count) does not match its size")
         }
@@ -75,13 +76,5 @@ enum ProducerSnapshot {
             producers[id] = ProducerEntry(epoch: epoch, openTransactionFirstOffset: first >= 0 ? first : nil)
         }
         return (producers, createdAt)
-    }
-}
-
-extension ByteReader {
-    /// `readInteger` for a reader used once, in an expression.
-    func readIntegerValue<T: FixedWidthInteger>(_ type: T.Type) throws(SegmentLogError) -> T {
-        var copy = self
-        return try copy.readInteger(type)
     }
 }

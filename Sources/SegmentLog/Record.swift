@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// A record header: a UTF-8 key and optional bytes, as Kafka stores them.
 public struct RecordHeader: Hashable, Sendable {
     public var key: String
@@ -51,33 +53,11 @@ public enum SourcePosition {
     public static let headerKey = "outflow.lsn"
 
     /// Parses `X/Y` (1 to 8 hex digits each side) into the 64-bit LSN.
-    public static func parse(_ bytes: [UInt8]) -> UInt64? {
-        guard let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        guard let high = hex(bytes[..<slash]), let low = hex(bytes[(slash + 1)...]) else { return nil }
-        return high << 32 | low
-    }
+    public static func parse(_ bytes: [UInt8]) -> UInt64? { LSNText.parse(bytes) }
 
-    public static func parse(_ text: String) -> UInt64? { parse(Array(text.utf8)) }
+    public static func parse(_ text: String) -> UInt64? { LSNText.parse(text) }
 
-    public static func format(_ lsn: UInt64) -> String {
-        String(lsn >> 32, radix: 16, uppercase: true) + "/" + String(lsn & 0xFFFF_FFFF, radix: 16, uppercase: true)
-    }
-
-    private static func hex(_ digits: ArraySlice<UInt8>) -> UInt64? {
-        guard (1...8).contains(digits.count) else { return nil }
-        var value: UInt64 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt64(nibble)
-        }
-        return value
-    }
+    public static func format(_ lsn: UInt64) -> String { LSNText.string(lsn) }
 }
 
 extension Record {

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 
 /// The files of one segment, named by base offset.

@@ -1,3 +1,4 @@
+import BinaryIO
 /// Read-only view of a partition directory's segment files, listed afresh on demand.
 struct SegmentDirectory {
     let path: String

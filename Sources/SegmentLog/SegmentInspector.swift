@@ -1,3 +1,4 @@
+import BinaryIO
 /// One batch of a segment as `outflow log inspect` prints it.
 public struct InspectedBatch: Sendable {
     public var position: Int64

@@ -16,7 +16,7 @@
 //                              as Kafka-format batches (CRC-checked), see TransactionLog
 //   __consumer_offsets/<g>.json  committed offsets of consumer group g, see ConsumerGroups
 //
-// Entry points: LogWriter (or GroupCommitter for concurrent callers) to write; LogReader and
+// Entry points: LogWriter to write; LogReader and
 // PartitionReader to read; LogVerifier and SegmentInspector to check. Everything that reads
 // bytes from disk reports damage as SegmentLogError with the file and position, never a trap.
 //

@@ -1,3 +1,4 @@
+import BinaryIO
 /// `.timeindex`: (timestamp int64, relative offset int32) pairs meaning "the largest timestamp
 /// of the records up to this offset is this timestamp"; timestamps rise strictly.
 struct TimeIndexEntry: Hashable, Sendable {

@@ -1,3 +1,4 @@
+import BinaryIO
 import Logging
 
 /// Where a committed log transaction put its data in one partition.
@@ -52,14 +53,14 @@ public struct CommitRecord: Hashable, Sendable {
         let id: Int64 = try reader.readInteger()
         let producer = ProducerIdentity(producerId: try reader.readInteger(), epoch: try reader.readInteger())
         let timestamp: Int64 = try reader.readInteger()
-        let count = Int(try reader.readInteger(Int32.self))
+        let count = Int(try reader.readInteger(as: Int32.self))
         guard count >= 0, count <= reader.remaining / 22 else {
             throw SegmentLogError(.corruptTransactionLog, "commit record with \(count) partitions")
         }
         var ranges: [CommittedRange] = []
         for _ in 0..<count {
-            let topicLength = Int(try reader.readInteger(Int16.self))
-            let topic = String(decoding: try reader.readBytes(topicLength), as: UTF8.self)
+            let topicLength = Int(try reader.readInteger(as: Int16.self))
+            let topic = String(decoding: try reader.readBytes(count: topicLength, "topic"), as: UTF8.self)
             let partition: Int32 = try reader.readInteger()
             let tp: TopicPartition
             do { tp = try TopicPartition(topic: topic, partition: partition) } catch {
@@ -67,8 +68,8 @@ public struct CommitRecord: Hashable, Sendable {
             }
             ranges.append(CommittedRange(topicPartition: tp, firstOffset: try reader.readInteger(), lastOffset: try reader.readInteger()))
         }
-        let metadataLength = Int(try reader.readInteger(Int32.self))
-        let metadata = try reader.readBytes(metadataLength)
+        let metadataLength = Int(try reader.readInteger(as: Int32.self))
+        let metadata = Array(try reader.readBytes(count: metadataLength, "metadata"))
         guard reader.isAtEnd else { throw SegmentLogError(.corruptTransactionLog, "bytes left over in a commit record") }
         return CommitRecord(transactionId: id, producer: producer, timestamp: timestamp, ranges: ranges, metadata: metadata)
     }

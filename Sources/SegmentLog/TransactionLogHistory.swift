@@ -1,3 +1,4 @@
+import BinaryIO
 extension TransactionLog {
     /// Every retained commit record with a timestamp at or after `since` (ms), oldest first.
     /// A damaged record before valid ones is an error; a torn tail ends the history.

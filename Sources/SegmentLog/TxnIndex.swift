@@ -1,3 +1,4 @@
+import BinaryIO
 /// One aborted transaction in `.txnindex` (Kafka's AbortedTxn, 34 bytes): kept in the segment
 /// holding the ABORT marker. `lastOffset` is the marker's offset; `lastStableOffset` the LSO
 /// right after the abort.

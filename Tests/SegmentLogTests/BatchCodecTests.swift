@@ -1,3 +1,4 @@
+import BinaryIO
 import CZstd
 import Testing
 @testable import SegmentLog
@@ -49,13 +50,13 @@ import Testing
 
     @Test func headerLayoutMatchesTheKafkaFieldOffsets() throws {
         let encoded = try BatchCodec.encode([records[0]], baseOffset: 0x0102_0304_0506_0708, producer: ProducerIdentity(producerId: 5, epoch: 9), baseSequence: 4)
-        var reader = ByteReader(encoded)
-        #expect(try reader.readInteger(Int64.self) == 0x0102_0304_0506_0708)
-        #expect(try reader.readInteger(Int32.self) == Int32(encoded.count - 12))
-        #expect(try reader.readInteger(Int32.self) == -1)
-        #expect(try reader.readInteger(Int8.self) == 2)
-        #expect(try reader.readInteger(UInt32.self) == CRC32C.checksum(encoded, from: 21))
-        #expect(try reader.readInteger(Int16.self) == 0)
+        var reader = SegmentLog.ByteReader(encoded)
+        #expect(try reader.readInteger(as: Int64.self) == 0x0102_0304_0506_0708)
+        #expect(try reader.readInteger(as: Int32.self) == Int32(encoded.count - 12))
+        #expect(try reader.readInteger(as: Int32.self) == -1)
+        #expect(try reader.readInteger(as: Int8.self) == 2)
+        #expect(try reader.readInteger(as: UInt32.self) == CRC32C.checksum(encoded, from: 21))
+        #expect(try reader.readInteger(as: Int16.self) == 0)
         #expect(encoded[43..<51] == [0, 0, 0, 0, 0, 0, 0, 5][...])
         #expect(encoded[51..<53] == [0, 9][...])
         #expect(encoded[53..<57] == [0, 0, 0, 4][...])

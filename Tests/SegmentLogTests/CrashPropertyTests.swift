@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Synchronization
 import Testing
@@ -5,7 +6,7 @@ import Testing
 
 /// Random appends, commits, aborts and crashes. A crash closes the writer mid-flight and cuts
 /// the newest segment of random partitions (and of `__transactions`) at a random byte of the
-/// part that was never fsynced (as recorded by `FileIO.syncedSizes` at each real fsync). After every recovery the read_committed view must be exactly
+/// part that was never fsynced (as recorded by `FileSyncRecord.sizes` at each real fsync). After every recovery the read_committed view must be exactly
 /// the committed transactions, in order, and the last commit metadata the last committed one.
 @Suite struct CrashPropertyTests {
     static let seed: UInt64 = ProcessInfo.processInfo.environment["OUTFLOW_PROPERTY_SEED"].flatMap { UInt64($0) }
@@ -27,7 +28,7 @@ import Testing
         var expected: [TopicPartition: [String]] = [:]
         var lastMetadata: [UInt8]?
         var onDiskAtOpen: [String: Int64] = [:]
-        FileIO.syncedSizes.withLock { if $0 == nil { $0 = [:] } }
+        FileSyncRecord.sizes.withLock { if $0 == nil { $0 = [:] } }
         let directories = tps.map { dir.file($0.directoryName) } + [dir.file(TransactionLog.directoryName)]
 
         func activeLog(_ directory: String) throws -> String? {
@@ -36,7 +37,7 @@ import Testing
         }
         /// What survived the previous crash is on disk; beyond that, only what was fsynced.
         func durableSize(_ log: String) -> Int64 {
-            let synced = FileIO.syncedSizes.withLock { $0?[log] } ?? 0
+            let synced = FileSyncRecord.sizes.withLock { $0?[log] } ?? 0
             return max(synced, onDiskAtOpen[log] ?? 0)
         }
         func verify(_ round: Int) throws {

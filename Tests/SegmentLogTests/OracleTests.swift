@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Logging
 import Testing

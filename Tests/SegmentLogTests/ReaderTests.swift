@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Synchronization
 import Testing

@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Logging
 import Testing
@@ -224,6 +225,91 @@ import Testing
         #expect(total + 800 > 2500)  // it deleted no more than needed
         #expect(try readAll(dir.path, orders).last == "value-59")
         writer.close()
+    }
+
+    /// Writes 60 one-record units with `unit` to a writer retaining 2500 bytes of 800-byte
+    /// segments, never reopened nor told to enforce retention; after each unit that rolled a
+    /// segment, the partition must be back under the bound (between rolls the active segment
+    /// grows, as in Kafka: retention deletes whole sealed segments).
+    func expectRetentionBySizeWhileOpen(_ unit: (LogWriter, Int) throws -> Void) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 800
+        config.retentionMilliseconds = nil
+        config.retentionBytes = 2500
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        defer { writer.close() }
+        let partition = dir.file("orders-0")
+        var newest = ""
+        var rolls = 0
+        for index in 0..<60 {
+            try unit(writer, index)
+            let logs = try segmentLogs(partition)
+            guard let last = logs.last, last != newest else { continue }
+            newest = last
+            rolls += 1
+            #expect(try logs.reduce(Int64(0)) { $0 + (try fileSize($1)) } <= 2500, "after unit \(index)")
+        }
+        #expect(rolls > 4)
+        #expect(!FileIO.exists(partition + "/00000000000000000000.log"))
+        #expect(try LogReader(directory: dir.path).open(orders).logStartOffset() > 0)
+        #expect(try readAll(dir.path, orders, isolation: .readUncommitted).last == "value-59")
+    }
+
+    @Test func retentionBySizeRunsAtACommitWhileTheWriterStaysOpen() throws {
+        try expectRetentionBySizeWhileOpen { writer, index in
+            try writer.beginTransaction()
+            try writer.append([record("value-\(index)")], to: orders)
+            try writer.commit(metadata: [])
+        }
+    }
+
+    @Test func retentionBySizeRunsAtASyncOfPlainAppendsWhileTheWriterStaysOpen() throws {
+        try expectRetentionBySizeWhileOpen { writer, index in
+            try writer.appendPlain([record("value-\(index)")], to: orders)
+            try writer.sync()
+        }
+    }
+
+    @Test func retentionByTimeRunsAtMostEveryCheckIntervalWhileTheWriterStaysOpen() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let clock = TestClock(1_000_000)
+        var config = LogConfig()
+        config.segmentBytes = 1000
+        config.retentionMilliseconds = 3_600_000
+        config.retentionBytes = nil
+        config.retentionCheckMilliseconds = 10 * 3_600_000
+        config.clock = { clock.now }
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        defer { writer.close() }
+        func write(_ label: String) throws {
+            try writer.beginTransaction()
+            try writer.append([record(label, timestamp: clock.now)], to: orders)
+            try writer.commit(metadata: [])
+        }
+        let partition = dir.file("orders-0")
+        // Old transactions until the one that starts a fourth segment: the active segment then
+        // holds one transaction, and one more does not roll it.
+        var index = 0
+        repeat {
+            try write("old\(index)")
+            index += 1
+        } while try segmentLogs(partition).count < 4
+        let before = try segmentLogs(partition)
+        // Expired, but the check is not due and no segment rolls: nothing goes yet.
+        clock.advance(by: 2 * 3_600_000)
+        try write("young")
+        #expect(try segmentLogs(partition) == before)
+        // Once the check interval has passed, the next commit deletes the expired segments.
+        clock.advance(by: 9 * 3_600_000)
+        try write("new")
+        let after = try segmentLogs(partition)
+        #expect(after.count < before.count)
+        let values = try readAll(dir.path, orders)
+        #expect(!values.contains("old0"))
+        #expect(values.last == "new")
     }
 
     @Test func aHugeLengthPrefixAtTheTailIsCutNotAllocated() throws {

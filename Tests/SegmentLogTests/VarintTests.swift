@@ -1,3 +1,4 @@
+import BinaryIO
 import Testing
 @testable import SegmentLog
 
@@ -15,7 +16,7 @@ import Testing
         out.appendVarint(Int32(value))
         #expect(out == encoding)
         #expect(varintSize(Int32(value)) == encoding.count)
-        var reader = ByteReader(encoding)
+        var reader = SegmentLog.ByteReader(encoding)
         #expect(try reader.readVarint() == Int32(value))
         #expect(reader.isAtEnd)
     }
@@ -25,7 +26,7 @@ import Testing
             var out: [UInt8] = []
             out.appendVarlong(value)
             #expect(out.count == varlongSize(value))
-            var reader = ByteReader(out)
+            var reader = SegmentLog.ByteReader(out)
             #expect(try reader.readVarlong() == value)
         }
         var max: [UInt8] = []
@@ -34,11 +35,11 @@ import Testing
     }
 
     @Test func overlongAndTruncatedVarintsAreTypedErrors() {
-        var overlong = ByteReader([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])
+        var overlong = SegmentLog.ByteReader([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01])
         #expect { try overlong.readVarint() } throws: { ($0 as? SegmentLogError)?.code == .malformedVarint }
-        var overlongLong = ByteReader([UInt8](repeating: 0xFF, count: 10) + [0x01])
+        var overlongLong = SegmentLog.ByteReader([UInt8](repeating: 0xFF, count: 10) + [0x01])
         #expect { try overlongLong.readVarlong() } throws: { ($0 as? SegmentLogError)?.code == .malformedVarint }
-        var truncated = ByteReader([0x80, 0x80])
+        var truncated = SegmentLog.ByteReader([0x80, 0x80])
         #expect { try truncated.readVarint() } throws: { ($0 as? SegmentLogError)?.code == .truncated }
     }
 }

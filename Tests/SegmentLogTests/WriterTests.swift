@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import Testing
 @testable import SegmentLog
@@ -184,21 +185,5 @@ func readAll(_ directory: String, _ tp: TopicPartition, isolation: IsolationLeve
         #expect(TopicPartition(directoryName: "orders-+1") == nil)
         #expect(TopicPartition(directoryName: "orders--1") == (try TopicPartition(topic: "orders-", partition: 1)))
         #expect(TopicPartition(directoryName: "my-topic-7") == (try TopicPartition(topic: "my-topic", partition: 7)))
-    }
-
-    @Test func groupCommitPolicyFiresOnSizeOrLatency() throws {
-        let dir = try TemporaryDirectory()
-        defer { dir.remove() }
-        let writer = try LogWriter.open(directory: dir.path)
-        let policy = GroupCommitPolicy(maxBytes: 1000, maxLatencyMilliseconds: 50)
-        #expect(!policy.isDue(writer, now: 0))
-        try writer.beginTransaction()
-        let started = try #require(writer.transactionStartedAt)
-        try writer.append([record("small")], to: orders)
-        #expect(!policy.isDue(writer, now: started))
-        #expect(policy.isDue(writer, now: started + 50))
-        try writer.append([Record(value: [UInt8](repeating: 1, count: 1000), timestamp: 0)], to: orders)
-        #expect(policy.isDue(writer, now: started))
-        writer.close()
     }
 }

@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `B`: a transaction starts. Its changes follow; Commit ends it.
     public struct Begin: Sendable, Hashable {
@@ -12,7 +14,7 @@ extension PGOutputMessage {
             self.xid = xid
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 finalLSN: try reader.readLSN("final_lsn"),
                 commitTimestamp: try reader.readTimestamp("commit_ts"),

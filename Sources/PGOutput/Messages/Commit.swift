@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `C`: the transaction begun by the last Begin committed.
     ///
@@ -18,7 +20,7 @@ extension PGOutputMessage {
             self.commitTimestamp = commitTimestamp
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 flags: try reader.readByte("flags"),
                 commitLSN: try reader.readLSN("commit_lsn"),

@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `D`: a deleted row, identified by its replica identity key (`.key`) or, with replica
     /// identity full, by the whole old row (`.oldRow`).
@@ -13,14 +15,14 @@ extension PGOutputMessage {
             self.old = old
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let relationID: UInt32 = try reader.readInteger("relation id")
             let markerOffset = reader.offset
             let old: OldTuple
             switch try reader.readByte("tuple marker") {
             case TupleMarker.key.rawValue: old = .key(try .decode(from: &reader))
             case TupleMarker.oldRow.rawValue: old = .oldRow(try .decode(from: &reader))
-            case let marker: throw reader.error(.invalidValue, at: markerOffset, "expected tuple marker 'K' or 'O', found \(marker)")
+            case let marker: throw reader.failure(.invalidValue, at: markerOffset, "expected tuple marker 'K' or 'O', found \(marker)")
             }
             return Self(xid: xid, relationID: relationID, old: old)
         }

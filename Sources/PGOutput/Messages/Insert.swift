@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `I`: a new row.
     public struct Insert: Sendable, Hashable {
@@ -12,7 +14,7 @@ extension PGOutputMessage {
             self.newTuple = newTuple
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let relationID: UInt32 = try reader.readInteger("relation id")
             try reader.expectTupleMarker(.new)
             return Self(xid: xid, relationID: relationID, newTuple: try .decode(from: &reader))
@@ -60,11 +62,11 @@ enum TupleMarker: UInt8 {
 }
 
 extension ByteReader {
-    mutating func expectTupleMarker(_ marker: TupleMarker) throws(PGOutputError) {
+    mutating func expectTupleMarker(_ marker: TupleMarker) throws(Failure) {
         let at = offset
         let byte = try readByte("tuple marker")
         guard byte == marker.rawValue else {
-            throw error(.invalidValue, at: at, "expected tuple marker '\(UnicodeScalar(marker.rawValue))', found \(byte)")
+            throw failure(.invalidValue, at: at, "expected tuple marker '\(UnicodeScalar(marker.rawValue))', found \(byte)")
         }
     }
 }

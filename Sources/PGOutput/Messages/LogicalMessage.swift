@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `M`: a logical decoding message from `pg_logical_emit_message`. Transactional ones arrive
     /// inside their transaction's Begin…Commit; non-transactional ones at once, on their own,
@@ -28,7 +30,7 @@ extension PGOutputMessage {
             public static let transactional = Flags(rawValue: 1)
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let flags = Flags(rawValue: try reader.readByte("flags"))
             let lsn = try reader.readLSN("lsn")
             let prefix = try reader.readString("prefix")

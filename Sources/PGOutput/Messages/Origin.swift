@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `O`: the transaction came from another node through a replication origin
     /// (sent after Begin when the transaction has an origin).
@@ -12,7 +14,7 @@ extension PGOutputMessage {
             self.name = name
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(commitLSN: try reader.readLSN("origin_lsn"), name: try reader.readString("name"))
         }
 

@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `R`: the shape of a table, sent before its first change in a session and again after
     /// anything that may have changed it. Columns are in the order tuples use; dropped and
@@ -75,7 +77,7 @@ extension PGOutputMessage {
         /// The smallest encoded column: flags, an empty name's NUL, type OID, typmod.
         static let minimumColumnSize = 1 + 1 + 4 + 4
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let relationID: UInt32 = try reader.readInteger("relation id")
             let namespace = try reader.readString("namespace")
             let name = try reader.readString("relation name")

@@ -1,3 +1,5 @@
+import BinaryIO
+
 // Streaming of large in-progress transactions (protocol 2+, `streaming` on): the transaction's
 // changes arrive in Stream Start … Stream Stop chunks, possibly interleaved with other
 // transactions, and end with Stream Commit, Stream Abort (of the whole transaction) or Stream
@@ -15,7 +17,7 @@ extension PGOutputMessage {
             self.isFirstSegment = isFirstSegment
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(xid: try reader.readInteger("xid"), isFirstSegment: try reader.readBool("first_segment"))
         }
 
@@ -42,7 +44,7 @@ extension PGOutputMessage {
             self.commitTimestamp = commitTimestamp
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 xid: try reader.readInteger("xid"),
                 flags: try reader.readByte("flags"),
@@ -90,7 +92,7 @@ extension PGOutputMessage {
             }
         }
 
-        static func decode(from reader: inout ByteReader, hasAbortInfo: Bool) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, hasAbortInfo: Bool) throws(ByteReadError) -> Self {
             let xid: UInt32 = try reader.readInteger("xid")
             let subtransactionXID: UInt32 = try reader.readInteger("subxid")
             var abortInfo: AbortInfo?

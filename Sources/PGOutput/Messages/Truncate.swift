@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `T`: one TRUNCATE statement, with every truncated table that is published
     /// (cascaded tables too).
@@ -22,7 +24,7 @@ extension PGOutputMessage {
             public static let restartIdentity = Options(rawValue: 2)
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let countOffset = reader.offset
             let count = try reader.readLength("relation count")
             let options = Options(rawValue: try reader.readByte("options"))

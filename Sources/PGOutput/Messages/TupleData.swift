@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// The column values of one row, in the order of its Relation's columns.
 public struct TupleData: Sendable, Hashable {
     public var columns: [TupleColumn]
@@ -6,7 +8,7 @@ public struct TupleData: Sendable, Hashable {
 
     /// Every column takes at least its kind byte: a count larger than the bytes left is
     /// rejected before anything is allocated.
-    static func decode(from reader: inout ByteReader) throws(PGOutputError) -> TupleData {
+    static func decode(from reader: inout MessageReader) throws(ByteReadError) -> TupleData {
         let countOffset = reader.offset
         let count = try reader.readCount16("tuple column count")
         try reader.requireRoom(forItems: count, minimumBytes: 1, "tuple column count", countOffset: countOffset)
@@ -26,7 +28,7 @@ public struct TupleData: Sendable, Hashable {
                 let length = try reader.readLength("binary value length")
                 columns.append(.binary(try reader.readBytes(count: length, "binary value")))
             case let kind:
-                throw reader.error(.invalidValue, at: kindOffset, "column kind must be 'n', 'u', 't' or 'b', found \(kind)")
+                throw reader.failure(.invalidValue, at: kindOffset, "column kind must be 'n', 'u', 't' or 'b', found \(kind)")
             }
         }
         return TupleData(columns)

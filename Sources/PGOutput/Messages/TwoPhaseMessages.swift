@@ -1,3 +1,5 @@
+import BinaryIO
+
 // Two-phase commit (protocol 3, `two_phase` on, or any protocol on a slot created with
 // TWO_PHASE): a prepared transaction arrives as Begin Prepare … Prepare, and its outcome later
 // as Commit Prepared or Rollback Prepared, matched by `gid` (and xid).
@@ -22,7 +24,7 @@ extension PGOutputMessage {
             self.gid = gid
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 prepareLSN: try reader.readLSN("prepare_lsn"),
                 endLSN: try reader.readLSN("end_lsn"),
@@ -60,7 +62,7 @@ extension PGOutputMessage {
             self.gid = gid
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 flags: try reader.readByte("flags"),
                 prepareLSN: try reader.readLSN("prepare_lsn"),
@@ -101,7 +103,7 @@ extension PGOutputMessage {
             self.gid = gid
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 flags: try reader.readByte("flags"),
                 commitLSN: try reader.readLSN("commit_lsn"),
@@ -145,7 +147,7 @@ extension PGOutputMessage {
             self.gid = gid
         }
 
-        static func decode(from reader: inout ByteReader) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader) throws(ByteReadError) -> Self {
             Self(
                 flags: try reader.readByte("flags"),
                 prepareEndLSN: try reader.readLSN("prepare_end_lsn"),

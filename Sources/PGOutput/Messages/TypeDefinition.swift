@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `Y` (the protocol's "Type" message): names a non-builtin type (OID ≥ 10000, e.g. an
     /// enum or a domain) before a Relation uses it.
@@ -18,7 +20,7 @@ extension PGOutputMessage {
             self.name = name
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             Self(
                 xid: xid,
                 typeOID: try reader.readInteger("type OID"),

@@ -1,3 +1,5 @@
+import BinaryIO
+
 extension PGOutputMessage {
     /// `U`: a changed row.
     ///
@@ -18,7 +20,7 @@ extension PGOutputMessage {
             self.newTuple = newTuple
         }
 
-        static func decode(from reader: inout ByteReader, xid: UInt32?) throws(PGOutputError) -> Self {
+        static func decode(from reader: inout MessageReader, xid: UInt32?) throws(ByteReadError) -> Self {
             let relationID: UInt32 = try reader.readInteger("relation id")
             var old: OldTuple?
             var markerOffset = reader.offset
@@ -30,12 +32,12 @@ extension PGOutputMessage {
                 markerOffset = reader.offset
                 marker = try reader.readByte("tuple marker")
                 guard marker == TupleMarker.new.rawValue else {
-                    throw reader.error(.invalidValue, at: markerOffset, "expected tuple marker 'N' after the old tuple, found \(marker)")
+                    throw reader.failure(.invalidValue, at: markerOffset, "expected tuple marker 'N' after the old tuple, found \(marker)")
                 }
             case TupleMarker.new.rawValue:
                 break
             default:
-                throw reader.error(.invalidValue, at: markerOffset, "expected tuple marker 'K', 'O' or 'N', found \(marker)")
+                throw reader.failure(.invalidValue, at: markerOffset, "expected tuple marker 'K', 'O' or 'N', found \(marker)")
             }
             return Self(xid: xid, relationID: relationID, old: old, newTuple: try .decode(from: &reader))
         }

@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// `k`: the server's keepalive. When `replyRequested` is set, answer at once with a
 /// `StandbyStatusUpdate`, or the walsender disconnects after `wal_sender_timeout`.
 public struct PrimaryKeepalive: Sendable, Hashable {
@@ -12,7 +14,7 @@ public struct PrimaryKeepalive: Sendable, Hashable {
         self.replyRequested = replyRequested
     }
 
-    static func decode(from reader: inout ByteReader) throws(PGOutputError) -> PrimaryKeepalive {
+    static func decode(from reader: inout MessageReader) throws(ByteReadError) -> PrimaryKeepalive {
         PrimaryKeepalive(
             walEnd: try reader.readLSN("walEnd"),
             sendTime: try reader.readTimestamp("sendTime"),

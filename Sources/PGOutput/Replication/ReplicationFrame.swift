@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// A CopyData message the server sends on a `START_REPLICATION` stream.
 ///
 /// The first byte says what it is: `w` carries WAL data (for logical replication, one pgoutput
@@ -18,17 +20,24 @@ public enum ReplicationFrame: Sendable, Hashable {
         guard let first = bytes.first else {
             throw PGOutputError(code: .empty, messageName: "replication frame", offset: 0, detail: "no tag byte")
         }
+        var reader = MessageReader(bytes)
         switch Tag(rawValue: first) {
         case .xLogData?:
-            var reader = ByteReader(bytes, messageName: "XLogData")
-            _ = try reader.readByte("tag")
-            return .xLogData(try XLogData.decode(from: &reader))
+            do {
+                _ = try reader.readByte("tag")
+                return .xLogData(try XLogData.decode(from: &reader))
+            } catch {
+                throw PGOutputError(error, messageName: "XLogData")
+            }
         case .primaryKeepalive?:
-            var reader = ByteReader(bytes, messageName: "PrimaryKeepalive")
-            _ = try reader.readByte("tag")
-            let frame = try PrimaryKeepalive.decode(from: &reader)
-            try reader.expectEnd()
-            return .primaryKeepalive(frame)
+            do {
+                _ = try reader.readByte("tag")
+                let frame = try PrimaryKeepalive.decode(from: &reader)
+                try reader.expectEnd()
+                return .primaryKeepalive(frame)
+            } catch {
+                throw PGOutputError(error, messageName: "PrimaryKeepalive")
+            }
         case nil:
             return .unknown(tag: first, body: bytes.dropFirst())
         }

@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// `r`: the client's status report (CopyData from client to server).
 ///
 /// Only `flushed` moves the slot's confirmed_flush_lsn, and the server accepts any value,
@@ -45,11 +47,15 @@ public struct StandbyStatusUpdate: Sendable, Hashable {
 
     /// The inverse of `encode()`, as a server (or a test) reads it.
     public static func decode(from bytes: ArraySlice<UInt8>) throws(PGOutputError) -> StandbyStatusUpdate {
-        var reader = ByteReader(bytes, messageName: "StandbyStatusUpdate")
+        do { return try decode(from: MessageReader(bytes)) } catch { throw PGOutputError(error, messageName: "StandbyStatusUpdate") }
+    }
+
+    private static func decode(from reader: MessageReader) throws(ByteReadError) -> StandbyStatusUpdate {
+        var reader = reader
         let tagOffset = reader.offset
         let tag = try reader.readByte("tag")
         guard tag == Self.tag else {
-            throw reader.error(.invalidValue, at: tagOffset, "tag must be 'r' (0x72), found \(tag)")
+            throw reader.failure(.invalidValue, at: tagOffset, "tag must be 'r' (0x72), found \(tag)")
         }
         let update = StandbyStatusUpdate(
             written: try reader.readLSN("written"),

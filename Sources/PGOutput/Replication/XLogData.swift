@@ -1,3 +1,5 @@
+import BinaryIO
+
 /// `w`: WAL data. In logical replication the payload is exactly one pgoutput message and
 /// `walStart == walEnd ==` that message's LSN (0/0 for Relation and Type messages).
 public struct XLogData: Sendable, Hashable {
@@ -20,7 +22,7 @@ public struct XLogData: Sendable, Hashable {
     /// Byte size of the header after the tag: three Int64.
     static let headerSize = 24
 
-    static func decode(from reader: inout ByteReader) throws(PGOutputError) -> XLogData {
+    static func decode(from reader: inout MessageReader) throws(ByteReadError) -> XLogData {
         XLogData(
             walStart: try reader.readLSN("dataStart"),
             walEnd: try reader.readLSN("walEnd"),

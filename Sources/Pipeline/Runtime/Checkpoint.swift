@@ -1,3 +1,4 @@
+import BinaryIO
 import PGOutput
 
 /// What the pipeline stores in each log commit record (exactly-once): the source position to
@@ -17,16 +18,15 @@ public struct Checkpoint: Sendable, Equatable {
     static let version: UInt8 = 1
 
     public func encoded() -> [UInt8] {
-        var writer = CheckpointWriter()
-        writer.bytes.append(contentsOf: Self.magic)
-        writer.bytes.append(Self.version)
-        writer.write(sourceEnd.rawValue)
-        writer.write(UInt32(stageChanges.count))
+        var bytes = Self.magic
+        bytes.append(Self.version)
+        bytes.appendInteger(sourceEnd.rawValue)
+        bytes.appendInteger(UInt32(stageChanges.count))
         for (id, changes) in stageChanges.sorted(by: { $0.key < $1.key }) {
-            writer.write(Array(id.utf8))
-            writer.write(changes)
+            bytes.appendLengthPrefixed(id.utf8, lengthAs: UInt32.self)
+            bytes.appendLengthPrefixed(changes, lengthAs: UInt32.self)
         }
-        return writer.bytes
+        return bytes
     }
 
     public init(decoding bytes: [UInt8]) throws(CheckpointError) {
@@ -34,68 +34,28 @@ public struct Checkpoint: Sendable, Equatable {
             throw CheckpointError(message: "the log's commit record was not written by an Outflow pipeline")
         }
         guard bytes[4] == Self.version else { throw CheckpointError(message: "unknown checkpoint version \(bytes[4])") }
-        var reader = CheckpointReader(Array(bytes[5...]))
-        sourceEnd = LSN(try reader.readUInt64())
-        let count = try reader.readUInt32()
+        var reader = ByteReader<CheckpointError>(bytes, from: 5)
+        sourceEnd = LSN(try reader.readInteger("source end", as: UInt64.self))
+        let countOffset = reader.offset
+        let count = Int(try reader.readInteger("stage count", as: UInt32.self))
+        // Each stage takes at least its two lengths.
+        try reader.requireRoom(forItems: count, minimumBytes: 8, "stage count", countOffset: countOffset)
         var changes: [String: [UInt8]] = [:]
         for _ in 0..<count {
-            let id = String(decoding: try reader.readBytes(), as: UTF8.self)
-            changes[id] = try reader.readBytes()
+            let id = String(decoding: try reader.readLengthPrefixed("stage id", lengthAs: UInt32.self), as: UTF8.self)
+            changes[id] = Array(try reader.readLengthPrefixed("stage changes", lengthAs: UInt32.self))
         }
         guard reader.isAtEnd else { throw CheckpointError(message: "trailing bytes in a checkpoint") }
         stageChanges = changes
     }
 }
 
-public struct CheckpointError: Error, Sendable, CustomStringConvertible {
+public struct CheckpointError: Error, Sendable, CustomStringConvertible, ByteReadFailure {
     public var message: String
+
+    public init(message: String) { self.message = message }
+
+    public init(_ error: ByteReadError) { message = "\(error.detail) at byte \(error.offset)" }
+
     public var description: String { "damaged checkpoint: \(message)" }
-}
-
-/// Big-endian integers and length-prefixed byte strings.
-struct CheckpointWriter {
-    var bytes: [UInt8] = []
-
-    mutating func write(_ value: UInt64) {
-        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-    }
-
-    mutating func write(_ value: UInt32) {
-        for shift in stride(from: 24, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
-    }
-
-    mutating func write(_ data: [UInt8]) {
-        write(UInt32(data.count))
-        bytes.append(contentsOf: data)
-    }
-}
-
-struct CheckpointReader {
-    let bytes: [UInt8]
-    var position = 0
-
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-
-    var isAtEnd: Bool { position == bytes.count }
-
-    mutating func readUInt64() throws(CheckpointError) -> UInt64 {
-        guard bytes.count - position >= 8 else { throw CheckpointError(message: "truncated at byte \(position)") }
-        var value: UInt64 = 0
-        for _ in 0..<8 { value = value << 8 | UInt64(bytes[position]); position += 1 }
-        return value
-    }
-
-    mutating func readUInt32() throws(CheckpointError) -> UInt32 {
-        guard bytes.count - position >= 4 else { throw CheckpointError(message: "truncated at byte \(position)") }
-        var value: UInt32 = 0
-        for _ in 0..<4 { value = value << 8 | UInt32(bytes[position]); position += 1 }
-        return value
-    }
-
-    mutating func readBytes() throws(CheckpointError) -> [UInt8] {
-        let count = Int(try readUInt32())
-        guard bytes.count - position >= count else { throw CheckpointError(message: "a length of \(count) past the end at byte \(position)") }
-        defer { position += count }
-        return Array(bytes[position..<(position + count)])
-    }
 }

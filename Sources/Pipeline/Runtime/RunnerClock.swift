@@ -1,4 +1,4 @@
-import PostgresSource
+import BinaryIO
 
 /// The runner's time: when now is, and how it waits. The pipeline uses the system's
 /// continuous clock; the runner's tests use a clock that moves only when told, so their
@@ -11,5 +11,5 @@ public protocol RunnerClock: Sendable {
 public struct SystemClock: RunnerClock {
     public init() {}
     public var now: ContinuousClock.Instant { .now }
-    public func sleep(for duration: Duration) { PostgresSource.sleep(for: duration) }
+    public func sleep(for duration: Duration) { BinaryIO.sleep(for: duration) }
 }

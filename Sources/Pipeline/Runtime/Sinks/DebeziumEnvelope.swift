@@ -37,12 +37,6 @@ enum DebeziumEnvelope {
         var operation: SourceChange.Operation
     }
 
-    /// Turns `event` into the envelope of `change`.
-    static func fill(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String, databaseName: String) {
-        let tail = fillAwaitingCommit(&event, change: change, pipelineName: pipelineName)
-        event.value! += self.tail(tail, commit: event.origin.commit, pipelineName: pipelineName, databaseName: databaseName)
-    }
-
     /// Sets the envelope's topic, key and value up to its tail, which needs the commit: a
     /// streamed transaction's events are staged before it commits.
     static func fillAwaitingCommit(_ event: inout PipelineEvent, change: SourceChange, pipelineName: String) -> Tail {

@@ -241,7 +241,7 @@ public final class LogSink: Sink {
     }
 
     public func highestSourcePosition() throws(SinkError) -> LSN? {
-        do { return try LogTail.highestSourceLSN(directory: writer.directory) } catch {
+        do { return try LogReader(directory: writer.directory).highestSourceLSN().map { LSN($0) } } catch {
             throw SinkError(.unreadableState, "reading the end of the log at \(writer.directory) failed: \(error)", underlying: error)
         }
     }

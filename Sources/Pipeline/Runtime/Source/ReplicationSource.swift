@@ -1,3 +1,4 @@
+import BinaryIO
 import PGOutput
 import PostgresSource
 

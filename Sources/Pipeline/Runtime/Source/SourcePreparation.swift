@@ -1,3 +1,4 @@
+import BinaryIO
 import PostgresSource
 
 /// What `outflow run` does with the server before it streams: the preflight checks, a short

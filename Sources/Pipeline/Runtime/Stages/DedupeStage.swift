@@ -1,3 +1,4 @@
+import BinaryIO
 import Foundation
 import PGOutput
 
@@ -66,13 +67,13 @@ public final class DedupeStage: StatefulStage {
 
     public func pendingChanges() -> [UInt8]? {
         guard !pendingOrder.isEmpty else { return nil }
-        var writer = CheckpointWriter()
-        writer.write(UInt32(pendingOrder.count))
+        var bytes: [UInt8] = []
+        bytes.appendInteger(UInt32(pendingOrder.count))
         for (key, time) in pendingOrder {
-            writer.write(UInt64(bitPattern: time))
-            writer.write(Array(key.utf8))
+            bytes.appendInteger(time)
+            bytes.appendLengthPrefixed(key.utf8, lengthAs: UInt32.self)
         }
-        return writer.bytes
+        return bytes
     }
 
     public func didCommit() {
@@ -87,13 +88,14 @@ public final class DedupeStage: StatefulStage {
     }
 
     public func restore(from changes: [UInt8]) throws(StageFailure) {
-        var reader = CheckpointReader(changes)
-        do {
-            let count = try reader.readUInt32()
+        var reader = ByteReader<ByteReadError>(changes)
+        do throws(ByteReadError) {
+            let count = try reader.readInteger("key count", as: UInt32.self)
             for _ in 0..<count {
-                let time = Int64(bitPattern: try reader.readUInt64())
-                memory.insert(String(decoding: try reader.readBytes(), as: UTF8.self), at: time)
+                let time = try reader.readInteger("time", as: Int64.self)
+                memory.insert(String(decoding: try reader.readLengthPrefixed("key", lengthAs: UInt32.self), as: UTF8.self), at: time)
             }
+            try reader.expectEnd()
         } catch {
             throw StageFailure(stageID: id, message: "its saved state is damaged: \(error)")
         }
