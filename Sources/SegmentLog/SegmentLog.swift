@@ -16,9 +16,10 @@
 //                              as Kafka-format batches (CRC-checked), see TransactionLog
 //   __consumer_offsets/<g>.json  committed offsets of consumer group g, see ConsumerGroups
 //
-// Entry points: LogWriter to write; LogReader and
-// PartitionReader to read; LogVerifier and SegmentInspector to check. Everything that reads
-// bytes from disk reports damage as SegmentLogError with the file and position, never a trap.
+// Entry points: LogWriter to write; LogConsumer (topics, groups, waiting for data, Kafka-style
+// fetches), LogReader and PartitionReader to read; LogVerifier and SegmentInspector to check.
+// Everything that reads bytes from disk reports damage as SegmentLogError with the file and
+// position, never a trap.
 //
 // Guarantees, with the reasons in the files named:
 // - Atomic multi-partition transactions: the commit point is one synced CommitRecord
