@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
@@ -52,16 +54,28 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The HTTP endpoint on-call scrapes and probes: /metrics (Prometheus), /health, /ready.
+        .target(
+            name: "MetricsEndpoint",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "OutflowCLI",
             dependencies: [
-                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection",
+                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection", "MetricsEndpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
@@ -74,7 +88,14 @@ let package = Package(
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "BinaryIO", "CZstd", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
-            name: "PipelineTests", dependencies: ["Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams")]),
+            name: "PipelineTests",
+            dependencies: [
+                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"), .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]),
+        .testTarget(
+            name: "MetricsEndpointTests",
+            dependencies: ["MetricsEndpoint", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
         .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
     ],

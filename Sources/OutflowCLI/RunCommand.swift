@@ -6,6 +6,9 @@ import PGOutput
 import Pipeline
 import PostgresSource
 import SegmentLog
+import CoreMetrics
+import MetricsEndpoint
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -33,11 +36,16 @@ struct RunCommand: AsyncParsableCommand {
             "Stop cleanly (exit 0) once everything up to this WAL position (X/Y) is durable and acknowledged.",
             valueName: "lsn"))
     var untilLSN: String?
+    @Option(help: ArgumentHelp(
+        "Serve /metrics (Prometheus), /health and /ready on this address (overrides runtime.metrics.listen in the file).",
+        valueName: "host:port"))
+    var metricsListen: String?
 
     func validate() throws {
         if let startLSN, LSN(startLSN) == nil { throw ValidationError("--start-lsn \(startLSN): not a WAL position (X/Y, hexadecimal)") }
         if let untilLSN, LSN(untilLSN) == nil { throw ValidationError("--until-lsn: not a WAL position (X/Y in hexadecimal): \(untilLSN)") }
         if untilLSN != nil && dryRun { throw ValidationError("--until-lsn cannot be combined with --dry-run (nothing is acknowledged)") }
+        if let metricsListen, ListenAddress(metricsListen) == nil { throw ValidationError("--metrics-listen \(metricsListen): not host:port (e.g. 127.0.0.1:9464)") }
     }
 
     func run() async throws {
@@ -47,15 +55,31 @@ struct RunCommand: AsyncParsableCommand {
             untilLSN: untilLSN.flatMap { LSN($0) })
         // The pipeline is a service of the process: the first SIGINT/SIGTERM shuts the group
         // down gracefully (the pipeline drains, commits, acknowledges); a second exits at once.
-        let pipeline = PipelineService { shouldStop in Self.runPipeline(config, options: options, shouldStop: shouldStop) }
+        // Services stop in reverse order: the metrics endpoint answers until the pipeline stopped.
+        let health = PipelineHealth()
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: SecondSignalExit { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) })
+        ]
         var groupLogger = Logger(label: "outflow.lifecycle")
         groupLogger.logLevel = .warning
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: SecondSignalExit { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) }),
-                .init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+        let metricsAddress = metricsListen.flatMap { ListenAddress($0) } ?? config.runtime.metricsListen
+        var metrics: PipelineMetrics?
+        if let metricsAddress {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            metrics = PipelineMetrics()
+            let server = MetricsServer(
+                host: metricsAddress.host, port: metricsAddress.port,
+                routes: MetricsRoutes(metrics: { registry.emitToBuffer() }, readiness: { health.readiness() }), logger: groupLogger,
+                onBound: { host, port in
+                    FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
+                })
+            services.append(.init(service: server))
+        }
+        let observer = RunObserver(health: health, metrics: metrics)
+        let pipeline = PipelineService { shouldStop in Self.runPipeline(config, options: options, observer: observer, shouldStop: shouldStop) }
+        services.append(.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         try await group.run()
         if pipeline.status != 0 { throw ExitCode(pipeline.status) }
     }
@@ -68,7 +92,14 @@ struct RunCommand: AsyncParsableCommand {
         var untilLSN: LSN? = nil
     }
 
-    static func runPipeline(_ config: PipelineConfig, options: Options, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
+    /// What the pipeline thread reports to operators: readiness and metrics.
+    struct RunObserver: @unchecked Sendable {
+        // `metrics` is used on the pipeline's thread only; `health` is thread-safe.
+        let health: PipelineHealth
+        let metrics: PipelineMetrics?
+    }
+
+    static func runPipeline(_ config: PipelineConfig, options: Options, observer: RunObserver, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
         var standardError = StandardError()
         var logger = Logger(label: "outflow")
         logger.logLevel = .warning
@@ -112,6 +143,8 @@ struct RunCommand: AsyncParsableCommand {
             // LSN, or a keepalive's WAL end once everything handed over is durable).
             let until = options.untilLSN
             try runner.run(source: ReplicationSource(session), shouldStop: { shouldStop() || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
+                observer.health.progressed()
+                observer.metrics?.observe(progress, serverWAL: session.feedback.received, now: Date().timeIntervalSince1970)
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
@@ -122,9 +155,11 @@ struct RunCommand: AsyncParsableCommand {
                 lastEvents = progress.events
             })
             let progress = runner.progress
+            observer.health.set(.stopped)
             print("stopped: \(progress.sourceTransactions) transactions, \(progress.records) records, durable at \(progress.durable)", to: &standardError)
             return 0
         } catch {
+            observer.health.set(.failed(config.secrets.redact("\(error)")))
             print("error: \(error)", to: &standardError)
             return 1
         }

@@ -69,6 +69,7 @@ public enum PipelineFile {
         let drafts = top.read(PipelineFields.stages, &context)
         let guarantee = top.read(PipelineFields.guarantee, &context)
         var deadLetterTopic = top.read(PipelineFields.deadLetter, &context)
+        let runtime = top.read(PipelineFields.runtime, &context)
         if !top.has(PipelineFields.deadLetter.name), let name {
             let topic = "\(name).dead-letter"
             if let problem = TopicNames.problem(topic, what: "dead-letter topic") {
@@ -117,7 +118,7 @@ public enum PipelineFile {
         }
         return PipelineConfig(
             version: version, name: name, source: source, stages: stages, graph: graph, sink: sink, guarantee: guarantee,
-            deadLetterTopic: deadLetterTopic, file: file, resolved: top.shown, secrets: context.secrets)
+            deadLetterTopic: deadLetterTopic, runtime: runtime ?? RuntimeConfig(), file: file, resolved: top.shown, secrets: context.secrets)
     }
 
     private static func decodeSource(_ top: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> PostgresSourceConfig? {

@@ -20,6 +20,10 @@ public struct RunnerProgress: Sendable {
     public var durable: LSN = .zero
     /// The newest commit LSN seen from the source.
     public var received: LSN = .zero
+    /// When the newest durable source transaction committed in the source.
+    public var durableCommitTime: PostgresTimestamp?
+    /// How long the last group commit took (the sink's commit or sync, and the acknowledgement).
+    public var lastCommitDuration: Duration?
 }
 
 /// The pipeline loop: a small scheduler between a `ChangeSource` and a `Sink`. It reads source
@@ -98,6 +102,8 @@ public final class PipelineRunner {
     private var skippingCurrent = false
     /// End LSN of the last source transaction read completely but not yet committed.
     private var pendingEnd: LSN?
+    /// Its commit time in the source.
+    private var pendingCommitTime: PostgresTimestamp?
 
     /// A runner writing to the log through a `LogSink`.
     public convenience init(
@@ -242,6 +248,7 @@ public final class PipelineRunner {
             }
             progress.sourceTransactions += 1
             pendingEnd = commit.endLSN
+            pendingCommitTime = commit.commitTime
             if schedule.transactionCompleted(now: clock.now) {
                 do { try sink.flush() } catch { throw PipelineError(error) }
             }
@@ -344,14 +351,20 @@ public final class PipelineRunner {
 
     private func commitGroup(source: any ChangeSource) throws(PipelineError) {
         guard let end = pendingEnd else { return }
-        schedule.commitStarted(now: clock.now)
+        let started = clock.now
+        schedule.commitStarted(now: started)
         CrashPoint.hit("runner.before-commit")
         var group = GroupCommit(sink: sink, source: source, stages: graph.statefulStages, logger: logger, committedPosition: committedPosition)
         try mode.commitGroup(through: end, &group)
         committedPosition = group.committedPosition
-        if group.wroteToSink { progress.logCommits += 1 }
+        if group.wroteToSink {
+            progress.logCommits += 1
+            progress.lastCommitDuration = clock.now - started
+        }
         progress.durable = end
+        progress.durableCommitTime = pendingCommitTime ?? progress.durableCommitTime
         pendingEnd = nil
+        pendingCommitTime = nil
         schedule.groupEnded()
     }
 
@@ -364,6 +377,7 @@ public final class PipelineRunner {
         current = nil
         skippingCurrent = false
         pendingEnd = nil
+        pendingCommitTime = nil
         schedule.groupEnded()
     }
 }

@@ -46,6 +46,8 @@ import Testing
     }
 
     static let cases: [Case] = [
+        Case(name: "metrics address without a port", replace: "guarantee: exactly_once", with: "runtime:\n  metrics: {listen: localhost}",
+             code: .invalidValue, at: "localhost", message: "not host:port with a port from 0 to 65535", hint: "e.g. 127.0.0.1:9464"),
         Case(name: "unknown key", replace: "window: 24h", with: "windw: 24h", code: .unknownKey, at: "windw",
              message: "unknown key 'windw' in dedupe stage", hint: "did you mean 'window'?"),
         Case(name: "unknown top-level key", replace: "guarantee: exactly_once", with: "guarante: exactly_once", code: .unknownKey,
@@ -184,5 +186,19 @@ import Testing
             #expect(lines[3] == "hint: did you mean 'window'?")
             #expect(lines[4] == "1 error")
         }
+    }
+}
+
+@Suite struct RuntimeConfigTests {
+    @Test func theMetricsAddressIsReadInItsLongAndShortForms() throws {
+        for text in ["runtime:\n  metrics: {listen: '127.0.0.1:9464'}", "runtime:\n  metrics: '[::1]:9464'"] {
+            let file = InvalidFileTests.base.replacingOccurrences(of: "guarantee: exactly_once", with: text)
+            let config = try PipelineFile.parse(yaml: file, file: "p.yaml", environment: Fixtures.environment)
+            let address = try #require(config.runtime.metricsListen)
+            #expect(address.port == 9464)
+            #expect(["127.0.0.1", "::1"].contains(address.host))
+        }
+        let without = try PipelineFile.parse(yaml: InvalidFileTests.base, file: "p.yaml", environment: Fixtures.environment)
+        #expect(without.runtime.metricsListen == nil)
     }
 }

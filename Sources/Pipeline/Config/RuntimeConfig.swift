@@ -1,0 +1,56 @@
+/// `runtime:`: how the running process shows itself to operators.
+public struct RuntimeConfig: Sendable, Equatable {
+    /// Where the metrics endpoint listens (`/metrics`, `/health`, `/ready`); nil: no endpoint.
+    public var metricsListen: ListenAddress?
+
+    public init(metricsListen: ListenAddress? = nil) { self.metricsListen = metricsListen }
+}
+
+/// `host:port` for a server to bind: an IPv4 address or a name, or `[v6]:port`. Port 0 picks a
+/// free one.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+extension RuntimeConfig {
+    enum Fields {
+        static let listen = FieldSpec(
+            "listen",
+            ValueSpec<ListenAddress>.text(
+                expected: "host:port", validate: { ListenAddress($0) == nil ? ("not host:port with a port from 0 to 65535", "e.g. 127.0.0.1:9464") : nil },
+                parse: { ListenAddress($0) }),
+            .required, doc: "Address the metrics endpoint binds, host:port (e.g. 127.0.0.1:9464; 0.0.0.0 exposes it to the network).")
+        static let metricsSpec = ObjectSpec(
+            name: "runtime.metrics", doc: "Prometheus metrics (/metrics), liveness (/health) and readiness (/ready) over HTTP.",
+            fields: [listen.schema], shorthand: "listen")
+        static let metrics = FieldSpec(
+            "metrics", ValueSpec<ListenAddress>.object(metricsSpec) { reader, context in reader.read(listen, &context) }, .optional,
+            doc: metricsSpec.doc)
+    }
+
+    static let spec = ObjectSpec(name: "runtime", doc: "How the running pipeline shows itself to operators.", fields: [Fields.metrics.schema])
+
+    static func decode(_ reader: ObjectReader, _ context: inout DecodingContext) -> RuntimeConfig? {
+        let metrics = reader.read(Fields.metrics, &context)
+        if reader.has(Fields.metrics.name), metrics == nil { return nil }
+        return RuntimeConfig(metricsListen: metrics)
+    }
+}

@@ -1,0 +1,79 @@
+import CoreMetrics
+import PGOutput
+import PostgresSource
+
+/// The pipeline's metrics, through the swift-metrics facade (the process picks the backend:
+/// Prometheus in `outflow run`). Fed from the runner's progress reports, which come after every
+/// group commit and at every pause, so the hot path pays nothing per event: counters move by
+/// what changed since the last report.
+///
+/// Names and units follow Prometheus' conventions; LSNs are byte positions in the WAL.
+public final class PipelineMetrics {
+    let sourceTransactions: Counter
+    let skippedTransactions: Counter
+    let streamedTransactions: Counter
+    let sourceEvents: Counter
+    let records: Counter
+    let deadLetters: Counter
+    let sinkCommits: Counter
+    let commitDuration: Timer
+    let durableLSN: Gauge
+    let receivedLSN: Gauge
+    let serverWALLSN: Gauge
+    let lagBytes: Gauge
+    let lagSeconds: Gauge
+    let lastDurableCommitTime: Gauge
+    private var last = RunnerProgress()
+
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        sourceTransactions = Counter(label: "outflow_source_transactions_total", factory: factory)
+        skippedTransactions = Counter(label: "outflow_source_skipped_transactions_total", factory: factory)
+        streamedTransactions = Counter(label: "outflow_source_streamed_transactions_total", factory: factory)
+        sourceEvents = Counter(label: "outflow_source_events_total", factory: factory)
+        records = Counter(label: "outflow_sink_records_total", factory: factory)
+        deadLetters = Counter(label: "outflow_dead_letters_total", factory: factory)
+        sinkCommits = Counter(label: "outflow_sink_commits_total", factory: factory)
+        commitDuration = Timer(label: "outflow_sink_commit_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        durableLSN = Gauge(label: "outflow_source_durable_lsn_bytes", factory: factory)
+        receivedLSN = Gauge(label: "outflow_source_received_lsn_bytes", factory: factory)
+        serverWALLSN = Gauge(label: "outflow_source_server_wal_lsn_bytes", factory: factory)
+        lagBytes = Gauge(label: "outflow_replication_lag_bytes", factory: factory)
+        lagSeconds = Gauge(label: "outflow_replication_lag_seconds", factory: factory)
+        lastDurableCommitTime = Gauge(label: "outflow_last_durable_commit_timestamp_seconds", factory: factory)
+    }
+
+    /// Moves the metrics to `progress`. `serverWAL` is the newest WAL position the server has
+    /// reported (its keepalives and data carry it), when known; `now` is Unix time in seconds.
+    public func observe(_ progress: RunnerProgress, serverWAL: LSN?, now: Double) {
+        func advance(_ counter: Counter, _ value: Int, _ previous: Int) { if value > previous { counter.increment(by: Int64(value - previous)) } }
+        advance(sourceTransactions, progress.sourceTransactions, last.sourceTransactions)
+        advance(skippedTransactions, progress.skippedTransactions, last.skippedTransactions)
+        advance(streamedTransactions, progress.streamedTransactions, last.streamedTransactions)
+        advance(sourceEvents, progress.events, last.events)
+        advance(records, progress.records, last.records)
+        advance(deadLetters, progress.deadLetters, last.deadLetters)
+        advance(sinkCommits, progress.logCommits, last.logCommits)
+        if progress.logCommits > last.logCommits, let duration = progress.lastCommitDuration {
+            commitDuration.recordNanoseconds(duration.nanoseconds)
+        }
+        durableLSN.record(Double(progress.durable.rawValue))
+        receivedLSN.record(Double(progress.received.rawValue))
+        if let serverWAL {
+            serverWALLSN.record(Double(serverWAL.rawValue))
+            // What the slot holds back: WAL the server has that is not yet durable here.
+            lagBytes.record(Double(serverWAL.rawValue > progress.durable.rawValue ? serverWAL.rawValue - progress.durable.rawValue : 0))
+        }
+        if let committed = progress.durableCommitTime {
+            let commitSeconds = Double(committed.unixMicroseconds) / 1_000_000
+            lastDurableCommitTime.record(commitSeconds)
+            // Caught up (nothing received beyond what is durable): no lag, however old the last
+            // transaction is; otherwise how far behind the newest durable transaction is.
+            lagSeconds.record(progress.received.rawValue <= progress.durable.rawValue ? 0 : max(0, now - commitSeconds))
+        }
+        last = progress
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+}

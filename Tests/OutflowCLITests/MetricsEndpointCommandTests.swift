@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `outflow run --metrics-listen`: a running pipeline's /metrics move as events flow and agree
+/// with the server; /health and /ready answer.
+@Suite struct MetricsEndpointCommandTests {
+    typealias Scenario = RunCommandTests.Scenario
+
+    @Test func metricsMoveAsEventsFlowAndAgreeWithTheSlot() throws {
+        let scenario = try Scenario()
+        defer { scenario.cleanUp() }
+        let (process, errors) = try scenario.start(extraArguments: ["--metrics-listen", "127.0.0.1:0"])
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        let output = try String(contentsOf: errors, encoding: .utf8)
+        let port = try #require(Self.port(in: output), "no metrics line in: \(output)")
+
+        #expect(try Self.get(port: port, path: "/health").status == 200)
+        for index in 0..<3 {
+            try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', 'm-\(index)', 'Created', '{}')")
+        }
+        // The counters reach the three records (each scrape is a fresh HTTP request, bounded by the deadline).
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        var metrics: [String: Double] = [:]
+        repeat {
+            metrics = Self.samples(try Self.get(port: port, path: "/metrics").body)
+            if (metrics["outflow_sink_records_total"] ?? 0) >= 3 { break }
+            usleep(50_000)  // polling an endpoint for a condition, bounded by the deadline
+        } while ContinuousClock.now < deadline
+        #expect(metrics["outflow_sink_records_total"] == 3)
+        #expect(metrics["outflow_source_events_total"] == 3)
+        #expect((metrics["outflow_sink_commits_total"] ?? 0) >= 1)
+        #expect(metrics["outflow_sink_commit_duration_seconds_count"] == metrics["outflow_sink_commits_total"])
+        #expect(try Self.get(port: port, path: "/ready").status == 200)
+
+        // The durable position is the server's: at most what the slot has confirmed, and at least
+        // the commit of the last insert.
+        let durable = try #require(metrics["outflow_source_durable_lsn_bytes"])
+        let confirmed = Double(try Self.lsnBytes(try scenario.query("SELECT confirmed_flush_lsn - '0/0' FROM pg_replication_slots WHERE slot_name = 'run_slot_\(scenario.suffix)'")))
+        let current = Double(try Self.lsnBytes(try scenario.query("SELECT pg_current_wal_lsn() - '0/0'")))
+        #expect(durable > 0 && durable <= current)
+        #expect(confirmed >= durable || confirmed == 0, "confirmed \(confirmed), durable \(durable)")
+        #expect((metrics["outflow_replication_lag_bytes"] ?? -1) >= 0)
+        #expect(metrics["outflow_replication_lag_bytes"].map { $0 <= current - durable + 1 } == true)
+    }
+
+    static func lsnBytes(_ text: String) throws -> UInt64 {
+        try #require(UInt64(text.split(separator: ".").first.map(String.init) ?? text))
+    }
+
+    static func port(in output: String) -> Int? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("metrics: http://") }) else { return nil }
+        let address = line.dropFirst("metrics: http://".count).prefix { $0 != "/" }
+        return address.split(separator: ":").last.flatMap { Int($0) }
+    }
+
+    /// `name value` lines of Prometheus' text format (no labels here).
+    static func samples(_ text: String) -> [String: Double] {
+        var result: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let value = Double(parts[1]) { result[String(parts[0])] = value }
+        }
+        return result
+    }
+
+    struct SocketError: Error { var what: String }
+
+    /// One GET over a plain socket with `Connection: close`.
+    static func get(port: Int, path: String) throws -> (status: Int, body: String) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(what: "socket") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { throw SocketError(what: "connect to \(port)") }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { throw SocketError(what: "send") }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) } ?? 0
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+}

@@ -1,0 +1,68 @@
+import CoreMetrics
+import MetricsTestKit
+import PGOutput
+@testable import Pipeline
+import PostgresSource
+import Testing
+
+/// The metrics follow the runner's progress reports: counters move by what changed, gauges
+/// show the positions and the lag.
+@Suite struct PipelineMetricsTests {
+    @Test func countersFollowTheRunnersProgressAsItReportsIt() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        let run = ScriptedRun()
+        let script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a", "b"])
+            + OutboxScript.transaction(xid: 11, at: 50, keys: ["bad"], payload: "not json")
+            + OutboxScript.transaction(xid: 12, at: 100, keys: ["c"])
+        let source = ScriptedSource(script, clock: run.clock, trace: run.trace)
+        let runner = try PipelineRunner(graph: try OutboxScript.graph(), sink: run.sink, settings: run.settings, clock: run.clock)
+        var reports = 0
+        try runner.run(source: source, shouldStop: { source.remaining == 0 }, report: { progress in
+            reports += 1
+            metrics.observe(progress, serverWAL: OutboxScript.end(12), now: 0)
+        })
+        #expect(reports > 1)
+        #expect(try factory.expectCounter("outflow_source_transactions_total").totalValue == 3)
+        #expect(try factory.expectCounter("outflow_source_events_total").totalValue == 4)
+        #expect(try factory.expectCounter("outflow_sink_records_total").totalValue == 3)
+        #expect(try factory.expectCounter("outflow_dead_letters_total").totalValue == 1)
+        #expect(try factory.expectCounter("outflow_sink_commits_total").totalValue == Int64(runner.progress.logCommits))
+        #expect(try factory.expectTimer("outflow_sink_commit_duration_seconds").values.count == runner.progress.logCommits)
+        #expect(try factory.expectGauge("outflow_source_durable_lsn_bytes").lastValue == Double(OutboxScript.end(12).rawValue))
+        // Everything the server has is durable: no lag.
+        #expect(try factory.expectGauge("outflow_replication_lag_bytes").lastValue == 0)
+        #expect(try factory.expectGauge("outflow_replication_lag_seconds").lastValue == 0)
+    }
+
+    @Test func lagIsWhatTheServerHasBeyondWhatIsDurable() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        var progress = RunnerProgress()
+        progress.durable = LSN(1_000)
+        progress.received = LSN(5_000)
+        // Committed in the source at Unix time 100 s; now is 130 s.
+        progress.durableCommitTime = PostgresTimestamp(unixMicroseconds: 100_000_000)
+        metrics.observe(progress, serverWAL: LSN(9_000), now: 130)
+        #expect(try factory.expectGauge("outflow_replication_lag_bytes").lastValue == 8_000)
+        #expect(try factory.expectGauge("outflow_replication_lag_seconds").lastValue == 30)
+        #expect(try factory.expectGauge("outflow_last_durable_commit_timestamp_seconds").lastValue == 100)
+        // A second report with no change moves no counter.
+        metrics.observe(progress, serverWAL: LSN(9_000), now: 131)
+        #expect(try factory.expectCounter("outflow_source_transactions_total").totalValue == 0)
+    }
+
+    @Test func readinessFollowsThePhaseAndStallsWithoutProgress() {
+        let health = PipelineHealth(stallAfter: .seconds(5))
+        let start = ContinuousClock.now
+        #expect(health.readiness(at: start).ready == false)
+        health.progressed(at: start)
+        #expect(health.readiness(at: start.advanced(by: .seconds(1))) == (true, "streaming"))
+        let stalled = health.readiness(at: start.advanced(by: .seconds(6)))
+        #expect(!stalled.ready && stalled.reason.hasPrefix("stalled"))
+        health.progressed(at: start.advanced(by: .seconds(6)))
+        #expect(health.readiness(at: start.advanced(by: .seconds(7))).ready)
+        health.set(.failed("replication failed"))
+        #expect(health.readiness(at: start.advanced(by: .seconds(7))) == (false, "failed: replication failed"))
+    }
+}
