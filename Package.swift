@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", .product(name: "Yams", package: "Yams"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"), .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "MetricsEndpointTests",

@@ -1,0 +1,86 @@
+import CoreMetrics
+import Dispatch
+import Foundation
+import Logging
+import PostgresSource
+import ServiceLifecycle
+
+/// Watches the pipeline's replication slot from an ordinary connection, every `interval`: the
+/// WAL it holds back on the server (what fills the server's disk when a pipeline stalls), the
+/// server's `wal_status` and `safe_wal_size` for it (how far it is from being invalidated by
+/// `max_slot_wal_keep_size`), and whether a walsender is using it. Metrics only; a service of
+/// the process, before the pipeline in its group.
+public final class SlotMonitor: Service, Sendable {
+    let connectionString: ConnectionString
+    let slot: String
+    let interval: Duration
+    let logger: Logger
+    let retainedWAL: Gauge
+    let safeWALSize: Gauge
+    let active: Gauge
+    let lost: Gauge
+    let failures: Counter
+
+    public init(
+        connectionString: ConnectionString, slot: String, interval: Duration = .seconds(10), logger: Logger,
+        factory: any MetricsFactory = MetricsSystem.factory
+    ) {
+        self.connectionString = connectionString
+        self.slot = slot
+        self.interval = interval
+        self.logger = logger
+        retainedWAL = Gauge(label: "outflow_slot_retained_wal_bytes", factory: factory)
+        safeWALSize = Gauge(label: "outflow_slot_safe_wal_size_bytes", factory: factory)
+        active = Gauge(label: "outflow_slot_active", factory: factory)
+        lost = Gauge(label: "outflow_slot_lost", factory: factory)
+        failures = Counter(label: "outflow_errors_total", dimensions: [("kind", "slot_monitor")], factory: factory)
+    }
+
+    public func run() async throws {
+        // libpq blocks: the samples are taken on a thread of their own, which the shutdown wakes.
+        let stop = DispatchSemaphore(value: 0)
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [self] in
+                    sampleUntilStopped(stop)
+                    continuation.resume()
+                }
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            stop.signal()
+        }
+    }
+
+    private func sampleUntilStopped(_ stop: DispatchSemaphore) {
+        var connection: PostgresConnection?
+        var failing = false
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        repeat {
+            do {
+                if connection == nil { connection = try PostgresConnection(connectionString, applicationName: "outflow slot monitor") }
+                if let connection { try sample(connection) }
+                if failing { logger.info("slot monitor: reading the slot works again", metadata: ["outflow.slot": "\(slot)"]) }
+                failing = false
+            } catch {
+                failures.increment()
+                connection = nil
+                if !failing { logger.warning("slot monitor: reading the slot failed; retrying", metadata: ["outflow.slot": "\(slot)", "outflow.error": "\(error)"]) }
+                failing = true
+            }
+        } while stop.wait(timeout: .now() + seconds) == .timedOut
+    }
+
+    /// One sample of the slot, as the server sees it now.
+    func sample(_ connection: PostgresConnection) throws(PostgresError) {
+        let result = try connection.execute("""
+            SELECT pg_current_wal_lsn() - restart_lsn AS retained, safe_wal_size, wal_status, active
+            FROM pg_replication_slots WHERE slot_name = \(try connection.quoteLiteral(slot))
+            """)
+        guard !result.rows.isEmpty else { return }  // not created yet
+        if let retained = result.value("retained").flatMap(Double.init) { retainedWAL.record(retained) }
+        if let safe = result.value("safe_wal_size").flatMap(Double.init) { safeWALSize.record(safe) }
+        active.record(result.value("active") == "t" ? 1 : 0)
+        lost.record(result.value("wal_status") == "lost" ? 1 : 0)
+    }
+}
