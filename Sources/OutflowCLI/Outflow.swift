@@ -26,6 +26,7 @@ struct Outflow: AsyncParsableCommand {
             LogCommand.self,
             CheckCommand.self,
             SlotsCommand.self,
+            StatusCommand.self,
         ]
     )
 }

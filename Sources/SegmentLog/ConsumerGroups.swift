@@ -12,6 +12,12 @@ public struct ConsumerGroups: Sendable {
         path = logDirectory + "/" + Self.directoryName
     }
 
+    /// The groups that have committed offsets, sorted.
+    public func groups() throws(SegmentLogError) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
+        return names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.filter { (try? Self.validate(group: $0)) != nil }.sorted()
+    }
+
     public func committedOffsets(group: String) throws(SegmentLogError) -> [TopicPartition: Int64] {
         try Self.validate(group: group)
         let file = path + "/" + group + ".json"
