@@ -75,9 +75,11 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
                 })
             services.append(.init(service: server))
-            if let connectionString = try? ConnectionString(config.source.url.value) {
-                services.append(.init(service: SlotMonitor(connectionString: connectionString, slot: config.source.slot, logger: groupLogger)))
-            }
+        }
+        // The slot is watched whether or not metrics are served: its warning is a log line too.
+        if !dryRun, let connectionString = try? ConnectionString(config.source.url.value) {
+            services.append(.init(service: SlotMonitor(
+                connectionString: connectionString, slot: config.source.slot, warnAbove: config.source.slotWALWarning.bytes, logger: groupLogger)))
         }
         let observer = RunObserver(health: health, metrics: metrics)
         let pipeline = PipelineService { shouldStop in Self.runPipeline(config, options: options, observer: observer, shouldStop: shouldStop) }

@@ -24,12 +24,16 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var statusInterval: ConfigDuration
     /// Keep the decoded source transactions for `outflow replay`; nil: no changelog.
     public var changelog: ChangelogConfig?
+    /// Warn (log and metric) when the slot holds back more WAL than this on the server.
+    public var slotWALWarning: ByteSize = PostgresSourceConfig.defaultSlotWALWarning
+
+    public static let defaultSlotWALWarning = ByteSize("1GiB")!
 
     /// Equal when they configure the same source (where a value came from does not count).
     public static func == (lhs: PostgresSourceConfig, rhs: PostgresSourceConfig) -> Bool {
         lhs.url == rhs.url && lhs.slot == rhs.slot && lhs.publication == rhs.publication && lhs.tables == rhs.tables
             && lhs.publish == rhs.publish && lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.createMissing == rhs.createMissing
-            && lhs.statusInterval == rhs.statusInterval && lhs.changelog == rhs.changelog
+            && lhs.statusInterval == rhs.statusInterval && lhs.changelog == rhs.changelog && lhs.slotWALWarning == rhs.slotWALWarning
     }
 
     public init(
@@ -101,12 +105,16 @@ extension PostgresSourceConfig {
             "status_interval", .duration, .defaulted(ConfigDuration("10s")!, shown: .string("10s")),
             doc: "How often the flushed position is reported to Postgres when idle.")
         static let changelog = FieldSpec("changelog", ChangelogConfig.value, .optional, doc: ChangelogConfig.spec.doc)
+        static let slotWALWarning = FieldSpec(
+            "slot_wal_warning", .byteSize, .defaulted(defaultSlotWALWarning, shown: .string("1GiB")),
+            doc: "Warn (a log line and outflow_slot_wal_warning) when the slot holds back more WAL than this on the server: the pipeline is behind or stopped, and the server's disk fills until it catches up or the slot is dropped.")
     }
 
     static let spec = ObjectSpec(
         name: "source.postgres", doc: "PostgreSQL logical replication with the pgoutput plugin.",
         fields: [Fields.url.schema, Fields.slot.schema, Fields.publication.schema, Fields.tables.schema, Fields.publish.schema,
-                 Fields.createMissing.schema, Fields.statusInterval.schema, Fields.heartbeatInterval.schema, Fields.changelog.schema])
+                 Fields.createMissing.schema, Fields.statusInterval.schema, Fields.heartbeatInterval.schema, Fields.changelog.schema,
+                 Fields.slotWALWarning.schema])
 
     /// The slot name used when none is given.
     static func defaultSlot(pipelineName: String) -> String {
@@ -132,19 +140,21 @@ extension PostgresSourceConfig {
         let changelog = reader.read(Fields.changelog, &context)
         let heartbeatInterval = reader.read(Fields.heartbeatInterval, &context)
         if reader.has(Fields.heartbeatInterval.name) && heartbeatInterval == nil { return nil }
+        let slotWALWarning = reader.read(Fields.slotWALWarning, &context)
         if let tables {
             var seen: Set<TableName> = []
             for table in tables where !seen.insert(table).inserted {
                 context.log.error(.invalidValue, "table \(table) is listed twice", at: reader.keyLocation(Fields.tables.name) ?? reader.location)
             }
         }
-        guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval else { return nil }
+        guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval, let slotWALWarning else { return nil }
         if reader.has(Fields.changelog.name) && changelog == nil { return nil }
         var config = PostgresSourceConfig(
             url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
             statusInterval: statusInterval, changelog: changelog)
         config.publishIsDefault = !reader.has(Fields.publish.name)
         config.heartbeatInterval = heartbeatInterval
+        config.slotWALWarning = slotWALWarning
         return config
     }
 }

@@ -26,5 +26,16 @@ import Testing
         #expect(sampled > 0)
         #expect(try factory.expectGauge("outflow_slot_active").lastValue == 0)
         #expect(try factory.expectGauge("outflow_slot_lost").lastValue == 0)
+        // The default threshold (1 GiB) is far away.
+        #expect(try factory.expectGauge("outflow_slot_wal_warning").lastValue == 0)
+    }
+
+    @Test func aSlotHoldingBackMoreThanTheThresholdWarns() throws {
+        let harness = try OutboxHarness()
+        try harness.sql.execute(harness.insert(key: "w"))
+        let factory = TestMetrics()
+        let monitor = SlotMonitor(connectionString: harness.url, slot: harness.slot, warnAbove: 1, logger: Logger(label: "test"), factory: factory)
+        try monitor.sample(try PostgresConnection(harness.url))
+        #expect(try factory.expectGauge("outflow_slot_wal_warning").lastValue == 1)
     }
 }
