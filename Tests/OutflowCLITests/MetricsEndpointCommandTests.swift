@@ -95,3 +95,49 @@ import Glibc
         return (status, body)
     }
 }
+
+/// A password in the source URL never shows: not in what `outflow run` prints, not in the
+/// metrics or readiness, not in `outflow status`, not in an error that names the connection.
+@Suite struct SecretRedactionTests {
+    @Test func thePasswordInTheURLAppearsNowhere() throws {
+        let scenario = try RunCommandTests.Scenario()
+        defer { scenario.cleanUp() }
+        let secret = "Zq9-secret-\(UInt32.random(in: 1000...9999))"
+        // A role of the test's own whose password is the secret, with the pipeline role's rights.
+        let admin = try #require(ProcessInfo.processInfo.environment["OUTFLOW_TEST_PG_ADMIN_URL"], "OUTFLOW_TEST_PG_ADMIN_URL is not set: run under make test")
+        let role = "secret_role_\(scenario.suffix)"
+        let psql = try #require(OutflowProcess.which("psql"))
+        func asAdmin(_ sql: String) throws -> Int32 { try OutflowProcess.run(executable: psql, ["-X", "-q", admin, "-c", sql]).status }
+        #expect(try asAdmin("CREATE ROLE \(role) LOGIN REPLICATION PASSWORD '\(secret)' IN ROLE outflow") == 0)
+        defer { _ = try? asAdmin("DROP ROLE IF EXISTS \(role)") }
+        var components = try #require(URLComponents(string: scenario.url))
+        components.user = role
+        components.password = secret
+        let url = try #require(components.string)
+        let (process, errors) = try scenario.start(extraArguments: ["--metrics-listen", "127.0.0.1:0"], pipelineURL: url)
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        let port = try #require(MetricsEndpointCommandTests.port(in: try String(contentsOf: errors, encoding: .utf8)))
+        try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', 'k', 'Created', '{}')")
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while try scenario.committedKeys().isEmpty, ContinuousClock.now < deadline { usleep(50_000) }  // bounded poll of the log
+        var seen: [String] = []
+        seen.append(try MetricsEndpointCommandTests.get(port: port, path: "/metrics").body)
+        seen.append(try MetricsEndpointCommandTests.get(port: port, path: "/ready").body)
+        for arguments in [["status", scenario.pipelineFile.path], ["status", scenario.pipelineFile.path, "--json"], ["explain", scenario.pipelineFile.path]] {
+            let result = try OutflowProcess.run(arguments, environment: ["OUTFLOW_PG_URL": url], currentDirectory: scenario.directory)
+            #expect(result.status == 0, "\(arguments): \(result.standardError)")
+            seen += [result.standardOutput, result.standardError]
+        }
+        // An error that names the connection: nothing listens on port 1.
+        components.port = 1
+        let unreachable = try OutflowProcess.run(
+            ["status", scenario.pipelineFile.path], environment: ["OUTFLOW_PG_URL": try #require(components.string)], currentDirectory: scenario.directory)
+        #expect(unreachable.status != 0)
+        seen += [unreachable.standardOutput, unreachable.standardError]
+        process.terminate()
+        process.waitUntilExit()
+        seen.append(try String(contentsOf: errors, encoding: .utf8))
+        #expect(seen.count == 11)
+        for (index, text) in seen.enumerated() { #expect(!text.contains(secret), "output \(index) shows the password: \(text)") }
+    }
+}

@@ -62,13 +62,13 @@ import Testing
         }
 
         /// Starts `outflow run` and waits until it streams.
-        func start(extraArguments: [String] = [], standardOutput: URL? = nil) throws -> (Process, URL) {
+        func start(extraArguments: [String] = [], standardOutput: URL? = nil, pipelineURL: String? = nil) throws -> (Process, URL) {
             let errorFile = directory.appendingPathComponent("stderr-\(UUID().uuidString)")
             _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
             let process = Process()
             process.executableURL = try OutflowProcess.binary()
             process.arguments = ["run", pipelineFile.path, "--progress-interval", "0"] + extraArguments
-            process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }
+            process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": pipelineURL ?? url]) { $1 }
             process.currentDirectoryURL = directory
             process.standardError = try FileHandle(forWritingTo: errorFile)
             process.standardOutput = try standardOutput.map { try FileHandle(forWritingTo: $0) } ?? FileHandle.nullDevice
