@@ -141,3 +141,70 @@ import Glibc
         for (index, text) in seen.enumerated() { #expect(!text.contains(secret), "output \(index) shows the password: \(text)") }
     }
 }
+
+/// `/ready` says whether the pipeline streams: 503 with the reason while its PostgreSQL is
+/// down, 200 again once it is back — on a server of the test's own.
+@Suite struct ReadinessTests {
+    @Test func readyTurnsUnavailableWhilePostgresIsDownAndBackAfter() throws {
+        let script = OutflowProcess.sourceRoot.appendingPathComponent("scripts/pg-sandbox").path
+        let sandbox = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-ready-pg-\(UUID().uuidString)").path
+        let start = try CrashTests.shell([script, "start", "--dir", sandbox])
+        try #require(start.status == 0, "pg-sandbox start: \(start.output)")
+        defer { _ = try? CrashTests.shell([script, "stop", "--dir", sandbox]) }
+        let url = try CrashTests.shell([script, "url", "--dir", sandbox]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-ready-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let psql = try #require(OutflowProcess.which("psql"))
+        let created = try OutflowProcess.run(executable: psql, ["-X", "-q", url, "-c", "CREATE TABLE ready_outbox (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload jsonb)"])
+        try #require(created.status == 0, "\(created.standardError)")
+        try """
+            version: 1
+            name: ready-test
+            source:
+              postgres:
+                url: ${env:OUTFLOW_PG_URL}
+                tables: [public.ready_outbox]
+            stages:
+              - outbox: {table: public.ready_outbox}
+            sink:
+              log: {dir: ./data/log}
+            runtime:
+              metrics: {listen: "127.0.0.1:0"}
+            """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+
+        let errors = directory.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        let process = Process()
+        process.executableURL = try OutflowProcess.binary()
+        process.arguments = ["run", "pipeline.yaml", "--progress-interval", "0"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }
+        process.currentDirectoryURL = directory
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+
+        let deadline = ContinuousClock.now.advanced(by: .seconds(90))
+        /// Polls /ready (a fresh request each time) until it answers `status`, bounded by the deadline.
+        func waitForReady(_ status: Int) throws -> (status: Int, body: String)? {
+            while ContinuousClock.now < deadline, process.isRunning {
+                if let port = MetricsEndpointCommandTests.port(in: try String(contentsOf: errors, encoding: .utf8)),
+                   let answer = try? MetricsEndpointCommandTests.get(port: port, path: "/ready"), answer.status == status {
+                    return answer
+                }
+                usleep(100_000)  // polling an endpoint for a condition, bounded by the deadline
+            }
+            return nil
+        }
+        func output() -> String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+        try #require(try waitForReady(200) != nil, "never ready: \(output())")
+        let halt = try CrashTests.shell([script, "halt", "--dir", sandbox])
+        try #require(halt.status == 0, "pg-sandbox halt: \(halt.output)")
+        let down = try #require(try waitForReady(503), "still ready with PostgreSQL down: \(output())")
+        #expect(down.body.contains("stalled"))
+        let resume = try CrashTests.shell([script, "resume", "--dir", sandbox])
+        try #require(resume.status == 0, "pg-sandbox resume: \(resume.output)")
+        #expect(try waitForReady(200) != nil, "not ready again after PostgreSQL came back: \(output())")
+    }
+}
