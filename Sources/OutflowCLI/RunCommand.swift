@@ -40,6 +40,7 @@ struct RunCommand: AsyncParsableCommand {
         "Serve /metrics (Prometheus), /health and /ready on this address (overrides runtime.metrics.listen in the file).",
         valueName: "host:port"))
     var metricsListen: String?
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         if let startLSN, LSN(startLSN) == nil { throw ValidationError("--start-lsn \(startLSN): not a WAL position (X/Y, hexadecimal)") }
@@ -50,6 +51,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadPipeline(file)
+        logging.bootstrap(secrets: config.secrets)
         let options = Options(
             dryRun: dryRun, progressInterval: progressInterval, shutdownTimeout: shutdownTimeout, startLSN: startLSN.flatMap { LSN($0) },
             untilLSN: untilLSN.flatMap { LSN($0) })
@@ -60,8 +62,7 @@ struct RunCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: SecondSignalExit { _ in FileHandle.standardError.write(Data("outflow: stopping (send the signal again to exit at once)\n".utf8)) })
         ]
-        var groupLogger = Logger(label: "outflow.lifecycle")
-        groupLogger.logLevel = .warning
+        let groupLogger = Logger(label: "outflow.lifecycle")
         let metricsAddress = metricsListen.flatMap { ListenAddress($0) } ?? config.runtime.metricsListen
         var metrics: PipelineMetrics?
         if let metricsAddress {
@@ -106,8 +107,7 @@ struct RunCommand: AsyncParsableCommand {
 
     static func runPipeline(_ config: PipelineConfig, options: Options, observer: RunObserver, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
         var standardError = StandardError()
-        var logger = Logger(label: "outflow")
-        logger.logLevel = .warning
+        let logger = Logger(label: "outflow")
         var logDirectory = config.sink.dir
         do {
             if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }

@@ -208,3 +208,26 @@ import Glibc
         #expect(try waitForReady(200) != nil, "not ready again after PostgreSQL came back: \(output())")
     }
 }
+
+/// `--log-format json --log-level info`: log lines are JSON objects a collector can parse.
+@Suite struct LogFormatTests {
+    @Test func jsonLogLinesParseAndCarryTheLevelAndMessage() throws {
+        let scenario = try RunCommandTests.Scenario()
+        defer { scenario.cleanUp() }
+        let (process, errors) = try scenario.start(extraArguments: ["--log-format", "json", "--log-level", "info"])
+        try scenario.psql("INSERT INTO \(scenario.table) VALUES (gen_random_uuid(), 'order', 'k', 'Created', '{}')")
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while try scenario.committedKeys().isEmpty, ContinuousClock.now < deadline { usleep(50_000) }  // bounded poll of the log
+        process.terminate()
+        process.waitUntilExit()
+        let lines = try String(contentsOf: errors, encoding: .utf8).split(separator: "\n").filter { $0.hasPrefix("{") }
+        let objects = try lines.map { try JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        #expect(!objects.isEmpty)
+        for object in objects {
+            #expect(object["time"] != nil && object["logger"] != nil && object["message"] != nil)
+            #expect(["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(object["level"] ?? ""))
+        }
+        // At info, the source says when it streams (and from where).
+        #expect(objects.contains { $0["level"] == "info" && $0["message"] == "streaming" && $0["outflow.slot"] != nil }, "\(objects)")
+    }
+}
