@@ -149,7 +149,10 @@ struct RunCommand: AsyncParsableCommand {
             let until = options.untilLSN
             try runner.run(source: ReplicationSource(session), shouldStop: { shouldStop() || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 observer.health.progressed()
-                observer.metrics?.observe(progress, serverWAL: session.feedback.received, now: Date().timeIntervalSince1970)
+                if let metrics = observer.metrics {
+                    metrics.observe(progress, serverWAL: session.feedback.received, now: Date().timeIntervalSince1970)
+                    metrics.observe(stages: built.graph.counts)
+                }
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }
                 let elapsed = (ContinuousClock.now - lastReport).components
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18

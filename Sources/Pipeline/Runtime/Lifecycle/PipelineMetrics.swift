@@ -24,8 +24,12 @@ public final class PipelineMetrics {
     let lagSeconds: Gauge
     let lastDurableCommitTime: Gauge
     private var last = RunnerProgress()
+    private let factory: any MetricsFactory
+    /// Per stage: its counters (made on first sight) and the values last reported.
+    private var stageMetrics: [String: (events: (in: Counter, out: Counter, failed: Counter), hits: Counter, window: Gauge, last: StageCounts)] = [:]
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
         sourceTransactions = Counter(label: "outflow_source_transactions_total", factory: factory)
         skippedTransactions = Counter(label: "outflow_source_skipped_transactions_total", factory: factory)
         streamedTransactions = Counter(label: "outflow_source_streamed_transactions_total", factory: factory)
@@ -71,6 +75,29 @@ public final class PipelineMetrics {
             lagSeconds.record(progress.received.rawValue <= progress.durable.rawValue ? 0 : max(0, now - commitSeconds))
         }
         last = progress
+    }
+
+    /// Moves the per-stage metrics to `counts` (`CompiledStageGraph.counts`).
+    public func observe(stages counts: [StageCounts]) {
+        for count in counts {
+            var entry = stageMetrics[count.stage] ?? (
+                events: (
+                    in: Counter(label: "outflow_stage_events_in_total", dimensions: [("stage", count.stage)], factory: factory),
+                    out: Counter(label: "outflow_stage_events_out_total", dimensions: [("stage", count.stage)], factory: factory),
+                    failed: Counter(label: "outflow_stage_failures_total", dimensions: [("stage", count.stage)], factory: factory)),
+                hits: Counter(label: "outflow_dedupe_hits_total", dimensions: [("stage", count.stage)], factory: factory),
+                window: Gauge(label: "outflow_dedupe_window_keys", dimensions: [("stage", count.stage)], factory: factory),
+                last: StageCounts(stage: count.stage, eventsIn: 0, eventsOut: 0, failures: 0, duplicatesDropped: count.duplicatesDropped.map { _ in 0 }))
+            if count.eventsIn > entry.last.eventsIn { entry.events.in.increment(by: Int64(count.eventsIn - entry.last.eventsIn)) }
+            if count.eventsOut > entry.last.eventsOut { entry.events.out.increment(by: Int64(count.eventsOut - entry.last.eventsOut)) }
+            if count.failures > entry.last.failures { entry.events.failed.increment(by: Int64(count.failures - entry.last.failures)) }
+            if let hits = count.duplicatesDropped, hits > (entry.last.duplicatesDropped ?? 0) {
+                entry.hits.increment(by: Int64(hits - (entry.last.duplicatesDropped ?? 0)))
+            }
+            if let window = count.windowEntries { entry.window.record(Double(window)) }
+            entry.last = count
+            stageMetrics[count.stage] = entry
+        }
     }
 }
 

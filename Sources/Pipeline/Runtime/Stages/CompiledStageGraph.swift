@@ -22,10 +22,18 @@ public final class CompiledStageGraph {
     private var entry: [Int] = []
     /// Stage index → port → consuming stage indexes.
     private var consumers: [[String?: [Int]]]
+    /// Per stage (by index): events in, events out, events it failed on. Plain counters on the
+    /// pipeline's thread; the metrics read them at progress reports.
+    private(set) var eventsIn: [Int]
+    private(set) var eventsOut: [Int]
+    private(set) var failures: [Int]
 
     public init(stages: [any Stage], wiring: [Wiring]) throws(StageFailure) {
         self.stages = stages
         consumers = Array(repeating: [:], count: stages.count)
+        eventsIn = Array(repeating: 0, count: stages.count)
+        eventsOut = Array(repeating: 0, count: stages.count)
+        failures = Array(repeating: 0, count: stages.count)
         let index = Dictionary(uniqueKeysWithValues: stages.enumerated().map { ($1.id, $0) })
         for wire in wiring {
             guard let target = index[wire.stageID] else { throw StageFailure(stageID: wire.stageID, message: "no such stage") }
@@ -60,12 +68,15 @@ public final class CompiledStageGraph {
         _ event: PipelineEvent, at node: Int, sink: (PipelineEvent) throws -> Void, failed: (PipelineEvent, StageFailure) throws -> Void
     ) rethrows {
         var outputs: [(PipelineEvent, String?)] = []
+        eventsIn[node] += 1
         do {
             try stages[node].process(event) { output, port in outputs.append((output, port)) }
         } catch {
+            failures[node] += 1
             try failed(event, error)
             return
         }
+        eventsOut[node] += outputs.count
         for (output, port) in outputs {
             if let targets = consumers[node][port] {
                 for target in targets { try run(output, at: target, sink: sink, failed: failed) }
@@ -76,4 +87,25 @@ public final class CompiledStageGraph {
     }
 
     public var statefulStages: [any StatefulStage] { stages.compactMap { $0 as? any StatefulStage } }
+
+    /// What each stage has done so far, for the metrics.
+    public var counts: [StageCounts] {
+        stages.indices.map { index in
+            let dedupe = stages[index] as? DedupeStage
+            return StageCounts(
+                stage: stages[index].id, eventsIn: eventsIn[index], eventsOut: eventsOut[index], failures: failures[index],
+                duplicatesDropped: dedupe?.duplicatesDropped, windowEntries: dedupe?.entryCount)
+        }
+    }
+}
+
+/// One stage's counters: events in and out, failures, and for a dedupe stage its hits and the
+/// keys its window holds.
+public struct StageCounts: Sendable, Equatable {
+    public var stage: String
+    public var eventsIn: Int
+    public var eventsOut: Int
+    public var failures: Int
+    public var duplicatesDropped: Int?
+    public var windowEntries: Int?
 }

@@ -35,6 +35,28 @@ import Testing
         #expect(try factory.expectGauge("outflow_replication_lag_seconds").lastValue == 0)
     }
 
+    @Test func stageCountersAndDedupeHitsFollowTheGraph() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        let run = ScriptedRun()
+        let graph = try OutboxScript.graph(dedupeKey: "aggregateid")
+        // Three transactions, two with the same aggregate id: the dedupe stage drops one.
+        let script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a"]) + OutboxScript.transaction(xid: 11, at: 10, keys: ["a"])
+            + OutboxScript.transaction(xid: 12, at: 20, keys: ["b"], payload: "not json")
+        let source = ScriptedSource(script, clock: run.clock, trace: run.trace)
+        let runner = try PipelineRunner(graph: graph, sink: run.sink, settings: run.settings, clock: run.clock)
+        try runner.run(source: source, shouldStop: { source.remaining == 0 }, report: { _ in metrics.observe(stages: graph.counts) })
+        metrics.observe(stages: graph.counts)
+        let outbox = [("stage", "outbox")], dedupe = [("stage", "dedupe")]
+        #expect(try factory.expectCounter("outflow_stage_events_in_total", outbox).totalValue == 3)
+        #expect(try factory.expectCounter("outflow_stage_events_out_total", outbox).totalValue == 2)
+        #expect(try factory.expectCounter("outflow_stage_failures_total", outbox).totalValue == 1)
+        #expect(try factory.expectCounter("outflow_stage_events_in_total", dedupe).totalValue == 2)
+        #expect(try factory.expectCounter("outflow_stage_events_out_total", dedupe).totalValue == 1)
+        #expect(try factory.expectCounter("outflow_dedupe_hits_total", dedupe).totalValue == 1)
+        #expect(try factory.expectGauge("outflow_dedupe_window_keys", dedupe).lastValue == 1)
+    }
+
     @Test func lagIsWhatTheServerHasBeyondWhatIsDurable() throws {
         let factory = TestMetrics()
         let metrics = PipelineMetrics(factory: factory)
