@@ -76,6 +76,7 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
                 })
             services.append(.init(service: server))
+            if !dryRun { services.append(.init(service: LogMonitor(directory: config.sink.dir, logger: groupLogger))) }
         }
         // The slot is watched whether or not metrics are served: its warning is a log line too.
         if !dryRun, let connectionString = try? ConnectionString(config.source.url.value) {

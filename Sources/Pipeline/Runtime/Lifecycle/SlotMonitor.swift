@@ -12,7 +12,9 @@ import Synchronization
 /// `max_slot_wal_keep_size`), and whether a walsender is using it; a warning (a log line and
 /// `outflow_slot_wal_warning`) when it holds back more than `warnAbove` bytes, or the server
 /// says it is about to invalidate it. A service of the process, before the pipeline in its group.
-public final class SlotMonitor: Service, Sendable {
+public final class SlotMonitor: Service, @unchecked Sendable {
+    // @unchecked: `connection` (a libpq handle, not Sendable) is only used inside its mutex, on
+    // the sampler's one thread.
     let connectionString: ConnectionString
     let slot: String
     let interval: Duration
@@ -45,38 +47,31 @@ public final class SlotMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        // libpq blocks: the samples are taken on a thread of their own, which the shutdown wakes.
-        let stop = DispatchSemaphore(value: 0)
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [self] in
-                    sampleUntilStopped(stop)
-                    continuation.resume()
-                }
-                thread.start()
-            }
-        } onGracefulShutdown: {
-            stop.signal()
-        }
+        let sampler = PeriodicSampler(interval: interval) { [self] in try sampleOnce() }
+        try await sampler.run()
     }
 
-    private func sampleUntilStopped(_ stop: DispatchSemaphore) {
-        var connection: PostgresConnection?
-        var failing = false
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        repeat {
-            do {
+    /// libpq blocks: the samples run on the sampler's thread, each over the one connection
+    /// (opened again after a failure).
+    private let connection = Mutex<PostgresConnection?>(nil)
+    private let failing = Mutex(false)
+
+    private func sampleOnce() throws {
+        do {
+            try connection.withLock { connection throws(PostgresError) in
                 if connection == nil { connection = try PostgresConnection(connectionString, applicationName: "outflow slot monitor") }
                 if let connection { try sample(connection) }
-                if failing { logger.info("slot monitor: reading the slot works again", metadata: ["outflow.slot": "\(slot)"]) }
-                failing = false
-            } catch {
-                failures.increment()
-                connection = nil
-                if !failing { logger.warning("slot monitor: reading the slot failed; retrying", metadata: ["outflow.slot": "\(slot)", "outflow.error": "\(error)"]) }
-                failing = true
             }
-        } while stop.wait(timeout: .now() + seconds) == .timedOut
+            if failing.withLock({ $0 }) { logger.info("slot monitor: reading the slot works again", metadata: ["outflow.slot": "\(slot)"]) }
+            failing.withLock { $0 = false }
+        } catch {
+            failures.increment()
+            connection.withLock { $0 = nil }
+            if !failing.withLock({ $0 }) {
+                logger.warning("slot monitor: reading the slot failed; retrying", metadata: ["outflow.slot": "\(slot)", "outflow.error": "\(error)"])
+            }
+            failing.withLock { $0 = true }
+        }
     }
 
     /// One sample of the slot, as the server sees it now.
@@ -108,5 +103,33 @@ public final class SlotMonitor: Service, Sendable {
         }
         if started, let reason { logger.warning("slot \(slot): \(reason)", metadata: ["outflow.slot": "\(slot)"]) }
         if ended { logger.info("slot \(slot): back under slot_wal_warning", metadata: ["outflow.slot": "\(slot)"]) }
+    }
+}
+
+/// Runs `sample` at once and then every `interval` on a thread of its own (the samples do
+/// blocking I/O), until the group shuts the service down.
+public struct PeriodicSampler: Service {
+    let interval: Duration
+    let sample: @Sendable () throws -> Void
+
+    public init(interval: Duration, sample: @escaping @Sendable () throws -> Void) {
+        self.interval = interval
+        self.sample = sample
+    }
+
+    public func run() async throws {
+        let stop = DispatchSemaphore(value: 0)
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let thread = Thread { [sample] in
+                    repeat { try? sample() } while stop.wait(timeout: .now() + seconds) == .timedOut
+                    continuation.resume()
+                }
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            stop.signal()
+        }
     }
 }
