@@ -47,7 +47,13 @@ struct ReplayCommand: AsyncParsableCommand {
                 rowDecoder: RowDecoder(connectionString: built.connectionString), logger: logger)
             let stop = StopSignal()
             stop.install()
-            try replayer.replay(from: LSN(fromLSN)!, through: toLSN.flatMap { LSN($0) }, shouldStop: { stop.isRequested })
+            // Long replays say how far they are, every few seconds.
+            var lastLine = ContinuousClock.now
+            try replayer.replay(from: LSN(fromLSN)!, through: toLSN.flatMap { LSN($0) }, shouldStop: { stop.isRequested }, report: { progress in
+                guard ContinuousClock.now - lastLine >= .seconds(2) else { return }
+                lastLine = .now
+                print("replay: \(progress.sourceTransactions) transactions, \(progress.records) records, at \(progress.last)", to: &standardError)
+            })
             let progress = replayer.progress
             print("replayed \(progress.sourceTransactions) transactions (\(progress.changes) changes) into \(progress.records) records"
                 + "\(progress.deadLetters > 0 ? ", \(progress.deadLetters) dead letters" : ""), last position \(progress.last)")

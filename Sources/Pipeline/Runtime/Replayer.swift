@@ -45,7 +45,8 @@ public final class Replayer {
         try ChangelogSource.retainedRange(in: directory)
     }
 
-    public func replay(from start: LSN, through end: LSN?, shouldStop: () -> Bool) throws(PipelineError) {
+    /// Replays; `report` sees the progress after every group commit and pause.
+    public func replay(from start: LSN, through end: LSN?, shouldStop: () -> Bool, report: (Progress) -> Void = { _ in }) throws(PipelineError) {
         let source = try ChangelogSource(directory: writer.directory, from: start, through: end)
         let sink = LogSink(writer: writer, settings: settings)
         let live: Checkpoint?
@@ -60,7 +61,11 @@ public final class Replayer {
                 last: done.received)
         }
         do throws(PipelineError) {
-            try runner.run(source: source, shouldStop: shouldStop)
+            try runner.run(source: source, shouldStop: shouldStop, report: { done in
+                report(Progress(
+                    sourceTransactions: done.sourceTransactions, changes: done.events, records: done.records, deadLetters: done.deadLetters,
+                    last: done.received))
+            })
         } catch {
             try? sink.abort()
             throw error
