@@ -77,6 +77,10 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             close("malformed request: \(error)")
             return
         }
+        logger.debug("Kafka request", metadata: [
+            "kafka.api": "\(header.apiKey.map { "\($0)" } ?? "\(header.apiKeyRawValue)")", "kafka.version": "\(header.apiVersion)",
+            "kafka.client_id": "\(header.clientID ?? "")",
+        ])
         answering = true
         reply(to: request, header: header, context: context).assumeIsolated().whenComplete { result in
             self.answering = false

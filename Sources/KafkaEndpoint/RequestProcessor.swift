@@ -167,7 +167,7 @@ struct RequestProcessor: Sendable {
                 let index = partition.partition
                 guard let tp = Self.topicPartition(topic.topic, index, counts) else {
                     anyPartitionFailed = true
-                    partitions.append(FetchResponse.Partition(partitionIndex: index, errorCode: .unknownTopicOrPartition, highWatermark: -1, records: nil))
+                    partitions.append(FetchResponse.Partition(partitionIndex: index, errorCode: .unknownTopicOrPartition, highWatermark: -1, records: ByteBuffer()))
                     continue
                 }
                 let limit = min(Int(max(0, partition.partitionMaxBytes)), budget)
@@ -201,12 +201,14 @@ struct RequestProcessor: Sendable {
         return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, anyPartitionFailed: anyPartitionFailed)
     }
 
+    /// Records are an empty run, never null, when there are none: kafka-python cannot read a
+    /// null record set, and Kafka's brokers never send one.
     private static func fetchPartition(
         _ index: Int32, _ offsets: PartitionOffsets, error: KafkaErrorCode, isolation: SegmentLog.IsolationLevel
     ) -> FetchResponse.Partition {
         FetchResponse.Partition(
             partitionIndex: index, errorCode: error, highWatermark: offsets.endOffset, lastStableOffset: offsets.lastStableOffset,
-            logStartOffset: offsets.logStartOffset, abortedTransactions: isolation == .readCommitted ? [] : nil, records: nil)
+            logStartOffset: offsets.logStartOffset, abortedTransactions: isolation == .readCommitted ? [] : nil, records: ByteBuffer())
     }
 
     /// The partition if the log has it (declared or written), else nil.
