@@ -7,7 +7,12 @@ import Synchronization
 /// Every method does blocking file I/O: call them from a thread pool, never an event loop.
 final class EndpointLog: Sendable {
     let reader: LogReader
+    /// Committed offsets of consumer groups: the same files `outflow tail --group` uses.
+    let groups: ConsumerGroups
     private let slots = Mutex<[SlotKey: ReaderSlot]>([:])
+    /// A commit reads, merges and replaces a group's file: one at a time, so that two
+    /// connections committing for one group do not lose each other's partitions.
+    private let groupCommits = Mutex(())
 
     private struct SlotKey: Hashable {
         var topicPartition: TopicPartition
@@ -23,6 +28,11 @@ final class EndpointLog: Sendable {
 
     init(directory: String) throws(SegmentLogError) {
         reader = try LogReader(directory: directory)
+        groups = ConsumerGroups(logDirectory: reader.directory)
+    }
+
+    func commit(group: String, offsets: [TopicPartition: Int64]) throws(SegmentLogError) {
+        try groupCommits.withLock { _ throws(SegmentLogError) in try groups.commit(group: group, offsets: offsets) }
     }
 
     /// Every topic and its partition count (see `LogReader.partitionCounts`), internal ones

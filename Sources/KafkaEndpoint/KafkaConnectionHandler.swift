@@ -118,6 +118,16 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listOffsets(listOffsets, header: header)) }
         case .offsetForLeaderEpoch(let offsetRequest):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetForLeaderEpoch(offsetRequest, header: header)) }
+        case .findCoordinator(let find):
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.findCoordinator(find, header: header, broker: brokerAddress(context))))
+        case .offsetCommit(let commit):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetCommit(commit, header: header)) }
+        case .offsetFetch(let offsetFetch):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header)) }
+        case .listGroups(let list):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listGroups(list, header: header)) }
+        case .describeGroups(let describe):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.describeGroups(describe, header: header)) }
         case .fetch(let fetch):
             let wait = FetchWait(minBytes: fetch.minBytes, maxWaitMs: fetch.maxWaitMs, receivedAt: .now())
             return Self.longPoll(

@@ -30,7 +30,12 @@ struct RequestProcessor: Sendable {
     /// The APIs this endpoint serves, with the versions it answers: what ApiVersions advertises.
     /// Produce is served only to be refused: librdkafka reads record batch v2 only from a
     /// broker that advertises Produce v3+ with Fetch v4+.
-    static let servedAPIs: [ApiKey] = [.produce, .fetch, .listOffsets, .metadata, .apiVersions, .offsetForLeaderEpoch]
+    /// Of the group APIs, those of committed offsets (see `GroupOffsets.swift`); membership
+    /// is not served yet.
+    static let servedAPIs: [ApiKey] = [
+        .produce, .fetch, .listOffsets, .metadata, .apiVersions, .offsetForLeaderEpoch,
+        .findCoordinator, .offsetCommit, .offsetFetch, .listGroups, .describeGroups,
+    ]
 
     static var advertisedRanges: [ApiVersionsResponse.ApiVersionRange] {
         servedAPIs.map { ApiVersionsResponse.ApiVersionRange(apiKey: $0.rawValue, minVersion: $0.supportedVersions.lowerBound, maxVersion: $0.supportedVersions.upperBound) }

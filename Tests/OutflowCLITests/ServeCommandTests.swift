@@ -126,6 +126,36 @@ import Glibc
         }
     }
 
+    @Test func kafkaPythonCommitsAGroupsOffsetsWhereOutflowTailFindsThem() throws {
+        guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
+            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
+        }
+        try Self.withServer { server, written, scratch in
+            let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/consume_endpoint.py").path
+            func consume() throws -> [String: [String]] {
+                let result = try OutflowProcess.run(
+                    executable: URL(fileURLWithPath: python), [script, "127.0.0.1:\(server.port)", Self.topic, "read_committed", "billing"])
+                guard result.status == 0 else { throw MissingTestPrerequisite(description: "kafka-python failed: \(result.standardError)") }
+                struct Consumed: Decodable { var values: [String: [String]] }
+                return try JSONDecoder().decode(Consumed.self, from: Data(result.standardOutput.utf8)).values
+            }
+            let first = try consume()
+            #expect(first["0"] == written.committed[0] && first["2"] == written.committed[2])
+            // The group's offsets are the log's own: past the last COMMIT marker of each partition.
+            let log = scratch.appendingPathComponent("log").path
+            let committed = try ConsumerGroups(logDirectory: log).committedOffsets(group: "billing")
+            let reader = try LogReader(directory: log)
+            for partition: Int32 in [0, 2] {
+                let tp = try TopicPartition(topic: Self.topic, partition: partition)
+                #expect(committed[tp] == (try reader.open(tp).lastStableOffset()))
+            }
+            // Resumed from the committed offsets: nothing new.
+            #expect(try consume() == ["0": [], "1": [], "2": []])
+            let tail = try OutflowProcess.run(["tail", "--log", log, "--group", "billing", "--format", "value"])
+            #expect(tail.status == 0 && tail.standardOutput.isEmpty, "outflow tail --group billing: \(tail.standardOutput)\(tail.standardError)")
+        }
+    }
+
     @Test(arguments: ["read_committed", "read_uncommitted"])
     func kcatReadsExactlyTheVisibleRecords(isolation: String) throws {
         guard let kcat = OutflowProcess.which("kcat") else {

@@ -75,3 +75,18 @@ import Testing
         #expect(watcher.wait(timeout: .seconds(10)) == .woken)
     }
 }
+
+@Suite struct ConsumerGroupListingTests {
+    @Test func listsTheGroupsThatCommitted() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let groups = ConsumerGroups(logDirectory: dir.path)
+        #expect(try groups.groups() == [])
+        let tp = try TopicPartition(topic: "orders", partition: 0)
+        try groups.commit(group: "shipping", offsets: [tp: 3])
+        try groups.commit(group: "billing", offsets: [tp: 5])
+        // A temporary file left by a crash mid-replace is not a group.
+        _ = FileManager.default.createFile(atPath: groups.path + "/audit.json.tmp", contents: Data())
+        #expect(try groups.groups() == ["billing", "shipping"])
+    }
+}
