@@ -157,6 +157,9 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
             switch wait.next(bytesRead: read.recordBytes, anyPartitionFailed: read.anyPartitionFailed, now: .now()) {
             case .respond:
                 return eventLoop.makeSucceededFuture(.frame(frame))
+            case .waitForChange where notifier.isStopped:
+                // Shutting down: nothing will wake the wait; answer with what there is.
+                return eventLoop.makeSucceededFuture(.frame(frame))
             case .waitForChange(let deadline):
                 return notifier.waitForChange(after: changes, until: deadline, on: eventLoop).flatMap {
                     longPoll(fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool)

@@ -36,6 +36,9 @@ final class LogChangeNotifier: Sendable {
         ready.wait()
     }
 
+    /// After `stop`, waiting fetches answer with what they have instead of waiting again.
+    var isStopped: Bool { state.withLock { $0.stopped } }
+
     /// Fetches waiting for a change now.
     var waitingCount: Int { state.withLock { $0.waiters.count } }
 

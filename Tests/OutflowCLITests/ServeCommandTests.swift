@@ -19,15 +19,15 @@ import Glibc
     }
 
     /// `events`, declared with 3 partitions of which partition 1 is never written: five
-    /// transactions over partitions 0 and 2, the second and fourth aborted.
-    static func writeLog(_ directory: String) throws -> WrittenLog {
-        let writer = try LogWriter.open(directory: directory)
-        defer { writer.close() }
+    /// transactions over partitions 0 and 2, the second and fourth aborted, and a sixth left
+    /// open by `writer` (which the caller keeps open while the consumers read).
+    static func writeLog(_ writer: LogWriter) throws -> WrittenLog {
         try writer.declareTopic(topic, partitionCount: 3)
         var written = WrittenLog()
         let plan: [(commit: Bool, partitions: [Int32: Int])] = [
-            (true, [0: 2, 2: 1]), (false, [0: 1, 2: 2]), (true, [0: 3, 2: 2]), (false, [2: 1]), (true, [0: 1]),
+            (true, [0: 2, 2: 1]), (false, [0: 1, 2: 2]), (true, [0: 3, 2: 2]), (false, [2: 1]), (true, [0: 1]), (false, [2: 2]),
         ]
+        let open = plan.count - 1
         for (number, transaction) in plan.enumerated() {
             try writer.beginTransaction()
             for (partition, count) in transaction.partitions.sorted(by: { $0.key < $1.key }) {
@@ -38,6 +38,7 @@ import Glibc
                 written.everything[partition, default: []] += values
                 if transaction.commit { written.committed[partition, default: []] += values }
             }
+            if number == open { break }
             if transaction.commit { try writer.commit(metadata: []) } else { try writer.abort() }
         }
         return written
@@ -90,7 +91,9 @@ import Glibc
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let logDirectory = scratch.appendingPathComponent("log").path
-        let written = try writeLog(logDirectory)
+        let writer = try LogWriter.open(directory: logDirectory)
+        defer { writer.close() }
+        let written = try writeLog(writer)
         let server = try Server(logDirectory: logDirectory, scratch: scratch)
         do { try body(server, written, scratch) } catch {
             let stopped = try? server.stop()
