@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "KafkaProtocol", targets: ["KafkaProtocol"]),
+        .library(name: "KafkaEndpoint", targets: ["KafkaEndpoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,6 +35,18 @@ let package = Package(
         .target(name: "PGOutput", dependencies: ["BinaryIO"]),
         // Pure codecs of the Kafka wire protocol for the consumer-side endpoint: no I/O.
         .target(name: "KafkaProtocol", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+        // The consumer-side Kafka server over the log (`outflow serve`): Metadata, ListOffsets,
+        // Fetch served as the stored bytes; never Produce.
+        .target(
+            name: "KafkaEndpoint",
+            dependencies: [
+                "KafkaProtocol", "SegmentLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Named crash points for the crash tests (OUTFLOW_CRASH_AT); shared by the modules below.
         .target(name: "FaultInjection"),
         // libpq connections, slots, publications, the CopyBoth loop, value decoding.
@@ -69,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "OutflowCLI",
             dependencies: [
-                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection", "MetricsEndpoint",
+                "Pipeline", "PostgresSource", "SegmentLog", "PGOutput", "FaultInjection", "MetricsEndpoint", "KafkaEndpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -97,6 +110,15 @@ let package = Package(
         .testTarget(
             name: "MetricsEndpointTests",
             dependencies: ["MetricsEndpoint", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "KafkaEndpointTests",
+            dependencies: [
+                "KafkaEndpoint", "KafkaProtocol", "SegmentLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
         .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
     ],

@@ -20,6 +20,7 @@ struct Outflow: AsyncParsableCommand {
             RunCommand.self,
             ValidateCommand.self,
             TailCommand.self,
+            ServeCommand.self,
             ReplayCommand.self,
             ExplainCommand.self,
             SchemaCommand.self,

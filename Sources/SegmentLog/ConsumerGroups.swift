@@ -12,12 +12,6 @@ public struct ConsumerGroups: Sendable {
         path = logDirectory + "/" + Self.directoryName
     }
 
-    /// The groups that have committed offsets, sorted.
-    public func groups() throws(SegmentLogError) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return [] }
-        return names.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.filter { (try? Self.validate(group: $0)) != nil }.sorted()
-    }
-
     public func committedOffsets(group: String) throws(SegmentLogError) -> [TopicPartition: Int64] {
         try Self.validate(group: group)
         let file = path + "/" + group + ".json"
@@ -51,8 +45,15 @@ public struct ConsumerGroups: Sendable {
         try FileIO.writeAtomically(path + "/" + group + ".json", Array(data))
     }
 
+    /// The groups that have committed offsets, sorted.
+    public func groups() throws(SegmentLogError) -> [String] {
+        guard FileIO.exists(path) else { return [] }
+        return try FileIO.listDirectory(path).filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }
+            .filter { (try? Self.validate(group: $0)) != nil }.sorted()
+    }
+
     /// Group names follow the topic name rules, which also keeps them safe as file names.
-    static func validate(group: String) throws(SegmentLogError) {
+    public static func validate(group: String) throws(SegmentLogError) {
         do { try TopicPartition.validate(topic: group) } catch {
             throw SegmentLogError(.invalidArgument, "group name: \(error.message)")
         }

@@ -21,6 +21,20 @@ public struct LogReader: Sendable {
         Array(Set(try partitions().map(\.topic))).sorted()
     }
 
+    /// Every topic with its partition count: the declared count (`TopicDeclarations`), or the
+    /// highest partition directory + 1 when that is more (or nothing was declared). Internal
+    /// topics (names starting `__`) included.
+    public func partitionCounts() throws(SegmentLogError) -> [String: Int32] {
+        var counts = try TopicDeclarations(logDirectory: directory).partitionCounts()
+        for tp in try partitions() { counts[tp.topic] = max(counts[tp.topic] ?? 0, tp.partition + 1) }
+        return counts
+    }
+
+    /// Whether `tp` has a directory yet (a declared partition may have none before its first write).
+    public func exists(_ tp: TopicPartition) -> Bool {
+        FileIO.exists(directory + "/" + tp.directoryName)
+    }
+
     /// A reader positioned at the partition's first stored offset.
     public func open(_ tp: TopicPartition, isolation: IsolationLevel = .readCommitted) throws(SegmentLogError) -> PartitionReader {
         let path = directory + "/" + tp.directoryName

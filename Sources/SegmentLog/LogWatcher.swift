@@ -25,18 +25,22 @@ final class LogWatcher {
     let waker: LogWaker
     private var watched: Set<String> = []
 
-    init() {
+    init(waker: LogWaker = LogWaker()) {
         inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
-        waker = LogWaker()
+        self.waker = waker
     }
 
     deinit { if inotify >= 0 { close(inotify) } }
 
-    /// Watches `directory` for files written, created or moved into it (once per path).
-    func watch(_ directory: String) {
-        guard inotify >= 0, !watched.contains(directory) else { return }
+    /// Watches `directory` for files written, created or moved into it (once per path);
+    /// true when this call added the watch.
+    @discardableResult
+    func watch(_ directory: String) -> Bool {
+        guard inotify >= 0, !watched.contains(directory) else { return false }
         let mask = UInt32(IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE)
-        if inotify_add_watch(inotify, directory, mask) >= 0 { watched.insert(directory) }
+        guard inotify_add_watch(inotify, directory, mask) >= 0 else { return false }
+        watched.insert(directory)
+        return true
     }
 
     /// Blocks until a watched directory changes, the waker is woken, a signal arrives or
@@ -63,6 +67,50 @@ final class LogWatcher {
     }
 }
 
+/// Waits for any change anywhere in a log: a partition appearing or a segment of any partition
+/// written. For a server whose many waiting readers are woken together by one watch of the
+/// whole log, where a `LogConsumer` would watch only what it reads.
+///
+/// Not thread-safe, except `waker`: one thread waits.
+public final class LogChangeWatcher {
+    public let directory: String
+    private let watcher: LogWatcher
+    /// Ends a `wait` in progress (or the next one) from any thread.
+    public var waker: LogWaker { watcher.waker }
+
+    /// Watches the log at `directory` and the partitions it has now; `waker` ends its waits.
+    public init(directory: String, waker: LogWaker = LogWaker()) {
+        self.directory = directory
+        watcher = LogWatcher(waker: waker)
+        watchNewPartitions()
+    }
+
+    /// Watches the partition directories that appeared since the last call; returns how many.
+    /// A writer may have written into one before its watch was in place: after a non-zero
+    /// answer, look at the data again rather than waiting first.
+    @discardableResult
+    public func watchNewPartitions() -> Int {
+        watcher.watch(directory)
+        var added = 0
+        let names = (try? FileIO.listDirectory(directory)) ?? []
+        for name in names where TopicPartition(directoryName: name) != nil {
+            if watcher.watch(directory + "/" + name) { added += 1 }
+        }
+        return added
+    }
+
+    /// Blocks until the log may have changed, `waker` is woken, a signal arrives or `timeout`
+    /// passes.
+    public func wait(timeout: Duration) -> LogConsumer.DataWait {
+        switch watcher.wait(timeout: timeout) {
+        case .changed: .changed
+        case .timedOut: .timedOut
+        case .woken: .woken
+        case .interrupted: .interrupted
+        }
+    }
+}
+
 /// Ends a `LogConsumer.waitForData` in progress, or the next one, from any thread: a pipe
 /// whose read end the wait polls (writing to it is safe anywhere, even in a signal handler).
 public final class LogWaker: Sendable {
@@ -70,7 +118,7 @@ public final class LogWaker: Sendable {
     let descriptor: Int32
     private let writeEnd: Int32
 
-    init() {
+    public init() {
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) == 0 {
             for end in ends {

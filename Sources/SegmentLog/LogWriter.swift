@@ -50,6 +50,8 @@ public final class LogWriter {
     private let transactionLog: PartitionLog
     private var touched: [TopicPartition: (first: Int64, last: Int64)] = [:]
     private var isClosed = false
+    /// Partition counts already in `topics.json`, read on the first declaration.
+    private var declaredTopics: [String: Int32]?
     /// Set when a failure left the files in a state only recovery should repair.
     private var poisoned: SegmentLogError?
 
@@ -401,6 +403,18 @@ public final class LogWriter {
         } catch {
             logger.info("retention failed; it runs again after the next commit", metadata: ["segmentlog.error": "\(error)"])
         }
+    }
+
+    /// Records that `topic` has `partitionCount` partitions (see `TopicDeclarations`), so that
+    /// readers list every partition before each has been written. Cheap once the topic is
+    /// recorded with at least that count: the file is read once and written only on a change.
+    public func declareTopic(_ topic: String, partitionCount: Int32) throws(SegmentLogError) {
+        try usable()
+        guard partitionCount > 0 else { throw SegmentLogError(.invalidArgument, "topic \(topic) needs at least one partition, not \(partitionCount)") }
+        let declarations = TopicDeclarations(logDirectory: directory)
+        if declaredTopics == nil { declaredTopics = try declarations.partitionCounts() }
+        if let known = declaredTopics?[topic], known >= partitionCount { return }
+        declaredTopics = try declarations.declare([topic: partitionCount])
     }
 
     /// Releases the directory. An open transaction is left in doubt and aborted by the next

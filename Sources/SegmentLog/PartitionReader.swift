@@ -401,6 +401,9 @@ public struct PartitionOffsets: Sendable, Hashable {
     public var endOffset: Int64
     /// The first offset of the oldest open transaction, or `endOffset` when none is open.
     public var lastStableOffset: Int64
+
+    /// A partition with nothing stored yet (declared, not yet written).
+    public static let empty = PartitionOffsets(logStartOffset: 0, endOffset: 0, lastStableOffset: 0)
 }
 
 /// What `PartitionReader.fetch` read: stored batches and what a consumer needs to use them.
@@ -410,6 +413,11 @@ public struct PartitionFetch: Sendable {
     /// In read_committed, the aborted transactions overlapping the batches (by producer and
     /// first offset), for the consumer to drop their batches; empty in read_uncommitted.
     public var abortedTransactions: [AbortedTransaction]
+
+    /// Nothing read, with the partition's bounds.
+    public static func empty(_ offsets: PartitionOffsets) -> PartitionFetch {
+        PartitionFetch(batches: [], offsets: offsets, abortedTransactions: [])
+    }
 
     /// The offset after the last batch (where the next fetch continues), or nil when empty.
     public var nextOffset: Int64? { batches.last?.header.nextOffset }

@@ -120,12 +120,22 @@ public final class LogSink: Sink {
 
     private func topicPartition(_ topic: String, _ partition: Int32) throws(SinkError) -> TopicPartition {
         if let lastTopic, lastTopic.name == topic { return lastTopic.partitions[Int(partition)] }
+        let partitions: [TopicPartition]
         do {
-            let partitions = try (0..<partitionCount).map { (index: Int32) throws(SegmentLogError) in try TopicPartition(topic: topic, partition: index) }
-            lastTopic = (topic, partitions)
-            return partitions[Int(partition)]
+            partitions = try (0..<partitionCount).map { (index: Int32) throws(SegmentLogError) in try TopicPartition(topic: topic, partition: index) }
         } catch {
             throw SinkError(.invalidEvent, "invalid topic \"\(topic)\": \(error)", underlying: error)
+        }
+        try declare(topic)
+        lastTopic = (topic, partitions)
+        return partitions[Int(partition)]
+    }
+
+    /// Records the topic's partition count in the log, so readers (the Kafka endpoint's
+    /// Metadata) list every partition, written or not.
+    private func declare(_ topic: String) throws(SinkError) {
+        do { try writer.declareTopic(topic, partitionCount: partitionCount) } catch {
+            throw SinkError(.storage, "recording topic \"\(topic)\" in the log at \(writer.directory) failed: \(error)", underlying: error)
         }
     }
 

@@ -1,0 +1,101 @@
+import KafkaProtocol
+import NIOCore
+import SegmentLog
+
+/// Consumer groups as far as this endpoint serves them: committed offsets, durable in the log
+/// directory and shared with `outflow tail --group`, for consumers that assign their partitions
+/// themselves. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) is not served
+/// yet, so no group ever has members or a generation.
+extension RequestProcessor {
+    /// Every group is coordinated here; transactional ids are not (nothing produces).
+    static func findCoordinator(_ request: FindCoordinatorRequest, header: RequestHeader, broker: BrokerAddress) -> ByteBuffer {
+        let response: FindCoordinatorResponse
+        if request.keyType == FindCoordinatorRequest.groupKeyType {
+            response = FindCoordinatorResponse(coordinator: broker.metadataBroker, keys: request.keys, version: header.apiVersion)
+        } else if header.apiVersion >= 4 {
+            response = FindCoordinatorResponse(
+                coordinators: request.keys.map {
+                    FindCoordinatorResponse.Coordinator(key: $0, nodeID: -1, host: "", port: -1, errorCode: .coordinatorNotAvailable)
+                })
+        } else {
+            response = FindCoordinatorResponse(errorCode: .coordinatorNotAvailable)
+        }
+        return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
+    }
+
+    func offsetCommit(_ request: OffsetCommitRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+        let counts = try log.partitionCounts()
+        // A commit from a group member names its generation: there are no members here, so
+        // such a commit comes from a member of a group this endpoint never formed.
+        let groupError: KafkaErrorCode? =
+            (try? ConsumerGroups.validate(group: request.groupID)) == nil ? .invalidGroupID
+            : request.generationID >= 0 || !request.memberID.isEmpty ? .unknownMemberID : nil
+        var offsets: [TopicPartition: Int64] = [:]
+        var topics: [OffsetCommitResponse.Topic] = []
+        for topic in request.topics {
+            var partitions: [OffsetCommitResponse.Partition] = []
+            for partition in topic.partitions {
+                let index = partition.partitionIndex
+                if let groupError {
+                    partitions.append(OffsetCommitResponse.Partition(partitionIndex: index, errorCode: groupError))
+                } else if let tp = Self.topicPartition(topic.name, index, counts), partition.committedOffset >= 0 {
+                    offsets[tp] = partition.committedOffset
+                    partitions.append(OffsetCommitResponse.Partition(partitionIndex: index))
+                } else {
+                    partitions.append(
+                        OffsetCommitResponse.Partition(
+                            partitionIndex: index, errorCode: partition.committedOffset < 0 ? .invalidRequest : .unknownTopicOrPartition))
+                }
+            }
+            topics.append(OffsetCommitResponse.Topic(name: topic.name, partitions: partitions))
+        }
+        if !offsets.isEmpty { try log.commit(group: request.groupID, offsets: offsets) }
+        return KafkaResponseFrame.encode(OffsetCommitResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
+    }
+
+    func offsetFetch(_ request: OffsetFetchRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+        guard (try? ConsumerGroups.validate(group: request.groupID)) != nil else {
+            let response = OffsetFetchResponse(topics: [], errorCode: .invalidGroupID)
+            return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
+        }
+        let committed = try log.groups.committedOffsets(group: request.groupID)
+        let topics: [OffsetFetchResponse.Topic]
+        if let requested = request.topics {
+            topics = requested.map { topic in
+                OffsetFetchResponse.Topic(
+                    name: topic.name,
+                    partitions: topic.partitionIndexes.map { index in
+                        let offset = (try? TopicPartition(topic: topic.name, partition: index)).flatMap { committed[$0] }
+                        return OffsetFetchResponse.Partition(partitionIndex: index, committedOffset: offset ?? -1)
+                    })
+            }
+        } else {
+            topics = Dictionary(grouping: committed.keys.sorted(), by: \.topic).sorted { $0.key < $1.key }.map { topic, partitions in
+                OffsetFetchResponse.Topic(
+                    name: topic, partitions: partitions.map { OffsetFetchResponse.Partition(partitionIndex: $0.partition, committedOffset: committed[$0]!) })
+            }
+        }
+        return KafkaResponseFrame.encode(OffsetFetchResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
+    }
+
+    /// Groups with committed offsets; all "Empty", as none has members.
+    func listGroups(_ request: ListGroupsRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+        let wanted = Set(request.statesFilter.map { $0.lowercased() })
+        let groups = wanted.isEmpty || wanted.contains("empty") ? try log.groups.groups() : []
+        let response = ListGroupsResponse(groups: groups.map { ListGroupsResponse.Group(groupID: $0, protocolType: "consumer", groupState: "Empty") })
+        return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
+    }
+
+    /// A group with committed offsets is "Empty" (no members); any other is "Dead", as Kafka
+    /// describes a group it does not know.
+    func describeGroups(_ request: DescribeGroupsRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+        let known = Set(try log.groups.groups())
+        let response = DescribeGroupsResponse(
+            groups: request.groups.map { group in
+                let exists = known.contains(group)
+                return DescribeGroupsResponse.Group(
+                    groupID: group, groupState: exists ? "Empty" : "Dead", protocolType: exists ? "consumer" : "", protocolData: "", members: [])
+            })
+        return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
+    }
+}

@@ -1,0 +1,177 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import SegmentLog
+
+/// One client connection: takes the frames `KafkaFrameDecoder` splits off, decodes each into a
+/// request and answers it.
+///
+/// Requests are answered one at a time, in the order they came (Kafka's rule: a client matches
+/// responses to requests by order as well as correlation id); those that arrive meanwhile
+/// queue. Reading the log runs on the thread pool, never on the event loop. A frame that does
+/// not decode closes this connection with one log line.
+final class KafkaConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Requests a client may send ahead of the answers before the connection is closed: bounds
+    /// what one connection holds in memory (each frame is bounded by the decoder's limit).
+    static let maximumQueuedRequests = 64
+
+    private let processor: RequestProcessor
+    private let threadPool: NIOThreadPool
+    private let notifier: LogChangeNotifier
+    private let advertisedHost: String?
+    private var logger: Logger
+    private var queue: [ByteBuffer] = []
+    private var answering = false
+    private var context: ChannelHandlerContext?
+
+    init(processor: RequestProcessor, threadPool: NIOThreadPool, notifier: LogChangeNotifier, advertisedHost: String?, logger: Logger) {
+        self.processor = processor
+        self.threadPool = threadPool
+        self.notifier = notifier
+        self.advertisedHost = advertisedHost
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        logger[metadataKey: "kafka.client_address"] = "\(context.remoteAddress.map { "\($0)" } ?? "?")"
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        queue = []
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        queue.append(unwrapInboundIn(data))
+        guard queue.count <= Self.maximumQueuedRequests else {
+            close("more than \(Self.maximumQueuedRequests) requests sent ahead of their answers")
+            return
+        }
+        answerNext()
+    }
+
+    /// A frame the decoder rejects (too large, negative size, cut short) or a failed socket.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        close("\(error)")
+    }
+
+    private func close(_ reason: String) {
+        guard let context else { return }
+        logger.info("closing Kafka client connection", metadata: ["kafka.reason": "\(reason)"])
+        queue = []
+        self.context = nil
+        context.close(promise: nil)
+    }
+
+    private func answerNext() {
+        guard !answering, let context, !queue.isEmpty else { return }
+        let frame = queue.removeFirst()
+        let header: RequestHeader
+        let request: KafkaRequest
+        do { (header, request) = try KafkaRequest.decode(frame: frame) } catch {
+            close("malformed request: \(error)")
+            return
+        }
+        logger.debug("Kafka request", metadata: [
+            "kafka.api": "\(header.apiKey.map { "\($0)" } ?? "\(header.apiKeyRawValue)")", "kafka.version": "\(header.apiVersion)",
+            "kafka.client_id": "\(header.clientID ?? "")",
+        ])
+        answering = true
+        reply(to: request, header: header, context: context).assumeIsolated().whenComplete { result in
+            self.answering = false
+            guard let context = self.context else { return }
+            switch result {
+            case .success(.frame(let response)):
+                context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
+                self.answerNext()
+            case .success(.close(let reason)):
+                self.close(reason)
+            case .failure(let error):
+                // The log could not be read: the client retries on a new connection.
+                self.logger.warning("cannot answer a Kafka request", metadata: [
+                    "kafka.api": "\(header.apiKey.map { "\($0)" } ?? "\(header.apiKeyRawValue)")", "kafka.error": "\(error)",
+                ])
+                self.close("the log could not be read")
+            }
+        }
+    }
+
+    private func reply(to request: KafkaRequest, header: RequestHeader, context: ChannelHandlerContext) -> EventLoopFuture<Reply> {
+        let eventLoop = context.eventLoop
+        let processor = self.processor
+        switch request {
+        case .apiVersions:
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: true)))
+        case .unsupported(apiKey: ApiKey.apiVersions.rawValue, _):
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: false)))
+        case .produce(let produce):
+            return eventLoop.makeSucceededFuture(RequestProcessor.produce(produce, header: header, logger: logger))
+        case .metadata(let metadata):
+            let broker = brokerAddress(context)
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.metadata(metadata, header: header, broker: broker)) }
+        case .listOffsets(let listOffsets):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listOffsets(listOffsets, header: header)) }
+        case .offsetForLeaderEpoch(let offsetRequest):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetForLeaderEpoch(offsetRequest, header: header)) }
+        case .findCoordinator(let find):
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.findCoordinator(find, header: header, broker: brokerAddress(context))))
+        case .offsetCommit(let commit):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetCommit(commit, header: header)) }
+        case .offsetFetch(let offsetFetch):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header)) }
+        case .listGroups(let list):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listGroups(list, header: header)) }
+        case .describeGroups(let describe):
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.describeGroups(describe, header: header)) }
+        case .fetch(let fetch):
+            let wait = FetchWait(minBytes: fetch.minBytes, maxWaitMs: fetch.maxWaitMs, receivedAt: .now())
+            return Self.longPoll(
+                fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool)
+        case .unsupported(let apiKey, let version):
+            // A client sends only what ApiVersions listed: anything else cannot be answered in
+            // a form it expects.
+            return eventLoop.makeSucceededFuture(.close(reason: "unsupported request: api key \(apiKey) version \(version)"))
+        default:
+            return eventLoop.makeSucceededFuture(.close(reason: "\(request.apiKey.map { "\($0)" } ?? "?") is not served by this endpoint"))
+        }
+    }
+
+    /// Reads the fetch; when it has less than min_bytes, waits for the log to change (or the
+    /// deadline) and reads again.
+    private static func longPoll(
+        _ fetch: FetchRequest, header: RequestHeader, wait: FetchWait, eventLoop: any EventLoop, processor: RequestProcessor,
+        notifier: LogChangeNotifier, threadPool: NIOThreadPool
+    ) -> EventLoopFuture<Reply> {
+        // Noted before the read: a change after it wakes the wait below even if it comes first.
+        let changes = notifier.changeCount
+        // Encoded on the pool too: the frame copies every record byte once.
+        return threadPool.runIfActive(eventLoop: eventLoop) {
+            let read = try processor.readFetch(fetch)
+            return (read, KafkaResponseFrame.encode(read.response, version: header.apiVersion, correlationID: header.correlationID))
+        }.flatMap { read, frame in
+            switch wait.next(bytesRead: read.recordBytes, anyPartitionFailed: read.anyPartitionFailed, now: .now()) {
+            case .respond:
+                return eventLoop.makeSucceededFuture(.frame(frame))
+            case .waitForChange where notifier.isStopped:
+                // Shutting down: nothing will wake the wait; answer with what there is.
+                return eventLoop.makeSucceededFuture(.frame(frame))
+            case .waitForChange(let deadline):
+                return notifier.waitForChange(after: changes, until: deadline, on: eventLoop).flatMap {
+                    longPoll(fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool)
+                }
+            }
+        }
+    }
+
+    /// This endpoint as the client reached it (or as configured): the address clients use
+    /// for every partition, since this is the leader of all.
+    private func brokerAddress(_ context: ChannelHandlerContext) -> BrokerAddress {
+        let local = context.localAddress
+        return BrokerAddress(host: advertisedHost ?? local?.ipAddress ?? "127.0.0.1", port: Int32(local?.port ?? 0))
+    }
+}

@@ -1,0 +1,191 @@
+import KafkaProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import SegmentLog
+import ServiceLifecycle
+import Synchronization
+
+/// How `outflow serve` listens and what it allows.
+public struct KafkaEndpointConfiguration: Sendable {
+    /// The log directory served.
+    public var logDirectory: String
+    /// 127.0.0.1 unless told otherwise: the endpoint has no authentication yet.
+    public var host: String
+    /// 0 picks a free port (see `KafkaServer.port`).
+    public var port: Int
+    /// The host named in Metadata; nil names the address each client connected to.
+    public var advertisedHost: String?
+    /// A request frame larger than this closes its connection.
+    public var maximumFrameSize: Int
+    /// Connections beyond this are closed as they are accepted.
+    public var maximumConnections: Int
+    public var eventLoopThreads: Int
+    /// Threads that read the log (blocking file I/O).
+    public var readerThreads: Int
+
+    public init(
+        logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
+        maximumFrameSize: Int = 8 << 20, maximumConnections: Int = 256, eventLoopThreads: Int = 1, readerThreads: Int = 2
+    ) {
+        self.logDirectory = logDirectory
+        self.host = host
+        self.port = port
+        self.advertisedHost = advertisedHost
+        self.maximumFrameSize = maximumFrameSize
+        self.maximumConnections = maximumConnections
+        self.eventLoopThreads = eventLoopThreads
+        self.readerThreads = readerThreads
+    }
+}
+
+/// A failure to start or run the endpoint.
+public struct KafkaEndpointError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// The log directory cannot be opened.
+        public static let log = Code("log")
+        /// The listening socket cannot be bound.
+        public static let bind = Code("bind")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// A Kafka wire-protocol endpoint over a log directory: the one broker of a cluster whose
+/// partitions are the log's. Consumers read with their own Kafka clients; nobody writes.
+public final class KafkaServer: Sendable {
+    public let configuration: KafkaEndpointConfiguration
+    /// The address it listens on (with the port picked when the configuration said 0).
+    public let localAddress: SocketAddress
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+    private let threadPool: NIOThreadPool
+    private let notifier: LogChangeNotifier
+    private let logger: Logger
+
+    public var port: Int { localAddress.port ?? configuration.port }
+
+    /// Fetches waiting for the log to change (long polls), for tests and status.
+    var waitingFetches: Int { notifier.waitingCount }
+
+    private init(
+        configuration: KafkaEndpointConfiguration, channel: any Channel, group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool,
+        notifier: LogChangeNotifier, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.localAddress = channel.localAddress!
+        self.channel = channel
+        self.group = group
+        self.threadPool = threadPool
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    /// Opens the log, starts watching it and binds the listener.
+    public static func start(_ configuration: KafkaEndpointConfiguration, logger: Logger) async throws(KafkaEndpointError) -> KafkaServer {
+        let log: EndpointLog
+        do { log = try EndpointLog(directory: configuration.logDirectory) } catch {
+            throw KafkaEndpointError(.log, "cannot open the log at \(configuration.logDirectory): \(error)")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
+        let threadPool = NIOThreadPool(numberOfThreads: max(1, configuration.readerThreads))
+        threadPool.start()
+        let notifier = LogChangeNotifier(directory: log.reader.directory, logger: logger)
+        let processor = RequestProcessor(log: log, logger: logger)
+        let connections = ConnectionCount(maximum: configuration.maximumConnections)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard connections.open() else {
+                    logger.info("refused a Kafka client connection: too many open", metadata: [
+                        "kafka.client_address": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
+                        "kafka.maximum_connections": "\(configuration.maximumConnections)",
+                    ])
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in connections.close() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers(
+                        ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),
+                        KafkaConnectionHandler(
+                            processor: processor, threadPool: threadPool, notifier: notifier, advertisedHost: configuration.advertisedHost,
+                            logger: logger))
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            return KafkaServer(configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, logger: logger)
+        } catch {
+            notifier.stop()
+            try? await threadPool.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw KafkaEndpointError(.bind, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    /// Stops listening, closes every connection (waiting fetches answer first with what they
+    /// have) and stops the threads.
+    public func shutdown() async {
+        try? await channel.close()
+        notifier.stop()
+        try? await group.shutdownGracefully()
+        try? await threadPool.shutdownGracefully()
+    }
+}
+
+/// Open connections, bounded.
+private final class ConnectionCount: Sendable {
+    let maximum: Int
+    private let count = Atomic<Int>(0)
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    /// Counts a new connection; false (and not counted) when the maximum is reached.
+    func open() -> Bool {
+        var current = count.load(ordering: .relaxed)
+        while current < maximum {
+            let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func close() { count.subtract(1, ordering: .relaxed) }
+}
+
+/// The endpoint as a service of a `ServiceGroup`: listens until graceful shutdown.
+public struct KafkaEndpointService: Service {
+    public let configuration: KafkaEndpointConfiguration
+    private let logger: Logger
+    private let onListening: @Sendable (KafkaServer) -> Void
+
+    /// `onListening` is called once the listener is bound (to say where).
+    public init(configuration: KafkaEndpointConfiguration, logger: Logger, onListening: @escaping @Sendable (KafkaServer) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let server = try await KafkaServer.start(configuration, logger: logger)
+        onListening(server)
+        // Returns on graceful shutdown, throws on cancellation: either way, stop.
+        try? await gracefulShutdown()
+        await server.shutdown()
+    }
+}

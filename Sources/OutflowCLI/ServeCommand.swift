@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import KafkaEndpoint
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serves a log over Kafka's wire protocol, for any Kafka consumer to read.",
+        discussion: """
+            This endpoint is the one broker and leader of every partition. Consumers read with \
+            their own Kafka clients (bootstrap server = --listen), read_committed or \
+            read_uncommitted; the records are the stored batches, byte for byte. Nothing can be \
+            produced: the pipeline is the log's only writer. Consumer groups are not served yet: \
+            consumers assign partitions themselves. There is no authentication yet, so it binds \
+            127.0.0.1 unless told otherwise. SIGINT/SIGTERM stops it.
+            """)
+
+    @Option(name: .customLong("log"), help: "The log directory.")
+    var directory: String
+
+    @Option(help: ArgumentHelp("Address and port to listen on (port 0: any free one).", valueName: "host:port"))
+    var listen = "127.0.0.1:9092"
+
+    @Option(help: "The host name clients are told to connect to (default: the address each one connected to).")
+    var advertisedHost: String?
+
+    @Option(help: "Connections beyond this many are closed as they arrive.")
+    var maxConnections = 256
+
+    @Option(help: "A request larger than this many bytes closes its connection.")
+    var maxRequestBytes = 8 << 20
+
+    @Flag(help: "Log every request (API, version, client id) on standard error.")
+    var verbose = false
+
+    func validate() throws {
+        guard Self.parseListen(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
+        guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
+    }
+
+    /// `host:port`, with IPv6 hosts in brackets.
+    static func parseListen(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = Self.parseListen(listen)!
+        var logger = Logger(label: "outflow.kafka")
+        logger.logLevel = verbose ? .debug : .info
+        let configuration = KafkaEndpointConfiguration(
+            logDirectory: directory, host: host, port: port, advertisedHost: advertisedHost, maximumFrameSize: maxRequestBytes,
+            maximumConnections: maxConnections)
+        let directory = self.directory
+        let endpoint = KafkaEndpointService(configuration: configuration, logger: logger) { server in
+            let reach = host == "127.0.0.1" || host == "::1" || host == "localhost" ? "this machine only; --listen 0.0.0.0:PORT for others" : "reachable from other hosts"
+            // Written at once (not buffered): scripts wait for this line to learn the port.
+            FileHandle.standardOutput.write(Data("outflow serve: Kafka endpoint for \(directory) listening on \(host):\(server.port) (\(reach))\n".utf8))
+        }
+        var groupLogger = Logger(label: "outflow.lifecycle")
+        groupLogger.logLevel = .warning
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+        do { try await group.run() } catch let error as KafkaEndpointError {
+            var standardError = StandardError()
+            print("outflow serve: \(error.message)", to: &standardError)
+            throw ExitCode(1)
+        }
+    }
+}
