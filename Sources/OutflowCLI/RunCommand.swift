@@ -7,6 +7,7 @@ import Pipeline
 import PostgresSource
 import SegmentLog
 import CoreMetrics
+import KafkaEndpoint
 import MetricsEndpoint
 import Prometheus
 import ServiceLifecycle
@@ -77,6 +78,19 @@ struct RunCommand: AsyncParsableCommand {
                 })
             services.append(.init(service: server))
             if !dryRun { services.append(.init(service: LogMonitor(directory: config.sink.dir, logger: groupLogger))) }
+        }
+        // `serve:` in the file: any Kafka consumer reads the log this pipeline writes, from this
+        // process. Its directory is made first: the endpoint opens it as the pipeline starts.
+        if let serve = config.serve, !dryRun {
+            try FileManager.default.createDirectory(atPath: config.sink.dir, withIntermediateDirectories: true)
+            let endpoint = KafkaEndpointService(
+                configuration: KafkaEndpointConfiguration(
+                    logDirectory: config.sink.dir, host: serve.listen.host, port: serve.listen.port, advertisedHost: serve.advertisedHost),
+                logger: Logger(label: "outflow.kafka")
+            ) { server in
+                FileHandle.standardError.write(Data("kafka: serving the log on \(ListenAddress(host: serve.listen.host, port: server.port)) (bootstrap.servers)\n".utf8))
+            }
+            services.append(.init(service: endpoint))
         }
         // The slot is watched whether or not metrics are served: its warning is a log line too.
         if !dryRun, let connectionString = try? ConnectionString(config.source.url.value) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KafkaEndpoint
 import Logging
+import Pipeline
 import ServiceLifecycle
 import UnixSignals
 
@@ -37,21 +38,14 @@ struct ServeCommand: AsyncParsableCommand {
     var verbose = false
 
     func validate() throws {
-        guard Self.parseListen(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
+        guard ListenAddress(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
     }
 
-    /// `host:port`, with IPv6 hosts in brackets.
-    static func parseListen(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.isEmpty ? nil : (host, port)
-    }
-
     func run() async throws {
-        let (host, port) = Self.parseListen(listen)!
+        let address = ListenAddress(listen)!
+        let (host, port) = (address.host, address.port)
         var logger = Logger(label: "outflow.kafka")
         logger.logLevel = verbose ? .debug : .info
         let configuration = KafkaEndpointConfiguration(

@@ -105,6 +105,6 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
         #expect(object?["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
         let properties = object?["properties"] as? [String: Any]
-        #expect(Set(properties?.keys.map { $0 } ?? []) == ["version", "name", "source", "stages", "sink", "guarantee", "dead_letter", "runtime"])
+        #expect(Set(properties?.keys.map { $0 } ?? []) == ["version", "name", "source", "stages", "sink", "guarantee", "dead_letter", "runtime", "serve"])
     }
 }

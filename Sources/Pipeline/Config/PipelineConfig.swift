@@ -12,6 +12,8 @@ public struct PipelineConfig: Sendable {
     public var guarantee: DeliveryGuarantee
     public var deadLetterTopic: String
     public var runtime: RuntimeConfig = RuntimeConfig()
+    /// Serve the log over Kafka's wire protocol from `outflow run`; nil: not served.
+    public var serve: ServeConfig?
     /// The file it was loaded from, as given.
     public var file: String
     /// The resolved configuration with defaults and secrets redacted: safe to print.
@@ -56,12 +58,14 @@ enum PipelineFields {
     static let deadLetter = FieldSpec(
         "dead_letter", deadLetterValue, .optional, doc: "Where events that fail or match no route go. Default topic: <name>.dead-letter.")
 
+    static let serve = FieldSpec(
+        "serve", ValueSpec<ServeConfig>.object(ServeConfig.spec, build: ServeConfig.decode), .optional, doc: ServeConfig.spec.doc)
     static let runtime = FieldSpec(
         "runtime", ValueSpec<RuntimeConfig>.object(RuntimeConfig.spec, build: RuntimeConfig.decode), .optional, doc: RuntimeConfig.spec.doc)
 
     static let spec = ObjectSpec(
         name: "the pipeline file", doc: "An Outflow pipeline: PostgreSQL changes through stages into a Kafka-format log.",
-        fields: [version.schema, name.schema, source.schema, stages.schema, sink.schema, guarantee.schema, deadLetter.schema, runtime.schema])
+        fields: [version.schema, name.schema, source.schema, stages.schema, sink.schema, guarantee.schema, deadLetter.schema, runtime.schema, serve.schema])
 
     // `source:` holds one key naming the source type; only postgres exists today. Both are
     // decoded by the loader, which knows the pipeline's name (the default slot needs it).

@@ -70,6 +70,8 @@ public enum PipelineFile {
         let guarantee = top.read(PipelineFields.guarantee, &context)
         var deadLetterTopic = top.read(PipelineFields.deadLetter, &context)
         let runtime = top.read(PipelineFields.runtime, &context)
+        let serve = top.read(PipelineFields.serve, &context)
+        let serveInvalid = top.has(PipelineFields.serve.name) && serve == nil
         if !top.has(PipelineFields.deadLetter.name), let name {
             let topic = "\(name).dead-letter"
             if let problem = TopicNames.problem(topic, what: "dead-letter topic") {
@@ -106,7 +108,7 @@ public enum PipelineFile {
             }
         }
 
-        guard context.log.isEmpty, let version, let name, var source, let sink, let guarantee, let deadLetterTopic, let graph else {
+        guard context.log.isEmpty, !serveInvalid, let version, let name, var source, let sink, let guarantee, let deadLetterTopic, let graph else {
             throw fail()
         }
         // An outbox is only ever inserted into: publish inserts alone unless the file says otherwise.
@@ -118,7 +120,7 @@ public enum PipelineFile {
         }
         return PipelineConfig(
             version: version, name: name, source: source, stages: stages, graph: graph, sink: sink, guarantee: guarantee,
-            deadLetterTopic: deadLetterTopic, runtime: runtime ?? RuntimeConfig(), file: file, resolved: top.shown, secrets: context.secrets)
+            deadLetterTopic: deadLetterTopic, runtime: runtime ?? RuntimeConfig(), serve: serve, file: file, resolved: top.shown, secrets: context.secrets)
     }
 
     private static func decodeSource(_ top: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> PostgresSourceConfig? {

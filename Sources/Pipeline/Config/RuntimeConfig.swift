@@ -1,3 +1,37 @@
+/// `serve:`: `outflow run` serves the log it writes over Kafka's wire protocol, in the same
+/// process, as `outflow serve` does.
+public struct ServeConfig: Sendable, Equatable {
+    public var listen: ListenAddress
+    /// The host name clients are told to connect to; nil: the address each one connected to.
+    public var advertisedHost: String?
+
+    public init(listen: ListenAddress, advertisedHost: String? = nil) {
+        self.listen = listen
+        self.advertisedHost = advertisedHost
+    }
+
+    public static let defaultListen = ListenAddress(host: "127.0.0.1", port: 9092)
+
+    enum Fields {
+        static let listen = FieldSpec(
+            "listen", ListenAddress.valueSpec, .defaulted(defaultListen, shown: .string("127.0.0.1:9092")),
+            doc: "Address the Kafka endpoint binds, host:port (0.0.0.0 exposes it to the network; there is no authentication yet).")
+        static let advertisedHost = FieldSpec(
+            "advertised_host", ValueSpec<String>.string, .optional, doc: "The host name clients are told to connect to. Default: the address each one connected to.")
+    }
+
+    static let spec = ObjectSpec(
+        name: "serve", doc: "Serve the log this pipeline writes over Kafka's wire protocol, for any Kafka consumer, from the same process.",
+        fields: [Fields.listen.schema, Fields.advertisedHost.schema], shorthand: "listen")
+
+    static func decode(_ reader: ObjectReader, _ context: inout DecodingContext) -> ServeConfig? {
+        let listen = reader.read(Fields.listen, &context), advertisedHost = reader.read(Fields.advertisedHost, &context)
+        guard let listen else { return nil }
+        if reader.has(Fields.advertisedHost.name), advertisedHost == nil { return nil }
+        return ServeConfig(listen: listen, advertisedHost: advertisedHost)
+    }
+}
+
 /// `runtime:`: how the running process shows itself to operators.
 public struct RuntimeConfig: Sendable, Equatable {
     /// Where the metrics endpoint listens (`/metrics`, `/health`, `/ready`); nil: no endpoint.
@@ -30,14 +64,16 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+extension ListenAddress {
+    static let valueSpec = ValueSpec<ListenAddress>.text(
+        expected: "host:port", validate: { ListenAddress($0) == nil ? ("not host:port with a port from 0 to 65535", "e.g. 127.0.0.1:9464") : nil },
+        parse: { ListenAddress($0) })
+}
+
 extension RuntimeConfig {
     enum Fields {
         static let listen = FieldSpec(
-            "listen",
-            ValueSpec<ListenAddress>.text(
-                expected: "host:port", validate: { ListenAddress($0) == nil ? ("not host:port with a port from 0 to 65535", "e.g. 127.0.0.1:9464") : nil },
-                parse: { ListenAddress($0) }),
-            .required, doc: "Address the metrics endpoint binds, host:port (e.g. 127.0.0.1:9464; 0.0.0.0 exposes it to the network).")
+            "listen", ListenAddress.valueSpec, .required, doc: "Address the metrics endpoint binds, host:port (e.g. 127.0.0.1:9464; 0.0.0.0 exposes it to the network).")
         static let metricsSpec = ObjectSpec(
             name: "runtime.metrics", doc: "Prometheus metrics (/metrics), liveness (/health) and readiness (/ready) over HTTP.",
             fields: [listen.schema], shorthand: "listen")
