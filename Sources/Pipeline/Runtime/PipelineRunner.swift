@@ -24,6 +24,9 @@ public struct RunnerProgress: Sendable {
     public var durableCommitTime: PostgresTimestamp?
     /// How long the last group commit took (the sink's commit or sync, and the acknowledgement).
     public var lastCommitDuration: Duration?
+    /// Streamed transactions still open, and the bytes their spool files hold on disk.
+    public var spooledTransactions = 0
+    public var spoolBytes: Int64 = 0
 }
 
 /// The pipeline loop: a small scheduler between a `ChangeSource` and a `Sink`. It reads source
@@ -174,7 +177,7 @@ public final class PipelineRunner {
             if current == nil, stopDeadline != nil || source.isExhausted {
                 try commitGroup(source: source)
                 try mode.finish(sink: sink)
-                report(progress)
+                reportProgress(report)
                 return
             }
             if let stopDeadline, clock.now >= stopDeadline {
@@ -195,15 +198,22 @@ public final class PipelineRunner {
                     do { try sink.flush() } catch { throw PipelineError(error) }
                 case .none: break
                 }
-                report(progress)
+                reportProgress(report)
                 continue
             }
             try handle(event, source: source)
             if current == nil, schedule.mustCommitWithoutPause(now: clock.now, groupBytes: sink.groupBytes) {
                 try commitGroup(source: source)
-                report(progress)
+                reportProgress(report)
             }
         }
+    }
+
+    /// Hands the progress to the caller, with the spool's figures as they are now.
+    private func reportProgress(_ report: (RunnerProgress) -> Void) {
+        progress.spooledTransactions = spool.openTransactions
+        progress.spoolBytes = spool.bytesOnDisk
+        report(progress)
     }
 
     private func handle(_ event: SourceEvent, source: any ChangeSource) throws(PipelineError) {

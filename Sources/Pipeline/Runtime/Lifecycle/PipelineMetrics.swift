@@ -23,6 +23,8 @@ public final class PipelineMetrics {
     let lagBytes: Gauge
     let lagSeconds: Gauge
     let lastDurableCommitTime: Gauge
+    let spooledTransactions: Gauge
+    let spoolBytes: Gauge
     private var last = RunnerProgress()
     private let factory: any MetricsFactory
     /// Per stage: its counters (made on first sight) and the values last reported.
@@ -44,6 +46,8 @@ public final class PipelineMetrics {
         lagBytes = Gauge(label: "outflow_replication_lag_bytes", factory: factory)
         lagSeconds = Gauge(label: "outflow_replication_lag_seconds", factory: factory)
         lastDurableCommitTime = Gauge(label: "outflow_last_durable_commit_timestamp_seconds", factory: factory)
+        spooledTransactions = Gauge(label: "outflow_spool_transactions", factory: factory)
+        spoolBytes = Gauge(label: "outflow_spool_bytes", factory: factory)
     }
 
     /// Moves the metrics to `progress`. `serverWAL` is the newest WAL position the server has
@@ -61,6 +65,8 @@ public final class PipelineMetrics {
             commitDuration.recordNanoseconds(duration.nanoseconds)
         }
         durableLSN.record(Double(progress.durable.rawValue))
+        spooledTransactions.record(Double(progress.spooledTransactions))
+        spoolBytes.record(Double(progress.spoolBytes))
         receivedLSN.record(Double(progress.received.rawValue))
         if let serverWAL {
             serverWALLSN.record(Double(serverWAL.rawValue))

@@ -80,6 +80,9 @@ final class StreamedTransactionSpool {
     /// Transactions being spooled.
     var openTransactions: Int { spools.count }
 
+    /// Bytes the open transactions' spool files hold on disk (what is still buffered not counted).
+    var bytesOnDisk: Int64 { spools.values.reduce(0) { $0 + $1.written } }
+
     /// Adds a change of top-level transaction `xid` (the change's own xid may be a subtransaction's).
     func append(_ change: SourceChange, transaction xid: UInt32) throws(SpoolError) {
         let spool = try spoolFor(xid)

@@ -63,3 +63,17 @@ import Testing
         #expect(run.sink.visibleKeys == ["between", "s1"])
     }
 }
+
+@Suite struct SpoolProgressTests {
+    @Test func progressReportsTheOpenSpoolAndItsEnd() throws {
+        let run = ScriptedRun()
+        let script = StreamedTransactionTests().streamedScript(xid: 30, keys: ["s1", "s2"], abortSubtransaction: false)
+        let source = ScriptedSource(script, clock: run.clock, trace: run.trace)
+        let runner = try PipelineRunner(graph: try OutboxScript.graph(), sink: run.sink, settings: run.settings, clock: run.clock)
+        var spooled: [Int] = []
+        try runner.run(source: source, shouldStop: { source.remaining == 0 }, report: { spooled.append($0.spooledTransactions) })
+        // While transaction 30 streams, a report sees its spool; once it committed, none is left.
+        #expect(spooled.contains(1), "\(spooled)")
+        #expect(spooled.last == 0)
+    }
+}
