@@ -138,14 +138,14 @@ struct RequestProcessor: Sendable {
         for topic in request.topics {
             var partitions: [OffsetForLeaderEpochResponse.Partition] = []
             for partition in topic.partitions {
-                guard let tp = Self.topicPartition(topic.topic, partition.partition, counts) else {
+                guard let tp = Self.topicPartition(topic.name, partition.partition, counts) else {
                     partitions.append(OffsetForLeaderEpochResponse.Partition(errorCode: .unknownTopicOrPartition, partition: partition.partition))
                     continue
                 }
                 let offsets = try log.offsets(tp, isolation: .readUncommitted)
                 partitions.append(OffsetForLeaderEpochResponse.Partition(partition: partition.partition, leaderEpoch: 0, endOffset: offsets.endOffset))
             }
-            topics.append(OffsetForLeaderEpochResponse.Topic(topic: topic.topic, partitions: partitions))
+            topics.append(OffsetForLeaderEpochResponse.Topic(name: topic.name, partitions: partitions))
         }
         return KafkaResponseFrame.encode(OffsetForLeaderEpochResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
     }
@@ -170,7 +170,7 @@ struct RequestProcessor: Sendable {
             var partitions: [FetchResponse.Partition] = []
             for partition in topic.partitions {
                 let index = partition.partition
-                guard let tp = Self.topicPartition(topic.topic, index, counts) else {
+                guard let tp = Self.topicPartition(topic.name, index, counts) else {
                     anyPartitionFailed = true
                     partitions.append(FetchResponse.Partition(partitionIndex: index, errorCode: .unknownTopicOrPartition, highWatermark: -1, records: ByteBuffer()))
                     continue
@@ -201,7 +201,7 @@ struct RequestProcessor: Sendable {
                     partitions.append(answer)
                 }
             }
-            topics.append(FetchResponse.Topic(topic: topic.topic, partitions: partitions))
+            topics.append(FetchResponse.Topic(name: topic.name, partitions: partitions))
         }
         return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, anyPartitionFailed: anyPartitionFailed)
     }

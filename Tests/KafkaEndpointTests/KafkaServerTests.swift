@@ -77,7 +77,7 @@ import Testing
         .fetch(
             FetchRequest(
                 maxWaitMs: maxWaitMs, minBytes: minBytes, isolationLevel: isolation,
-                topics: [FetchRequest.Topic(topic: topic, partitions: [FetchRequest.Partition(partition: partition, fetchOffset: offset, partitionMaxBytes: 1 << 20)])]))
+                topics: [FetchRequest.Topic(name: topic, partitions: [FetchRequest.Partition(partition: partition, fetchOffset: offset, partitionMaxBytes: 1 << 20)])]))
     }
 
     func onlyPartition(_ response: FetchResponse) throws -> FetchResponse.Partition {
@@ -156,7 +156,7 @@ import Testing
             #expect(try list(0, ListOffsetsRequest.latestTimestamp, .readCommitted, topic: "nope").errorCode == .unknownTopicOrPartition)
 
             let epochs = try client.roundTrip(
-                .offsetForLeaderEpoch(OffsetForLeaderEpochRequest(topics: [.init(topic: "orders", partitions: [.init(partition: 2, leaderEpoch: 0)])])),
+                .offsetForLeaderEpoch(OffsetForLeaderEpochRequest(topics: [.init(name: "orders", partitions: [.init(partition: 2, leaderEpoch: 0)])])),
                 version: 4, as: OffsetForLeaderEpochResponse.self)
             #expect(epochs.topics[0].partitions[0] == OffsetForLeaderEpochResponse.Partition(partition: 2, leaderEpoch: 0, endOffset: 3))
         }
@@ -311,7 +311,7 @@ struct SeededGenerator: RandomNumberGenerator {
                 (.apiVersions(ApiVersionsRequest(clientSoftwareName: "t", clientSoftwareVersion: "1")), 3),
                 (.metadata(MetadataRequest(topics: [.init(name: "orders")])), 12),
                 (.listOffsets(ListOffsetsRequest(isolationLevel: .readCommitted, topics: [.init(name: "orders", partitions: [.init(partitionIndex: 0, timestamp: -1)])])), 7),
-                (.fetch(FetchRequest(maxWaitMs: 0, minBytes: 0, isolationLevel: .readCommitted, topics: [.init(topic: "orders", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 16)])])), 12),
+                (.fetch(FetchRequest(maxWaitMs: 0, minBytes: 0, isolationLevel: .readCommitted, topics: [.init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 16)])])), 12),
                 (.offsetFetch(OffsetFetchRequest(groupID: "billing", topics: nil)), 7),
             ]
             for seed in UInt64(1)...60 {

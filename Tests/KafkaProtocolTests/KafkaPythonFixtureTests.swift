@@ -56,7 +56,7 @@ import Testing
     @Test(arguments: [Int16(4), 12])
     func fetchResponse(version: Int16) throws {
         let response = FetchResponse(responses: [
-            .init(topic: "orders", partitions: [
+            .init(name: "orders", partitions: [
                 .init(
                     partitionIndex: 0, highWatermark: 100, lastStableOffset: 90, logStartOffset: 0,
                     abortedTransactions: [.init(producerID: 7, firstOffset: 50)], records: buffer([0xDE, 0xAD, 0xBE, 0xEF])

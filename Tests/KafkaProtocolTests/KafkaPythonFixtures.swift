@@ -52,7 +52,7 @@ enum KafkaPythonFixtures {
 
     static let fetch = FetchRequest(
         maxWaitMs: 500, minBytes: 1, maxBytes: 52_428_800, isolationLevel: .readCommitted,
-        topics: [.init(topic: "orders", partitions: [.init(partition: 0, fetchOffset: 42, partitionMaxBytes: 1_048_576)])]
+        topics: [.init(name: "orders", partitions: [.init(partition: 0, fetchOffset: 42, partitionMaxBytes: 1_048_576)])]
     )
     static let listOffsetsTopics: [ListOffsetsRequest.Topic] = [
         .init(name: "orders", partitions: [.init(partitionIndex: 0, timestamp: ListOffsetsRequest.earliestTimestamp)])
@@ -81,8 +81,8 @@ enum KafkaPythonFixtures {
         "ListOffsets v1": .listOffsets(.init(isolationLevel: .readUncommitted, topics: listOffsetsTopics)),
         "ListOffsets v2": .listOffsets(.init(isolationLevel: .readCommitted, topics: listOffsetsTopics)),
         "ListOffsets v7": .listOffsets(.init(isolationLevel: .readCommitted, topics: listOffsetsTopics)),
-        "OffsetForLeaderEpoch v2": .offsetForLeaderEpoch(.init(topics: [.init(topic: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])])),
-        "OffsetForLeaderEpoch v4": .offsetForLeaderEpoch(.init(topics: [.init(topic: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])])),
+        "OffsetForLeaderEpoch v2": .offsetForLeaderEpoch(.init(topics: [.init(name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])])),
+        "OffsetForLeaderEpoch v4": .offsetForLeaderEpoch(.init(topics: [.init(name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 3, leaderEpoch: 2)])])),
         "FindCoordinator v2": .findCoordinator(.init(key: "g1")),
         "FindCoordinator v4": .findCoordinator(.init(coordinatorKeys: ["g1"])),
         "JoinGroup v5": .joinGroup(joinGroup),

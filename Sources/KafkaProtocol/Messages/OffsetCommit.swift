@@ -37,27 +37,8 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var name: String
-        public var partitions: [Partition]
-
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(name: reader.readString("name"), partitions: reader.readArray("partitions", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(name)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partitions` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     public var groupID: String
     /// -1 for a commit from outside the group (a standalone consumer).
@@ -131,27 +112,8 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var name: String
-        public var partitions: [Partition]
-
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(name: reader.readString("name"), partitions: reader.readArray("partitions", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(name)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partitions` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     /// v3+.
     public var throttleTimeMs: Int32

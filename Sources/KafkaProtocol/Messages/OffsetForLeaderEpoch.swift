@@ -37,27 +37,8 @@ public struct OffsetForLeaderEpochRequest: KafkaRequestMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var topic: String
-        public var partitions: [Partition]
-
-        public init(topic: String, partitions: [Partition]) {
-            self.topic = topic
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(topic: reader.readString("topic"), partitions: reader.readArray("partitions", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(topic)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partitions` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     /// v3+.
     public var replicaID: Int32
@@ -115,27 +96,8 @@ public struct OffsetForLeaderEpochResponse: KafkaResponseMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var topic: String
-        public var partitions: [Partition]
-
-        public init(topic: String, partitions: [Partition]) {
-            self.topic = topic
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(topic: reader.readString("topic"), partitions: reader.readArray("partitions", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(topic)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partitions` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     public var throttleTimeMs: Int32
     public var topics: [Topic]

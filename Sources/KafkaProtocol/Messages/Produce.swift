@@ -30,27 +30,8 @@ public struct ProduceRequest: KafkaRequestMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var name: String
-        public var partitions: [Partition]
-
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(name: reader.readString("name"), partitions: reader.readArray("partition_data", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(name)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partition_data` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     /// v3+.
     public var transactionalID: String?
@@ -143,27 +124,8 @@ public struct ProduceResponse: KafkaResponseMessage {
         }
     }
 
-    public struct Topic: KafkaStructure {
-        public var name: String
-        public var partitions: [Partition]
-
-        public init(name: String, partitions: [Partition]) {
-            self.name = name
-            self.partitions = partitions
-        }
-
-        public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
-            let topic = try Self(name: reader.readString("name"), partitions: reader.readArray("partition_responses", of: Partition.self, version: version))
-            try reader.skipTaggedFields()
-            return topic
-        }
-
-        public func write(to writer: inout KafkaWriter, version: Int16) {
-            writer.writeString(name)
-            writer.writeArray(partitions, version: version)
-            writer.writeEmptyTaggedFields()
-        }
-    }
+    /// A topic and its partitions (`partition_responses` in the schema).
+    public typealias Topic = KafkaTopic<Partition>
 
     public var responses: [Topic]
     /// After the responses, unlike every other response.

@@ -9,7 +9,7 @@ import Testing
             maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20, isolationLevel: .readCommitted,
             sessionID: version >= 7 ? 17 : 0, sessionEpoch: version >= 7 ? 3 : -1,
             topics: [
-                .init(topic: "orders", partitions: [
+                .init(name: "orders", partitions: [
                     .init(
                         partition: 0, currentLeaderEpoch: version >= 9 ? 4 : -1, fetchOffset: 42,
                         lastFetchedEpoch: version >= 12 ? 3 : -1, logStartOffset: version >= 5 ? 0 : -1, partitionMaxBytes: 65536
@@ -26,7 +26,7 @@ import Testing
         FetchResponse(
             throttleTimeMs: 0, errorCode: .none, sessionID: version >= 7 ? 17 : 0,
             responses: [
-                .init(topic: "orders", partitions: [
+                .init(name: "orders", partitions: [
                     .init(
                         partitionIndex: 0, highWatermark: 100, lastStableOffset: 90, logStartOffset: version >= 5 ? 10 : -1,
                         abortedTransactions: [.init(producerID: 1000, firstOffset: 60), .init(producerID: 1001, firstOffset: 70)],
@@ -62,7 +62,7 @@ import Testing
         #expect(header == RequestHeader(apiKey: .fetch, apiVersion: 4, correlationID: 42, clientID: "c"))
         let expected = FetchRequest(
             maxWaitMs: 500, minBytes: 1, maxBytes: 1 << 20, isolationLevel: .readCommitted,
-            topics: [.init(topic: "t", partitions: [.init(partition: 3, fetchOffset: 100, partitionMaxBytes: 65536)])]
+            topics: [.init(name: "t", partitions: [.init(partition: 3, fetchOffset: 100, partitionMaxBytes: 65536)])]
         )
         #expect(request == .fetch(expected))
     }
@@ -70,7 +70,7 @@ import Testing
     /// The records are written as they are, and decoded as a slice of the frame.
     @Test func recordsAreCarriedUnmodified() throws {
         let stored = buffer([0, 0, 0, 0, 0, 0, 0, 7, 0xAB, 0xCD])
-        let response = FetchResponse(responses: [.init(topic: "t", partitions: [.init(partitionIndex: 0, highWatermark: 8, records: stored)])])
+        let response = FetchResponse(responses: [.init(name: "t", partitions: [.init(partitionIndex: 0, highWatermark: 8, records: stored)])])
         let encoded = response.encode(version: 12)
         // The last bytes: compact length 11, the records, then three empty tagged-field sections.
         let tail = encoded.getSlice(at: encoded.writerIndex - 14, length: 14)

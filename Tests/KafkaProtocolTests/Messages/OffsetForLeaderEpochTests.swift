@@ -8,12 +8,12 @@ import Testing
     func roundTrip(version: Int16) throws {
         let request = OffsetForLeaderEpochRequest(
             replicaID: version >= 3 ? -2 : OffsetForLeaderEpochRequest.consumerReplicaID,
-            topics: [.init(topic: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 5, leaderEpoch: 4)])]
+            topics: [.init(name: "orders", partitions: [.init(partition: 0, currentLeaderEpoch: 5, leaderEpoch: 4)])]
         )
         try expectRequestRoundTrip(request, version: version)
         let response = OffsetForLeaderEpochResponse(
             throttleTimeMs: 3,
-            topics: [.init(topic: "orders", partitions: [
+            topics: [.init(name: "orders", partitions: [
                 .init(partition: 0, leaderEpoch: 4, endOffset: 1000), .init(errorCode: .fencedLeaderEpoch, partition: 1),
             ])]
         )
