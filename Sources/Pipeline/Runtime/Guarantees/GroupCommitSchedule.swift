@@ -112,14 +112,15 @@ struct GroupCommitSchedule {
         return groupBytes >= settings.maxBytes || now - allowed >= settings.maxLatency
     }
 
-    /// True when the background sync is due (and counts it as done).
-    mutating func backgroundSyncDue(now: ContinuousClock.Instant) -> Bool {
-        guard let interval = settings.backgroundSyncInterval, now - lastSyncAt >= interval else { return false }
+    /// True when the background sync is due (and counts it as done). Asked after every event:
+    /// the clock is read only by a mode that syncs in the background.
+    mutating func backgroundSyncDue(now: @autoclosure () -> ContinuousClock.Instant) -> Bool {
+        guard let interval = settings.backgroundSyncInterval else { return false }
+        let now = now()
+        guard now - lastSyncAt >= interval else { return false }
         lastSyncAt = now
         return true
     }
-
-    mutating func synced(now: ContinuousClock.Instant) { lastSyncAt = now }
 
     mutating func commitStarted(now: ContinuousClock.Instant) { lastCommitStartedAt = now }
 
