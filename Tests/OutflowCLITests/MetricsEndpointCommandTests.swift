@@ -34,6 +34,10 @@ import Glibc
         #expect(metrics["outflow_source_events_total"] == 3)
         #expect((metrics["outflow_sink_commits_total"] ?? 0) >= 1)
         #expect(metrics["outflow_sink_commit_duration_seconds_count"] == metrics["outflow_sink_commits_total"])
+        // Each commit fsyncs its data files and then its commit record: two phases at least.
+        #expect((metrics["outflow_log_fsync_duration_seconds_count"] ?? 0) >= 2 * (metrics["outflow_sink_commits_total"] ?? 1))
+        #expect((metrics["outflow_source_bytes_total"] ?? 0) > 0)
+        #expect((metrics["outflow_source_last_commit_received_timestamp_seconds"] ?? 0) > 0)
         #expect(try Self.get(port: port, path: "/ready").status == 200)
 
         // The durable position is the server's: at most what the slot has confirmed, and at least
