@@ -29,6 +29,12 @@ package enum POSIXFile<Failure: FileFailure> {
         return Int64(info.st_size)
     }
 
+    /// The size of the file at `path`, or nil when it cannot be read (gone, not permitted).
+    package static func size(atPath path: String) -> Int64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : nil
+    }
+
     /// Fills `buffer` from `offset` on; returns how many bytes it read, fewer only at end of file.
     package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(Failure) -> Int {
         var done = 0
