@@ -96,7 +96,7 @@ public final class LogWriter {
                 var partitions: [TopicPartition: PartitionLog] = [:]
                 for name in try FileIO.listDirectory(path).sorted() {
                     guard let tp = TopicPartition(directoryName: name) else { continue }
-                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config, logger: logger)
+                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config.forTopic(tp.topic), logger: logger)
                 }
                 try resolveInDoubt(partitions, lastCommit: lastCommit, logger: logger)
                 let writer = LogWriter(
@@ -458,7 +458,7 @@ public final class LogWriter {
 
     private func partition(_ tp: TopicPartition) throws(SegmentLogError) -> PartitionLog {
         if let log = partitions[tp] { return log }
-        let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config, logger: logger)
+        let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config.forTopic(tp.topic), logger: logger)
         partitions[tp] = log
         return log
     }

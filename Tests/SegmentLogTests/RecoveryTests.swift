@@ -227,6 +227,35 @@ import Testing
         writer.close()
     }
 
+    @Test func aTopicWithItsOwnRetentionKeepsByItsOwnBound() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 800
+        config.retentionMilliseconds = nil
+        config.retentionBytes = 2500
+        // The changelog-like topic keeps more; the others keep the log's bound.
+        config.topicRetention["__kept"] = TopicRetention(milliseconds: nil, bytes: 6000)
+        let kept = try TopicPartition(topic: "__kept", partition: 0)
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<80 {
+            try writer.beginTransaction()
+            try writer.append([record("value-\(index)")], to: orders)
+            try writer.append([record("kept-\(index)")], to: kept)
+            try writer.commit(metadata: [])
+        }
+        try writer.enforceRetention()
+        func total(_ tp: TopicPartition) throws -> Int64 { try segmentLogs(dir.file(tp.directoryName)).reduce(Int64(0)) { $0 + (try fileSize($1)) } }
+        #expect(try total(orders) <= 2500)
+        #expect(try total(kept) <= 6000)
+        #expect(try total(kept) > 2500 + 800, "the topic's own bound, not the log's, decides")
+        writer.close()
+        // Reopened with the same settings: recovery keeps each partition's own bound too.
+        let reopened = try LogWriter.open(directory: dir.path, config: config)
+        #expect(try total(kept) > 2500 + 800)
+        reopened.close()
+    }
+
     /// Writes 60 one-record units with `unit` to a writer retaining 2500 bytes of 800-byte
     /// segments, never reopened nor told to enforce retention; after each unit that rolled a
     /// segment, the partition must be back under the bound (between rolls the active segment
