@@ -120,7 +120,7 @@ let package = Package(
             ]
         ),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource", "FaultInjection"]),
     ],
     swiftLanguageModes: [.v6]
 )

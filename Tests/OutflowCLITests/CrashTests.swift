@@ -1,3 +1,4 @@
+import FaultInjection
 import Foundation
 import PostgresSource
 import SegmentLog
@@ -43,6 +44,10 @@ import Glibc
         var sigkills = 0
         var injectedCrashes = 0
         var crashPointsNotReached = 0
+        /// SIGKILLs sent before the process said it streams (from exec on).
+        var earlyKills = 0
+        /// How often each armed crash point fired.
+        var reached: [String: Int] = [:]
         /// Restarts that found the slot still held by the killed process's walsender.
         var slotWaits = 0
         var events = 0
@@ -54,7 +59,7 @@ import Glibc
 
         var description: String {
             "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
-                + "\(sigkills) SIGKILL, \(injectedCrashes) crash points, \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
+                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points, \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
         }
     }
 
@@ -72,19 +77,29 @@ import Glibc
             // Restarted at once, as a supervisor would: the old walsender may still hold the
             // slot for a moment, which `outflow run` waits out.
             let injected = cycle % 2 == 1
+            let point = points[(cycle / 2) % points.count]
             var environment: [String: String] = [:]
             if injected {
-                let point = points[(cycle / 2) % points.count]
                 environment["OUTFLOW_CRASH_AT"] = "\(point):\(Int.random(in: 1...3, using: &generator))"
             }
-            let run = try scenario.start(environment: environment)
-            if injected {
+            // Every fourth kill comes at a random moment from the first instant after exec: log
+            // recovery, index rebuild, the slot wait, stage state restore — not only once it
+            // streams.
+            let early = !injected && cycle % 8 == 0
+            let run = early ? try scenario.startInBackground(environment: environment) : try scenario.start(environment: environment)
+            if early {
+                usleep(UInt32.random(in: 0...400_000, using: &generator))
+                run.kill()
+                outcome.sigkills += 1
+                outcome.earlyKills += 1
+            } else if injected {
                 // The armed point is reached as the load flows; bounded by a deadline.
                 if try run.waitForExit(seconds: 10) {
                     let output = try run.output()
                     #expect(run.process.terminationReason == .uncaughtSignal && run.process.terminationStatus == SIGABRT, "\(output)")
                     #expect(output.contains("crash point"), "\(output)")
                     outcome.injectedCrashes += 1
+                    outcome.reached[point, default: 0] += 1
                 } else {
                     outcome.crashPointsNotReached += 1
                     run.kill()
@@ -103,6 +118,22 @@ import Glibc
         }
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
         #expect(outcome.injectedCrashes > 0, "no injected crash point fired: the facility or the points are not wired")
+        // Which points the campaign reached: a point never reached is a part of the protocol
+        // never crashed in. The long campaign (enough cycles to arm each point several times)
+        // fails on one; the short one in `make test` reports it.
+        let never = points.filter { outcome.reached[$0] == nil }
+        print("crash-points | \(mode) | " + points.map { "\($0) \(outcome.reached[$0] ?? 0)" }.joined(separator: ", ")
+            + (never.isEmpty ? "" : " | never reached: \(never.joined(separator: ", "))"))
+        if Self.cycles >= 6 * points.count {
+            #expect(never.isEmpty, "\(mode): crash points never reached in \(Self.cycles) cycles: \(never)")
+        }
+    }
+
+    /// Every crash point in the code is armed by the campaign in some mode: a point added to
+    /// the protocol without a place in the campaign would never be crashed in.
+    @Test func theCampaignArmsEveryCrashPoint() {
+        let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints))
+        #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 
     /// The walsender is terminated (pg_terminate_backend) under load, again and again: the
