@@ -30,7 +30,7 @@ let package = Package(
 
         // One copy of each low-level helper the modules below share: the bounds-checked byte
         // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
-        .target(name: "BinaryIO"),
+        .target(name: "BinaryIO", dependencies: ["FaultInjection"]),
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
         .target(name: "PGOutput", dependencies: ["BinaryIO"]),
         // Pure codecs of the Kafka wire protocol for the consumer-side endpoint: no I/O.

@@ -44,6 +44,8 @@ import Glibc
         var sigkills = 0
         var injectedCrashes = 0
         var crashPointsNotReached = 0
+        /// Injected crashes that were power losses (unsynced writes discarded).
+        var powerLosses = 0
         /// SIGKILLs sent before the process said it streams (from exec on).
         var earlyKills = 0
         /// How often each armed crash point fired.
@@ -59,7 +61,7 @@ import Glibc
 
         var description: String {
             "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
-                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points, \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
+                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points (\(powerLosses) power losses), \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
         }
     }
 
@@ -81,6 +83,10 @@ import Glibc
             var environment: [String: String] = [:]
             if injected {
                 environment["OUTFLOW_CRASH_AT"] = "\(point):\(Int.random(in: 1...3, using: &generator))"
+                // Every other injected crash is a power loss: what was not fsynced is gone too
+                // (which points get one alternates from one round over the points to the next).
+                let armed = cycle / 2
+                if (armed + armed / points.count) % 2 == 1 { environment["OUTFLOW_FAULT_POWER_LOSS"] = "1" }
             }
             // Every fourth kill comes at a random moment from the first instant after exec: log
             // recovery, index rebuild, the slot wait, stage state restore — not only once it
@@ -99,6 +105,10 @@ import Glibc
                     #expect(run.process.terminationReason == .uncaughtSignal && run.process.terminationStatus == SIGABRT, "\(output)")
                     #expect(output.contains("crash point"), "\(output)")
                     outcome.injectedCrashes += 1
+                    if environment["OUTFLOW_FAULT_POWER_LOSS"] != nil {
+                        #expect(output.contains("power loss simulated"), "\(output)")
+                        outcome.powerLosses += 1
+                    }
                     outcome.reached[point, default: 0] += 1
                 } else {
                     outcome.crashPointsNotReached += 1
@@ -184,6 +194,38 @@ import Glibc
         // Reconnected through the proxy: a walsender other than the last one cut.
         _ = try scenario.waitForWalsender(other: walsender)
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
+    }
+
+    /// The disk fails (EIO injected by the file layer): on a write or an fsync while streaming,
+    /// `outflow run` stops with the error — an fsync that failed is never retried as if the data
+    /// were then safe — and on a read during the next start's recovery it refuses to start; a
+    /// restart on a sound disk recovers from what is durable and keeps the mode's contract.
+    @Test(arguments: ["exactly_once", "at_least_once", "at_most_once"])
+    func diskErrorsStopThePipelineAndARestartRecovers(mode: String) throws {
+        let started = ContinuousClock.now
+        let scenario = try CrashScenario(mode: mode)
+        defer { scenario.cleanUp() }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys)
+        load.start()
+        var outcome = Outcome(mode: "\(mode), disk errors")
+        var generator = SystemRandomNumberGenerator()
+        for operation in ["fsync", "write", "fsync", "write"] {
+            // The n-th operation may come while the log is opened or while it streams.
+            let run = try scenario.startInBackground(environment: ["OUTFLOW_FAULT_EIO": "\(operation):\(Int.random(in: 5...40, using: &generator))"])
+            #expect(try run.waitForExit(seconds: 60), "outflow kept running after an EIO on \(operation)")
+            let output = try run.output()
+            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 1, "\(operation): \(output)")
+            #expect(output.contains("injected EIO on \(operation)") && output.contains("Input/output error"), "\(operation): \(output)")
+            outcome.cycles += 1
+        }
+        // A read failing while the log is recovered at start: a clear error, not a crash.
+        let recovering = try scenario.startInBackground(environment: ["OUTFLOW_FAULT_EIO": "read:1"])
+        #expect(try recovering.waitForExit(seconds: 30), "outflow started on a disk whose reads fail")
+        let output = try recovering.output()
+        #expect(recovering.process.terminationReason == .exit && recovering.process.terminationStatus == 1, "read: \(output)")
+        #expect(output.contains("Input/output error"), "read: \(output)")
+        outcome.cycles += 1
+        try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
     }
 
     /// The log's filesystem fills up (a 1 MiB tmpfs under the log directory): `outflow run`
