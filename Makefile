@@ -13,7 +13,7 @@ build: deps
 test: deps
 	scripts/test
 
-# The long crash test: CYCLES (default 300) kill/restart cycles per delivery guarantee under
+# The long crash test: CYCLES (default 1000) kill/restart cycles per delivery guarantee under
 # a write load, then the table: mode, cycles, events, lost, duplicated, aborted visible, order.
 crash-test: deps
 	scripts/crash-test $(if $(CYCLES),$(CYCLES))

@@ -44,6 +44,8 @@ import Glibc
         var sigkills = 0
         var injectedCrashes = 0
         var crashPointsNotReached = 0
+        /// Large (streamed) transactions the load committed.
+        var largeTransactions = 0
         /// Injected crashes that were power losses (unsynced writes discarded).
         var powerLosses = 0
         /// SIGKILLs sent before the process said it streams (from exec on).
@@ -61,7 +63,7 @@ import Glibc
 
         var description: String {
             "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
-                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points (\(powerLosses) power losses), \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
+                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points (\(powerLosses) power losses), \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot, \(largeTransactions) large transactions | \(Int(seconds)) s"
         }
     }
 
@@ -371,6 +373,7 @@ import Glibc
         load.stop()
         try #require(load.failure == nil, "the write load failed: \(load.failure ?? "")")
         try #require(load.committed > 0, "the write load committed nothing")
+        outcome.largeTransactions = load.large
 
         let sentinel = UUID().uuidString.lowercased()
         let final: CrashScenario.Run
@@ -482,6 +485,13 @@ struct CrashScenario {
     var slot: String { "crash_slot_\(suffix)" }
     var logDirectory: String { directory.appendingPathComponent("data/log").path }
     var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
+
+    /// The pipeline's URL: the server streams a transaction while it is open past 256 kB of
+    /// changes (its default is 64 MB), so the load's large transactions are spooled — and
+    /// killed while spooled, at their Stream Commit, while their records are appended.
+    var pipelineURL: String {
+        url + (url.contains("?") ? "&" : "?") + "options=-c%20logical_decoding_work_mem%3D256kB"
+    }
 
     init(mode: String, url: String? = nil) throws {
         self.mode = mode
@@ -616,7 +626,7 @@ struct CrashScenario {
         let process = Process()
         process.executableURL = try OutflowProcess.binary()
         process.arguments = ["run", pipelineFile.path, "--progress-interval", "\(progressInterval)"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": pipelineURL]) { $1 }.merging(environment) { $1 }
         if environment["OUTFLOW_CRASH_AT"] == nil { process.environment?["OUTFLOW_CRASH_AT"] = nil }
         process.currentDirectoryURL = directory
         process.standardError = try FileHandle(forWritingTo: errorFile)
@@ -686,14 +696,21 @@ final class WriteLoad: Sendable {
         var stop = false
         var committed = 0
         var rolledBack = 0
+        var large = 0
         var failure: String?
-        var finished = false
+        var finished = 0
     }
 
     private let state = Mutex(State())
     let url: String
     let table: String
     let keys: Int
+    /// Writer connections committing concurrently, their transactions interleaved. Each owns
+    /// its keys, so a key's sequence numbers follow its rows' commit order.
+    let writers: Int
+    /// One transaction in this many (per writer) is large: 10,000 committed rows in chunks,
+    /// with chunks under savepoints rolled back — streamed by the server while open.
+    let largeEvery: Int
 
     /// Reconnect when the server goes away (a server restart) instead of failing; a
     /// transaction whose outcome is unknown is settled by the table, the source of truth.
@@ -704,31 +721,61 @@ final class WriteLoad: Sendable {
         self.table = table
         self.keys = keys
         self.survivesServerRestarts = survivesServerRestarts
+        let environment = ProcessInfo.processInfo.environment
+        writers = max(1, Int(environment["OUTFLOW_CRASH_WRITERS"] ?? "") ?? 2)
+        largeEvery = max(1, Int(environment["OUTFLOW_CRASH_LARGE_EVERY"] ?? "") ?? 5000)
     }
 
     var committed: Int { state.withLock { $0.committed } }
     var failure: String? { state.withLock { $0.failure } }
+    /// Large transactions committed.
+    var large: Int { state.withLock { $0.large } }
 
     func start() {
+        for writer in 0..<writers { startWriter(writer) }
+    }
+
+    private func startWriter(_ writer: Int) {
         let thread = Thread { [self] in
             var connection: PostgresConnection?
             var sequences = [Int](repeating: 0, count: keys)
+            var transactions = 0
             while !state.withLock({ $0.stop }) {
                 do {
                     let current = try connection ?? PostgresConnection(try ConnectionString(url))
                     connection = current
+                    transactions += 1
                     var statements = ["BEGIN"]
-                    for _ in 0..<Int.random(in: 1...4) {
+                    let isLarge = transactions % largeEvery == 0
+                    if isLarge {
+                        // 10,000 committed rows of one key in chunks of 2,500, and a chunk
+                        // rolled back to a savepoint between each (its numbers are skipped).
                         let key = Int.random(in: 0..<keys)
-                        sequences[key] += 1
-                        statements.append(
-                            "INSERT INTO \(table) VALUES (gen_random_uuid(), 'order', 'key-\(key)', 'Created', '{\"seq\": \(sequences[key])}')")
+                        for chunk in 0..<7 {
+                            let rolledBack = chunk % 2 == 1
+                            if rolledBack { statements.append("SAVEPOINT s\(chunk)") }
+                            statements.append(
+                                "INSERT INTO \(table) SELECT gen_random_uuid(), 'order', 'key-\(writer)-\(key)', 'Created', "
+                                    + "jsonb_build_object('seq', \(sequences[key]) + g) FROM generate_series(1, 2500) AS g")
+                            sequences[key] += 2500
+                            if rolledBack { statements.append("ROLLBACK TO SAVEPOINT s\(chunk)") }
+                        }
+                    } else {
+                        for _ in 0..<Int.random(in: 1...4) {
+                            let key = Int.random(in: 0..<keys)
+                            sequences[key] += 1
+                            statements.append(
+                                "INSERT INTO \(table) VALUES (gen_random_uuid(), 'order', 'key-\(writer)-\(key)', 'Created', '{\"seq\": \(sequences[key])}')")
+                        }
                     }
-                    let rollBack = Int.random(in: 0..<6) == 0
+                    let rollBack = !isLarge && Int.random(in: 0..<6) == 0
                     statements.append(rollBack ? "ROLLBACK" : "COMMIT")
                     _ = try current.execute(statements.joined(separator: "; "))
-                    state.withLock { if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 } }
-                    usleep(500)  // paces the load (about 1–2 thousand transactions a second); not synchronisation
+                    state.withLock {
+                        if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 }
+                        if isLarge { $0.large += 1 }
+                    }
+                    usleep(500)  // paces the load (about a thousand transactions a second per writer); not synchronisation
                 } catch {
                     guard survivesServerRestarts else {
                         state.withLock { $0.failure = "\(error)" }
@@ -738,7 +785,7 @@ final class WriteLoad: Sendable {
                     usleep(100_000)  // the server is restarting: try again (the test bounds the whole run)
                 }
             }
-            state.withLock { $0.finished = true }
+            state.withLock { $0.finished += 1 }
         }
         thread.start()
     }
@@ -747,6 +794,6 @@ final class WriteLoad: Sendable {
     func stop() {
         state.withLock { $0.stop = true }
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while !state.withLock({ $0.finished }), ContinuousClock.now < deadline { usleep(5_000) }
+        while state.withLock({ $0.finished }) < writers, ContinuousClock.now < deadline { usleep(5_000) }
     }
 }
