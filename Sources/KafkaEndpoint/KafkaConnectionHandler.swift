@@ -121,13 +121,24 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         case .findCoordinator(let find):
             return eventLoop.makeSucceededFuture(.frame(RequestProcessor.findCoordinator(find, header: header, broker: brokerAddress(context))))
         case .offsetCommit(let commit):
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetCommit(commit, header: header)) }
+            let membershipError = processor.membership.offsetCommitError(commit)
+            return threadPool.runIfActive(eventLoop: eventLoop) {
+                .frame(try processor.offsetCommit(commit, header: header, membershipError: membershipError))
+            }
         case .offsetFetch(let offsetFetch):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header)) }
         case .listGroups(let list):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listGroups(list, header: header)) }
         case .describeGroups(let describe):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.describeGroups(describe, header: header)) }
+        case .joinGroup(let join):
+            return processor.membership.join(join, header: header, clientHost: context.remoteAddress?.ipAddress ?? "", on: eventLoop)
+        case .syncGroup(let sync):
+            return processor.membership.sync(sync, header: header, on: eventLoop)
+        case .heartbeat(let heartbeat):
+            return eventLoop.makeSucceededFuture(processor.membership.heartbeat(heartbeat, header: header))
+        case .leaveGroup(let leave):
+            return eventLoop.makeSucceededFuture(processor.membership.leave(leave, header: header))
         case .fetch(let fetch):
             let wait = FetchWait(minBytes: fetch.minBytes, maxWaitMs: fetch.maxWaitMs, receivedAt: .now())
             return Self.longPoll(

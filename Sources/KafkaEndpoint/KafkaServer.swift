@@ -23,6 +23,9 @@ public struct KafkaEndpointConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Threads that read the log (blocking file I/O).
     public var readerThreads: Int
+    /// Consumer-group membership: session timeout bounds, the initial rebalance delay, the
+    /// largest group.
+    var groups = GroupCoordinator.Settings()
 
     public init(
         logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
@@ -73,6 +76,7 @@ public final class KafkaServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let threadPool: NIOThreadPool
     private let notifier: LogChangeNotifier
+    private let membership: GroupMembership
     private let logger: Logger
 
     public var port: Int { localAddress.port ?? configuration.port }
@@ -82,7 +86,7 @@ public final class KafkaServer: Sendable {
 
     private init(
         configuration: KafkaEndpointConfiguration, channel: any Channel, group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool,
-        notifier: LogChangeNotifier, logger: Logger
+        notifier: LogChangeNotifier, membership: GroupMembership, logger: Logger
     ) {
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -90,6 +94,7 @@ public final class KafkaServer: Sendable {
         self.group = group
         self.threadPool = threadPool
         self.notifier = notifier
+        self.membership = membership
         self.logger = logger
     }
 
@@ -103,7 +108,8 @@ public final class KafkaServer: Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, configuration.readerThreads))
         threadPool.start()
         let notifier = LogChangeNotifier(directory: log.reader.directory, logger: logger)
-        let processor = RequestProcessor(log: log, logger: logger)
+        let membership = GroupMembership(settings: configuration.groups, timerLoop: group.next(), logger: logger)
+        let processor = RequestProcessor(log: log, membership: membership, logger: logger)
         let connections = ConnectionCount(maximum: configuration.maximumConnections)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -128,8 +134,11 @@ public final class KafkaServer: Sendable {
             }
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            return KafkaServer(configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, logger: logger)
+            return KafkaServer(
+                configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, membership: membership,
+                logger: logger)
         } catch {
+            membership.stop()
             notifier.stop()
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
@@ -141,6 +150,7 @@ public final class KafkaServer: Sendable {
     /// have) and stops the threads.
     public func shutdown() async {
         try? await channel.close()
+        membership.stop()
         notifier.stop()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()

@@ -25,16 +25,20 @@ enum Reply: Sendable {
 /// takes the log does blocking file I/O and runs on the thread pool.
 struct RequestProcessor: Sendable {
     let log: EndpointLog
+    /// Group membership: which members and generation an OffsetCommit may come from, and what
+    /// DescribeGroups and ListGroups show.
+    let membership: GroupMembership
     let logger: Logger
 
     /// The APIs this endpoint serves, with the versions it answers: what ApiVersions advertises.
     /// Produce is served only to be refused: librdkafka reads record batch v2 only from a
     /// broker that advertises Produce v3+ with Fetch v4+.
-    /// Of the group APIs, those of committed offsets (see `GroupOffsets.swift`); membership
-    /// is not served yet.
+    /// The group APIs: committed offsets (see `GroupOffsets.swift`) and classic membership
+    /// (`GroupCoordinator`).
     static let servedAPIs: [ApiKey] = [
         .produce, .fetch, .listOffsets, .metadata, .apiVersions, .offsetForLeaderEpoch,
         .findCoordinator, .offsetCommit, .offsetFetch, .listGroups, .describeGroups,
+        .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
     ]
 
     static var advertisedRanges: [ApiVersionsResponse.ApiVersionRange] {

@@ -14,8 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
             This endpoint is the one broker and leader of every partition. Consumers read with \
             their own Kafka clients (bootstrap server = --listen), read_committed or \
             read_uncommitted; the records are the stored batches, byte for byte. Nothing can be \
-            produced: the pipeline is the log's only writer. Consumer groups are not served yet: \
-            consumers assign partitions themselves. There is no authentication yet, so it binds \
+            produced: the pipeline is the log's only writer. Consumer groups (subscribe() with a \
+            group id) share partitions as with a Kafka broker; their committed offsets are the \
+            ones `outflow tail --group` uses. There is no authentication yet, so it binds \
             127.0.0.1 unless told otherwise. SIGINT/SIGTERM stops it.
             """)
 

@@ -33,7 +33,7 @@ import Testing
         }
     }
 
-    static func start(maximumConnections: Int = 16, label: String = #function) async throws -> Fixture {
+    static func start(maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), label: String = #function) async throws -> Fixture {
         let directory = try TemporaryDirectory(label)
         let writer = try LogWriter.open(directory: directory.path)
         let orders0 = try TopicPartition(topic: "orders", partition: 0)
@@ -55,15 +55,17 @@ import Testing
         try writer.append([record("b2", timestamp: t0 + 4)], to: orders2)
         var logger = Logger(label: "outflow.kafka.test")
         logger.logLevel = .info
-        let server = try await KafkaServer.start(
-            KafkaEndpointConfiguration(logDirectory: directory.path, port: 0, maximumFrameSize: 1 << 20, maximumConnections: maximumConnections),
-            logger: logger)
+        var configuration = KafkaEndpointConfiguration(logDirectory: directory.path, port: 0, maximumFrameSize: 1 << 20, maximumConnections: maximumConnections)
+        configuration.groups = groups
+        let server = try await KafkaServer.start(configuration, logger: logger)
         return Fixture(directory: directory, writer: writer, server: server)
     }
 
     /// Runs `body` against a server over the sample log, then stops both (also on failure).
-    static func withServer(maximumConnections: Int = 16, label: String = #function, _ body: (Fixture) async throws -> Void) async throws {
-        let fixture = try await start(maximumConnections: maximumConnections, label: label)
+    static func withServer(
+        maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), label: String = #function, _ body: (Fixture) async throws -> Void
+    ) async throws {
+        let fixture = try await start(maximumConnections: maximumConnections, groups: groups, label: label)
         do { try await body(fixture) } catch {
             await fixture.stop()
             throw error
@@ -99,7 +101,8 @@ import Testing
             let ranges = Dictionary(uniqueKeysWithValues: response.apiKeys.map { ($0.apiKey, $0.minVersion...$0.maxVersion) })
             #expect(ranges[ApiKey.fetch.rawValue] == 4...12)
             #expect(ranges[ApiKey.produce.rawValue]?.contains(3) == true)
-            #expect(ranges[ApiKey.joinGroup.rawValue] == nil)
+            #expect(ranges[ApiKey.joinGroup.rawValue] == 0...7 && ranges[ApiKey.syncGroup.rawValue] == 0...5)
+            #expect(ranges[ApiKey.heartbeat.rawValue] == 0...4 && ranges[ApiKey.leaveGroup.rawValue] == 0...4)
 
             // A version from the future: the header is read, the body is not.
             var frame = ByteBuffer()
