@@ -50,14 +50,14 @@ import Glibc
             var committed: Bool
         }
 
-        init(python: String, bootstrap: String, group: String, name: String, scratch: URL) throws {
+        init(python: String, client: String, bootstrap: String, group: String, name: String, scratch: URL) throws {
             self.name = name
             errorURL = scratch.appendingPathComponent("\(name).stderr")
             _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
             let output = Pipe()
             process.executableURL = URL(fileURLWithPath: python)
             let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/group_consumer.py").path
-            process.arguments = [script, bootstrap, ServeGroupTests.topic, group, name]
+            process.arguments = [script, client, bootstrap, ServeGroupTests.topic, group, name]
             process.standardOutput = output
             process.standardInput = input
             process.standardError = try FileHandle(forWritingTo: errorURL)
@@ -131,9 +131,10 @@ import Glibc
         init(_ description: String) { self.description = description }
     }
 
-    @Test func twoKafkaPythonConsumersShareTheGroupAndOneTakesOverWhenTheOtherLeaves() throws {
+    @Test(arguments: ["kafka-python", "confluent-kafka"])
+    func twoConsumersShareTheGroupAndOneTakesOverWhenTheOtherLeaves(client: String) throws {
         guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
-            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
+            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python and confluent-kafka that `make test` creates")
         }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-serve-group-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -148,9 +149,9 @@ import Glibc
         var consumers: [GroupConsumer] = []
         do {
             let bootstrap = "127.0.0.1:\(server.port)"
-            let a = try GroupConsumer(python: python, bootstrap: bootstrap, group: "billing", name: "consumer-a", scratch: scratch)
+            let a = try GroupConsumer(python: python, client: client, bootstrap: bootstrap, group: "billing", name: "consumer-a", scratch: scratch)
             consumers.append(a)
-            let b = try GroupConsumer(python: python, bootstrap: bootstrap, group: "billing", name: "consumer-b", scratch: scratch)
+            let b = try GroupConsumer(python: python, client: client, bootstrap: bootstrap, group: "billing", name: "consumer-b", scratch: scratch)
             consumers.append(b)
             let everyPartition = Set(0..<Self.partitionCount)
             func values(_ consumers: [GroupConsumer]) -> Set<String> { Set(consumers.flatMap(\.sightings).map(\.value)) }
