@@ -23,13 +23,22 @@ public struct KafkaEndpointConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Threads that read the log (blocking file I/O).
     public var readerThreads: Int
+    /// The most record bytes one Fetch response carries, whatever the client asks (Kafka's
+    /// broker `fetch.max.bytes`); a connection answers one request at a time, so this is also
+    /// what one connection holds of fetched records.
+    public var maximumFetchResponseBytes: Int
+    /// The most record bytes all Fetch responses hold together, from their read until they are
+    /// written to their sockets. A fetch past it is trimmed to what is left, at least one batch
+    /// (Kafka's rule, so consumers progress).
+    public var maximumFetchBytesInFlight: Int
     /// Consumer-group membership: session timeout bounds, the initial rebalance delay, the
     /// largest group.
     var groups = GroupCoordinator.Settings()
 
     public init(
         logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
-        maximumFrameSize: Int = 8 << 20, maximumConnections: Int = 256, eventLoopThreads: Int = 1, readerThreads: Int = 2
+        maximumFrameSize: Int = 8 << 20, maximumConnections: Int = 256, maximumFetchResponseBytes: Int = 55 << 20,
+        maximumFetchBytesInFlight: Int = 256 << 20, eventLoopThreads: Int = 1, readerThreads: Int = 2
     ) {
         self.logDirectory = logDirectory
         self.host = host
@@ -37,6 +46,8 @@ public struct KafkaEndpointConfiguration: Sendable {
         self.advertisedHost = advertisedHost
         self.maximumFrameSize = maximumFrameSize
         self.maximumConnections = maximumConnections
+        self.maximumFetchResponseBytes = maximumFetchResponseBytes
+        self.maximumFetchBytesInFlight = maximumFetchBytesInFlight
         self.eventLoopThreads = eventLoopThreads
         self.readerThreads = readerThreads
     }
@@ -77,16 +88,19 @@ public final class KafkaServer: Sendable {
     private let threadPool: NIOThreadPool
     private let notifier: LogChangeNotifier
     private let membership: GroupMembership
+    private let fetchMemory: FetchMemory
     private let logger: Logger
 
     public var port: Int { localAddress.port ?? configuration.port }
 
     /// Fetches waiting for the log to change (long polls), for tests and status.
     var waitingFetches: Int { notifier.waitingCount }
+    /// Record bytes of Fetch responses read and not yet written, for tests and status.
+    var fetchBytesInFlight: Int { fetchMemory.inUse }
 
     private init(
         configuration: KafkaEndpointConfiguration, channel: any Channel, group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool,
-        notifier: LogChangeNotifier, membership: GroupMembership, logger: Logger
+        notifier: LogChangeNotifier, membership: GroupMembership, fetchMemory: FetchMemory, logger: Logger
     ) {
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -95,6 +109,7 @@ public final class KafkaServer: Sendable {
         self.threadPool = threadPool
         self.notifier = notifier
         self.membership = membership
+        self.fetchMemory = fetchMemory
         self.logger = logger
     }
 
@@ -111,6 +126,8 @@ public final class KafkaServer: Sendable {
         let membership = GroupMembership(settings: configuration.groups, timerLoop: group.next(), logger: logger)
         let processor = RequestProcessor(log: log, membership: membership, logger: logger)
         let connections = ConnectionCount(maximum: configuration.maximumConnections)
+        let fetchMemory = FetchMemory(
+            budget: FetchBudget(perResponse: configuration.maximumFetchResponseBytes, inFlight: configuration.maximumFetchBytesInFlight))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -128,15 +145,15 @@ public final class KafkaServer: Sendable {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),
                         KafkaConnectionHandler(
-                            processor: processor, threadPool: threadPool, notifier: notifier, advertisedHost: configuration.advertisedHost,
-                            logger: logger))
+                            processor: processor, threadPool: threadPool, notifier: notifier, fetchMemory: fetchMemory,
+                            advertisedHost: configuration.advertisedHost, readPauseBytes: configuration.maximumFrameSize, logger: logger))
                 }
             }
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
             return KafkaServer(
                 configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, membership: membership,
-                logger: logger)
+                fetchMemory: fetchMemory, logger: logger)
         } catch {
             membership.stop()
             notifier.stop()

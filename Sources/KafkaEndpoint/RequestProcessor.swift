@@ -19,6 +19,8 @@ enum Reply: Sendable {
     /// Send nothing (a Produce with acks=0 expects no answer) and close the connection, so the
     /// client learns its write went nowhere.
     case close(reason: String)
+    /// Send this Fetch response, then release the memory it holds.
+    case fetchResponse(ByteBuffer, FetchReservation)
 }
 
 /// Answers decoded requests from the log. Pure apart from reading the log: every method that
@@ -161,12 +163,13 @@ struct RequestProcessor: Sendable {
         var anyPartitionFailed: Bool
     }
 
-    /// Reads what `request` asks for: the stored batches as they are, within the request's and
-    /// each partition's byte limits (the first batch always, so a consumer makes progress).
-    func readFetch(_ request: FetchRequest) throws(SegmentLogError) -> FetchRead {
+    /// Reads what `request` asks for: the stored batches as they are, within `byteLimit` (what
+    /// the endpoint's fetch memory granted, at most the request's max_bytes) and each
+    /// partition's limit (the first batch always, so a consumer makes progress).
+    func readFetch(_ request: FetchRequest, byteLimit: Int) throws(SegmentLogError) -> FetchRead {
         let counts = try log.partitionCounts()
         let isolation = request.isolationLevel.segmentLogLevel
-        var budget = Int(max(0, request.maxBytes))
+        var budget = max(0, min(Int(max(0, request.maxBytes)), byteLimit))
         var recordBytes = 0
         var anyPartitionFailed = false
         var topics: [FetchResponse.Topic] = []

@@ -33,7 +33,10 @@ import Testing
         }
     }
 
-    static func start(maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), label: String = #function) async throws -> Fixture {
+    static func start(
+        maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), configure: (inout KafkaEndpointConfiguration) -> Void = { _ in },
+        label: String = #function
+    ) async throws -> Fixture {
         let directory = try TemporaryDirectory(label)
         let writer = try LogWriter.open(directory: directory.path)
         let orders0 = try TopicPartition(topic: "orders", partition: 0)
@@ -57,15 +60,17 @@ import Testing
         logger.logLevel = .info
         var configuration = KafkaEndpointConfiguration(logDirectory: directory.path, port: 0, maximumFrameSize: 1 << 20, maximumConnections: maximumConnections)
         configuration.groups = groups
+        configure(&configuration)
         let server = try await KafkaServer.start(configuration, logger: logger)
         return Fixture(directory: directory, writer: writer, server: server)
     }
 
     /// Runs `body` against a server over the sample log, then stops both (also on failure).
     static func withServer(
-        maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), label: String = #function, _ body: (Fixture) async throws -> Void
+        maximumConnections: Int = 16, groups: GroupCoordinator.Settings = .init(), configure: (inout KafkaEndpointConfiguration) -> Void = { _ in },
+        label: String = #function, _ body: (Fixture) async throws -> Void
     ) async throws {
-        let fixture = try await start(maximumConnections: maximumConnections, groups: groups, label: label)
+        let fixture = try await start(maximumConnections: maximumConnections, groups: groups, configure: configure, label: label)
         do { try await body(fixture) } catch {
             await fixture.stop()
             throw error

@@ -2,6 +2,10 @@ import Foundation
 import SegmentLog
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `outflow serve` read by confluent-kafka (librdkafka, the pinned PyPI wheel in the oracle
 /// venv): the same records as the independent file reader, seeks by time, and an offset the
 /// log no longer holds answered OFFSET_OUT_OF_RANGE so that `auto.offset.reset` applies.
@@ -72,6 +76,69 @@ import Testing
             let fromEndpoint = [Int32(0), 1, 2].flatMap { partition in consumed.offsets(partition).map { "\(partition) \($0)" } }
             #expect(!fromFiles.isEmpty && fromEndpoint == fromFiles)
         }
+    }
+
+    /// With room for less than a batch per response and over all connections, every fetch
+    /// still carries one batch: the consumer gets everything, a batch at a time. A connection
+    /// past the limit is refused with a log line.
+    @Test func tightMemoryBoundsTrimFetchesButConsumersProgress() throws {
+        try ServeCommandTests.withServer(arguments: ["--max-fetch-bytes", "1", "--max-fetch-bytes-in-flight", "1", "--max-connections", "3"]) { server, written, _ in
+            let consumed = try Self.consume(port: server.port, topic: ServeCommandTests.topic, "read_committed", ["beginning"])
+            #expect(consumed.errors.isEmpty, "\(consumed.errors)")
+            for partition: Int32 in [0, 1, 2] {
+                #expect(consumed.values(partition) == written.committed[partition] ?? [], "partition \(partition)")
+            }
+            // Three connections held open, each answering (the consumer's own may take a moment
+            // to be counted out); the fourth is closed as it arrives, and said so.
+            let held = try (0..<3).map { _ in try ServeConfluentTests.answeringConnection(port: server.port) }
+            defer { held.forEach { close($0) } }
+            let refused = try ServeConfluentTests.connect(port: server.port)
+            defer { close(refused) }
+            var byte: UInt8 = 0
+            #expect(recv(refused, &byte, 1, 0) <= 0, "the connection past the limit was not closed")
+            let deadline = Date().addingTimeInterval(10)
+            while !((try? String(contentsOf: server.errorURL, encoding: .utf8)) ?? "").contains("refused a Kafka client connection: too many open") {
+                guard Date() < deadline else {
+                    Issue.record("no log line for the refused connection")
+                    break
+                }
+                usleep(20_000)
+            }
+        }
+    }
+
+    /// A connection that has answered an ApiVersions v0 request, retried while the endpoint
+    /// closes new ones (it is at its limit until closed connections are counted out).
+    static func answeringConnection(port: Int) throws -> Int32 {
+        // size 10: api key 18, version 0, correlation id 1, no client id.
+        let request: [UInt8] = [0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xFF, 0xFF]
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let descriptor = try connect(port: port)
+            var answer = [UInt8](repeating: 0, count: 4)
+            if send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count && recv(descriptor, &answer, 4, Int32(MSG_WAITALL)) == 4 {
+                return descriptor
+            }
+            close(descriptor)
+            guard Date() < deadline else { throw MissingTestPrerequisite(description: "no connection to port \(port) was answered") }
+            usleep(20_000)
+        }
+    }
+
+    /// A plain TCP connection to the endpoint, reads timing out after 10 s.
+    static func connect(port: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw MissingTestPrerequisite(description: "connect to port \(port): errno \(errno)") }
+        return descriptor
     }
 
     @Test func confluentKafkaSeeksByTimestamp() throws {
