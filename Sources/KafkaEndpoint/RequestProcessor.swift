@@ -183,7 +183,10 @@ struct RequestProcessor: Sendable {
                     continue
                 }
                 let limit = min(Int(max(0, partition.partitionMaxBytes)), budget)
-                switch try log.fetch(tp, isolation: isolation, from: partition.fetchOffset, maxBytes: max(1, limit)) {
+                // The response's first batch goes whatever the limits; once the response has
+                // records and no budget left, the other partitions report their bounds only.
+                let full = recordBytes > 0 && budget == 0
+                switch try log.fetch(tp, isolation: isolation, from: partition.fetchOffset, maxBytes: full ? 0 : max(1, limit)) {
                 case .offsetOutOfRange(let offsets):
                     anyPartitionFailed = true
                     partitions.append(Self.fetchPartition(index, offsets, error: .offsetOutOfRange, isolation: isolation))
