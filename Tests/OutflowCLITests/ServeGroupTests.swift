@@ -131,6 +131,35 @@ import Glibc
         init(_ description: String) { self.description = description }
     }
 
+    /// kcat's balanced consumer (-G, Debian's librdkafka): joins, gets every partition, reads
+    /// them to the end and commits; the same group again has nothing left to read.
+    @Test func kcatsBalancedConsumerReadsThroughTheGroup() throws {
+        guard let kcat = OutflowProcess.which("kcat") else {
+            throw MissingTestPrerequisite(description: "kcat is not installed: scripts/bootstrap installs it (Debian package kcat)")
+        }
+        try ServeCommandTests.withServer { server, written, scratch in
+            func consume() throws -> [Int32: [String]] {
+                let result = try runWithDeadline(
+                    kcat,
+                    [
+                        "-b", "127.0.0.1:\(server.port)", "-G", "kcat-group", ServeCommandTests.topic, "-e", "-q", "-f", "%p %s\\n",
+                        "-X", "isolation.level=read_committed", "-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000",
+                    ], seconds: 60)
+                #expect(result.status == 0, "kcat -G failed: \(result.standardError)")
+                var consumed: [Int32: [String]] = [:]
+                for line in result.standardOutput.split(separator: "\n") {
+                    let fields = line.split(separator: " ", maxSplits: 1)
+                    if fields.count == 2, let partition = Int32(fields[0]) { consumed[partition, default: []].append(String(fields[1])) }
+                }
+                return consumed
+            }
+            #expect(try consume() == written.committed)
+            let committed = try ConsumerGroups(logDirectory: scratch.appendingPathComponent("log").path).committedOffsets(group: "kcat-group")
+            #expect(!committed.isEmpty, "kcat committed nothing")
+            #expect(try consume() == [:])
+        }
+    }
+
     @Test(arguments: ["kafka-python", "confluent-kafka"])
     func twoConsumersShareTheGroupAndOneTakesOverWhenTheOtherLeaves(client: String) throws {
         guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
