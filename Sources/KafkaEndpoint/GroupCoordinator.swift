@@ -203,8 +203,7 @@ struct GroupCoordinator: Sendable {
         let rebalanceTimeout = TimeAmount.milliseconds(Int64(request.rebalanceTimeoutMs >= 0 ? request.rebalanceTimeoutMs : request.sessionTimeoutMs))
 
         if isNewMember || group.pendingMembers[request.memberID] != nil {
-            let isKnownToBe = !isNewMember
-            if !isKnownToBe && group.members.count + group.pendingMembers.count >= settings.maximumGroupSize {
+            if isNewMember && group.members.count + group.pendingMembers.count >= settings.maximumGroupSize {
                 return refuse(.groupMaxSizeReached, memberID: "")
             }
             let memberID = isNewMember ? newMemberID(clientID: clientID) : request.memberID
