@@ -36,6 +36,19 @@ import Testing
         try client.roundTrip(.heartbeat(HeartbeatRequest(groupID: "billing", generationID: generation, memberID: memberID)), version: 4, as: HeartbeatResponse.self).errorCode
     }
 
+    /// Heartbeats every 50 ms until the answer is REBALANCE_IN_PROGRESS (failing on any other
+    /// error, or after 20 s).
+    func heartbeatUntilRebalance(_ client: TestKafkaClient, _ memberID: String, generation: Int32) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let answer = try heartbeat(client, memberID, generation: generation)
+            if answer == .rebalanceInProgress { return }
+            guard answer == .none else { throw TestFailure("heartbeat answered \(answer)") }
+            guard ContinuousClock.now < deadline else { throw TestFailure("no rebalance within 20 s") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func commit(_ client: TestKafkaClient, _ memberID: String, generation: Int32) throws -> KafkaErrorCode? {
         let request = OffsetCommitRequest(
             groupID: "billing", generationID: generation, memberID: memberID, topics: [.init(name: "orders", partitions: [.init(partitionIndex: 0, committedOffset: 2)])])
@@ -57,7 +70,7 @@ import Testing
 
             // A second member: its join waits until the first, told by its heartbeat, rejoins.
             let (b, joinB) = try newMember(two)
-            #expect(try heartbeat(one, a, generation: 1) == .rebalanceInProgress)
+            try await heartbeatUntilRebalance(one, a, generation: 1)
             let rejoined = try one.readResponse(JoinGroupResponse.self, version: 7, correlationID: try join(one, memberID: a))
             let joined = try two.readResponse(JoinGroupResponse.self, version: 7, correlationID: joinB)
             #expect(rejoined.generationID == 2 && rejoined.leader == a && rejoined.members.map(\.memberID) == [a, b])
@@ -91,7 +104,43 @@ import Testing
             // A join left waiting when the endpoint stops is answered by closing its connection.
             let three = try TestKafkaClient(port: fixture.server.port)
             _ = try newMember(three)
-            #expect(try heartbeat(one, a, generation: 3) == .rebalanceInProgress)
+            try await heartbeatUntilRebalance(one, a, generation: 3)
+        }
+    }
+
+    /// The endpoint's timer ends the session of a member that stops heartbeating: the other
+    /// is told to rejoin and then leads a group of one.
+    @Test func aSilentMemberIsRemovedWhenItsSessionEnds() async throws {
+        let settings = GroupCoordinator.Settings(minimumSessionTimeoutMs: 100, initialRebalanceDelayMs: 0)
+        try await KafkaServerTests.withServer(groups: settings) { fixture in
+            let one = try TestKafkaClient(port: fixture.server.port)
+            let two = try TestKafkaClient(port: fixture.server.port)
+            func join(_ client: TestKafkaClient, _ memberID: String, sessionMs: Int32) throws -> Int32 {
+                try client.send(
+                    .joinGroup(JoinGroupRequest(
+                        groupID: "billing", sessionTimeoutMs: sessionMs, rebalanceTimeoutMs: 30_000, memberID: memberID, protocolType: "consumer",
+                        protocols: Self.protocols)),
+                    version: 3)
+            }
+            let a = try one.readResponse(JoinGroupResponse.self, version: 3, correlationID: try join(one, "", sessionMs: 30_000))
+            _ = try one.readResponse(SyncGroupResponse.self, version: 5, correlationID: try sync(one, a.memberID, generation: 1, assignments: [a.memberID: "all"]))
+            // b joins with a 500 ms session; a rejoins; generation 2 has both.
+            let joinB = try join(two, "", sessionMs: 500)
+            // b's join reaches the group on its own connection: a hears of it soon after.
+            try await heartbeatUntilRebalance(one, a.memberID, generation: 1)
+            let rejoined = try one.readResponse(JoinGroupResponse.self, version: 3, correlationID: try join(one, a.memberID, sessionMs: 30_000))
+            let b = try two.readResponse(JoinGroupResponse.self, version: 3, correlationID: joinB)
+            #expect(rejoined.generationID == 2 && rejoined.members.count == 2)
+            let syncB = try sync(two, b.memberID, generation: 2)
+            _ = try one.readResponse(SyncGroupResponse.self, version: 5, correlationID: try sync(one, a.memberID, generation: 2, assignments: [a.memberID: "p0", b.memberID: "p1"]))
+            _ = try two.readResponse(SyncGroupResponse.self, version: 5, correlationID: syncB)
+            // b falls silent; a heartbeats until it is told to rejoin.
+            let silentSince = ContinuousClock.now
+            try await heartbeatUntilRebalance(one, a.memberID, generation: 2)
+            #expect(ContinuousClock.now - silentSince >= .milliseconds(500))
+            let alone = try one.readResponse(JoinGroupResponse.self, version: 3, correlationID: try join(one, a.memberID, sessionMs: 30_000))
+            #expect(alone.generationID == 3 && alone.members.map(\.memberID) == [a.memberID])
+            #expect(try heartbeat(two, b.memberID, generation: 2) == .unknownMemberID)
         }
     }
 
