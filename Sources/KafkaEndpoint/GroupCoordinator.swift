@@ -51,12 +51,19 @@ struct GroupCoordinator: Sendable {
         /// Members and members-to-be (MEMBER_ID_REQUIRED answered, not yet rejoined) of one
         /// group: a bound on what clients can make this endpoint hold.
         var maximumGroupSize: Int = 1000
+        /// Groups held at once (with members or members-to-be): the other bound on it. A join
+        /// that would form one more answers COORDINATOR_NOT_AVAILABLE, which clients retry.
+        var maximumGroups: Int = 10_000
 
-        init(minimumSessionTimeoutMs: Int32 = 6000, maximumSessionTimeoutMs: Int32 = 1_800_000, initialRebalanceDelayMs: Int32 = 3000, maximumGroupSize: Int = 1000) {
+        init(
+            minimumSessionTimeoutMs: Int32 = 6000, maximumSessionTimeoutMs: Int32 = 1_800_000, initialRebalanceDelayMs: Int32 = 3000,
+            maximumGroupSize: Int = 1000, maximumGroups: Int = 10_000
+        ) {
             self.minimumSessionTimeoutMs = minimumSessionTimeoutMs
             self.maximumSessionTimeoutMs = maximumSessionTimeoutMs
             self.initialRebalanceDelayMs = initialRebalanceDelayMs
             self.maximumGroupSize = maximumGroupSize
+            self.maximumGroups = maximumGroups
         }
     }
 
@@ -194,6 +201,7 @@ struct GroupCoordinator: Sendable {
         // A known member id for a group that is not here: a member of a group this run never
         // formed (or already forgot), which must join again from scratch.
         guard var group = groups[groupID] ?? (isNewMember ? Group() : nil) else { return refuse(.unknownMemberID) }
+        guard groups[groupID] != nil || groups.count < settings.maximumGroups else { return refuse(.coordinatorNotAvailable, memberID: "") }
         defer { store(group, as: groupID) }
         guard group.accepts(protocolType: request.protocolType, protocols: request.protocols) else {
             return refuse(.inconsistentGroupProtocol, memberID: isNewMember ? "" : request.memberID)

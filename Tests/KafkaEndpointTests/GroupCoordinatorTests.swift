@@ -23,9 +23,9 @@ import Testing
         var joinAnswers: [String: JoinGroupResponse] = [:]
         var syncAnswers: [String: SyncGroupResponse] = [:]
 
-        init(initialDelayMs: Int32 = 3000, maximumGroupSize: Int = 1000) {
+        init(initialDelayMs: Int32 = 3000, maximumGroupSize: Int = 1000, maximumGroups: Int = 10_000) {
             coordinator = GroupCoordinator(
-                settings: .init(initialRebalanceDelayMs: initialDelayMs, maximumGroupSize: maximumGroupSize), runTag: "run")
+                settings: .init(initialRebalanceDelayMs: initialDelayMs, maximumGroupSize: maximumGroupSize, maximumGroups: maximumGroups), runTag: "run")
         }
 
         var state: GroupCoordinator.State? { coordinator.groups[GroupCoordinatorTests.group]?.state }
@@ -213,6 +213,22 @@ import Testing
         _ = try h.newMember()
         _ = try h.newMember()
         #expect(error(h.join("")) == .groupMaxSizeReached)
+    }
+
+    @Test func joinsThatWouldFormAGroupPastTheMaximumAreToldToRetry() throws {
+        var h = Harness(maximumGroups: 2)
+        func firstJoin(_ group: String) -> KafkaErrorCode? {
+            if case .now(let response) = h.join("", group: group) { return response.errorCode }
+            return nil
+        }
+        #expect(firstJoin("one") == .memberIDRequired)
+        #expect(firstJoin("two") == .memberIDRequired)
+        #expect(firstJoin("three") == .coordinatorNotAvailable)
+        // The groups held still take members; once one is gone, another may form.
+        #expect(firstJoin("one") == .memberIDRequired)
+        h.advance(ms: Int64(Self.sessionMs))
+        #expect(h.coordinator.groups.isEmpty)
+        #expect(firstJoin("three") == .memberIDRequired)
     }
 
     // MARK: Rebalances
