@@ -94,6 +94,10 @@ let package = Package(
         // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
         // replication stream for the decode micro-benchmark (scripts/bench).
         .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
+        // The Kafka request decoder under libFuzzer (scripts/fuzz-kafka builds it with
+        // -D OUTFLOW_FUZZING); an ordinary build replays inputs given as files.
+        .executableTarget(
+            name: "KafkaRequestFuzz", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")], path: "Fuzz/KafkaRequestFuzz"),
 
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),

@@ -14,8 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
             This endpoint is the one broker and leader of every partition. Consumers read with \
             their own Kafka clients (bootstrap server = --listen), read_committed or \
             read_uncommitted; the records are the stored batches, byte for byte. Nothing can be \
-            produced: the pipeline is the log's only writer. Consumer groups are not served yet: \
-            consumers assign partitions themselves. There is no authentication yet, so it binds \
+            produced: the pipeline is the log's only writer. Consumer groups (subscribe() with a \
+            group id) share partitions as with a Kafka broker; their committed offsets are the \
+            ones `outflow tail --group` uses. There is no authentication yet, so it binds \
             127.0.0.1 unless told otherwise. SIGINT/SIGTERM stops it.
             """)
 
@@ -34,6 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A request larger than this many bytes closes its connection.")
     var maxRequestBytes = 8 << 20
 
+    @Option(help: "The most record bytes one Fetch response carries, whatever the client asks (at least one batch).")
+    var maxFetchBytes = 55 << 20
+
+    @Option(help: "The most record bytes all Fetch responses hold until written; a fetch past it gets what is left (at least one batch).")
+    var maxFetchBytesInFlight = 256 << 20
+
     @Flag(help: "Log every request (API, version, client id) on standard error.")
     var verbose = false
 
@@ -41,6 +48,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
+        guard maxFetchBytes >= 1 else { throw ValidationError("--max-fetch-bytes must be at least 1.") }
+        guard maxFetchBytesInFlight >= maxFetchBytes else { throw ValidationError("--max-fetch-bytes-in-flight must be at least --max-fetch-bytes.") }
     }
 
     func run() async throws {
@@ -50,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = verbose ? .debug : .info
         let configuration = KafkaEndpointConfiguration(
             logDirectory: directory, host: host, port: port, advertisedHost: advertisedHost, maximumFrameSize: maxRequestBytes,
-            maximumConnections: maxConnections)
+            maximumConnections: maxConnections, maximumFetchResponseBytes: maxFetchBytes, maximumFetchBytesInFlight: maxFetchBytesInFlight)
         let directory = self.directory
         let endpoint = KafkaEndpointService(configuration: configuration, logger: logger) { server in
             let reach = host == "127.0.0.1" || host == "::1" || host == "localhost" ? "this machine only; --listen 0.0.0.0:PORT for others" : "reachable from other hosts"

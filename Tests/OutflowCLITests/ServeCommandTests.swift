@@ -50,12 +50,12 @@ import Glibc
         let port: Int
         let errorURL: URL
 
-        init(logDirectory: String, scratch: URL) throws {
+        init(logDirectory: String, scratch: URL, arguments: [String] = []) throws {
             let output = Pipe()
             errorURL = scratch.appendingPathComponent("serve.stderr")
             _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
             process.executableURL = try OutflowProcess.binary()
-            process.arguments = ["serve", "--log", logDirectory, "--listen", "127.0.0.1:0", "--verbose"]
+            process.arguments = ["serve", "--log", logDirectory, "--listen", "127.0.0.1:0", "--verbose"] + arguments
             process.standardOutput = output
             process.standardError = try FileHandle(forWritingTo: errorURL)
             process.standardInput = FileHandle.nullDevice
@@ -86,7 +86,7 @@ import Glibc
         }
     }
 
-    static func withServer(_ body: (Server, WrittenLog, URL) throws -> Void) throws {
+    static func withServer(arguments: [String] = [], _ body: (Server, WrittenLog, URL) throws -> Void) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -94,7 +94,7 @@ import Glibc
         let writer = try LogWriter.open(directory: logDirectory)
         defer { writer.close() }
         let written = try writeLog(writer)
-        let server = try Server(logDirectory: logDirectory, scratch: scratch)
+        let server = try Server(logDirectory: logDirectory, scratch: scratch, arguments: arguments)
         do { try body(server, written, scratch) } catch {
             let stopped = try? server.stop()
             print("outflow serve standard error:\n\(stopped?.standardError ?? "?")")
