@@ -378,12 +378,15 @@ struct GroupCoordinator: Sendable {
                     actions += completeJoin(&group, groupID: groupID, now: now)
                 }
             }
-            if let deadline = group.syncDeadline, deadline <= now, !group.pendingSync.isEmpty {
-                // Members that never asked for their assignment: gone; the rest rebalance.
-                for memberID in group.pendingSync.sorted() { actions += remove(memberID, from: &group, groupID: groupID) }
-                group.pendingSync = []
+            if let deadline = group.syncDeadline, deadline <= now {
+                // Cleared whatever follows, so that a passed deadline never keeps the timer firing.
                 group.syncDeadline = nil
-                actions += prepareRebalance(&group, groupID: groupID, now: now)
+                if !group.pendingSync.isEmpty {
+                    // Members that never asked for their assignment: gone; the rest rebalance.
+                    for memberID in group.pendingSync.sorted() { actions += remove(memberID, from: &group, groupID: groupID) }
+                    group.pendingSync = []
+                    actions += prepareRebalance(&group, groupID: groupID, now: now)
+                }
             }
             store(group, as: groupID)
         }

@@ -369,6 +369,15 @@ import Testing
         #expect(h.memberIDs == [a] && h.state == .preparingRebalance)
     }
 
+    @Test func nothingTimedIsLeftBehindOnceAGroupIsStable() throws {
+        var h = Harness()
+        let members = try h.stableGroup(of: 2)
+        // Only the sessions are timed, from the assignment on; past them, nothing at all.
+        #expect(h.coordinator.nextDeadline == h.now + .milliseconds(Int64(Self.sessionMs)))
+        _ = h.leave(members)
+        #expect(h.coordinator.nextDeadline == nil && h.coordinator.groups.isEmpty)
+    }
+
     @Test func aMemberToBeThatNeverComesBackExpires() throws {
         var h = Harness()
         guard case .now(let first) = h.join("") else { throw TestFailure("expected MEMBER_ID_REQUIRED") }
