@@ -106,6 +106,7 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
             close("malformed request: \(error)")
             return
         }
+        processor.metrics.request(apiKey: header.apiKeyRawValue)
         logger.debug("Kafka request", metadata: [
             "kafka.api": "\(header.apiKey.map { "\($0)" } ?? "\(header.apiKeyRawValue)")", "kafka.version": "\(header.apiVersion)",
             "kafka.client_id": "\(header.clientID ?? "")",
@@ -214,9 +215,11 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
         }.flatMap { read, frame, reservation in
             switch wait.next(bytesRead: read.recordBytes, anyPartitionFailed: read.anyPartitionFailed, now: .now()) {
             case .respond:
+                processor.metrics.fetched(bytes: read.recordBytes, records: read.records)
                 return eventLoop.makeSucceededFuture(.fetchResponse(frame, reservation))
             case .waitForChange where notifier.isStopped:
                 // Shutting down: nothing will wake the wait; answer with what there is.
+                processor.metrics.fetched(bytes: read.recordBytes, records: read.records)
                 return eventLoop.makeSucceededFuture(.fetchResponse(frame, reservation))
             case .waitForChange(let deadline):
                 reservation.release()

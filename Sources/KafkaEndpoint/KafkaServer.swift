@@ -1,3 +1,4 @@
+import CoreMetrics
 import KafkaProtocol
 import Logging
 import NIOCore
@@ -34,6 +35,8 @@ public struct KafkaEndpointConfiguration: Sendable {
     /// Consumer-group membership: session timeout bounds, the initial rebalance delay, the
     /// largest group.
     var groups = GroupCoordinator.Settings()
+    /// Where the endpoint's metrics go; nil: the process's bootstrapped backend.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
@@ -124,7 +127,8 @@ public final class KafkaServer: Sendable {
         threadPool.start()
         let notifier = LogChangeNotifier(directory: log.reader.directory, logger: logger)
         let membership = GroupMembership(settings: configuration.groups, timerLoop: group.next(), logger: logger)
-        let processor = RequestProcessor(log: log, membership: membership, logger: logger)
+        let metrics = EndpointMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        let processor = RequestProcessor(log: log, membership: membership, logger: logger, metrics: metrics)
         let connections = ConnectionCount(maximum: configuration.maximumConnections)
         let fetchMemory = FetchMemory(
             budget: FetchBudget(perResponse: configuration.maximumFetchResponseBytes, inFlight: configuration.maximumFetchBytesInFlight))
@@ -134,13 +138,18 @@ public final class KafkaServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard connections.open() else {
+                    metrics.connectionRefused()
                     logger.info("refused a Kafka client connection: too many open", metadata: [
                         "kafka.client_address": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
                         "kafka.maximum_connections": "\(configuration.maximumConnections)",
                     ])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in connections.close() }
+                metrics.connectionOpened()
+                channel.closeFuture.whenComplete { _ in
+                    connections.close()
+                    metrics.connectionClosed()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),

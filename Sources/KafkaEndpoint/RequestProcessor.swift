@@ -31,6 +31,7 @@ struct RequestProcessor: Sendable {
     /// DescribeGroups and ListGroups show.
     let membership: GroupMembership
     let logger: Logger
+    let metrics: EndpointMetrics
 
     /// The APIs this endpoint serves, with the versions it answers: what ApiVersions advertises.
     /// Produce is served only to be refused: librdkafka reads record batch v2 only from a
@@ -160,6 +161,8 @@ struct RequestProcessor: Sendable {
     struct FetchRead: Sendable {
         var response: FetchResponse
         var recordBytes: Int
+        /// Records in the data batches of the response (from their headers).
+        var records = 0
         var anyPartitionFailed: Bool
     }
 
@@ -171,6 +174,7 @@ struct RequestProcessor: Sendable {
         let isolation = request.isolationLevel.segmentLogLevel
         var budget = max(0, min(Int(max(0, request.maxBytes)), byteLimit))
         var recordBytes = 0
+        var recordCount = 0
         var anyPartitionFailed = false
         var topics: [FetchResponse.Topic] = []
         for topic in request.topics {
@@ -206,6 +210,7 @@ struct RequestProcessor: Sendable {
                             }
                         }
                         recordBytes += size
+                        recordCount += fetched.batches.reduce(0) { $0 + ($1.header.isControl ? 0 : Int($1.header.recordsCount)) }
                         budget = max(0, budget - size)
                     }
                     partitions.append(answer)
@@ -213,7 +218,7 @@ struct RequestProcessor: Sendable {
             }
             topics.append(FetchResponse.Topic(name: topic.name, partitions: partitions))
         }
-        return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, anyPartitionFailed: anyPartitionFailed)
+        return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, records: recordCount, anyPartitionFailed: anyPartitionFailed)
     }
 
     /// Records are an empty run, never null, when there are none: kafka-python cannot read a

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Prometheus
+import MetricsEndpoint
+import CoreMetrics
 import Foundation
 import KafkaEndpoint
 import Logging
@@ -41,11 +44,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most record bytes all Fetch responses hold until written; a fetch past it gets what is left (at least one batch).")
     var maxFetchBytesInFlight = 256 << 20
 
-    @Flag(help: "Log every request (API, version, client id) on standard error.")
+    @Flag(help: "Log every request (API, version, client id) on standard error (--log-level debug).")
     var verbose = false
+
+    @OptionGroup var logging: LogOptions
+
+    @Option(help: ArgumentHelp("Serve /metrics (Prometheus), /health and /ready on this address (port 0: any free one).", valueName: "host:port"))
+    var metricsListen: String?
 
     func validate() throws {
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
+        if let metricsListen, ListenAddress(metricsListen) == nil { throw ValidationError("--metrics-listen wants host:port, such as 127.0.0.1:9464.") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
         guard maxFetchBytes >= 1 else { throw ValidationError("--max-fetch-bytes must be at least 1.") }
@@ -55,8 +64,8 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         let address = ListenAddress(listen)!
         let (host, port) = (address.host, address.port)
-        var logger = Logger(label: "outflow.kafka")
-        logger.logLevel = verbose ? .debug : .info
+        logging.bootstrap(secrets: SecretValues(), defaultLevel: verbose ? .debug : .info)
+        let logger = Logger(label: "outflow.kafka")
         let configuration = KafkaEndpointConfiguration(
             logDirectory: directory, host: host, port: port, advertisedHost: advertisedHost, maximumFrameSize: maxRequestBytes,
             maximumConnections: maxConnections, maximumFetchResponseBytes: maxFetchBytes, maximumFetchBytesInFlight: maxFetchBytesInFlight)
@@ -68,9 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var groupLogger = Logger(label: "outflow.lifecycle")
         groupLogger.logLevel = .warning
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Metrics first: services stop in reverse order, so /metrics answers until the endpoint stopped.
+        if let metricsAddress = metricsListen.flatMap({ ListenAddress($0) }) {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            services.append(.init(service: MetricsServer(
+                host: metricsAddress.host, port: metricsAddress.port,
+                routes: MetricsRoutes(metrics: { registry.emitToBuffer() }, readiness: { (true, "serving") }), logger: groupLogger,
+                onBound: { host, port in
+                    FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
+                })))
+        }
+        services.append(.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         do { try await group.run() } catch let error as KafkaEndpointError {
             var standardError = StandardError()
             print("outflow serve: \(error.message)", to: &standardError)

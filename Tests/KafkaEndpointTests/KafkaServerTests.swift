@@ -1,5 +1,6 @@
 import Foundation
 import KafkaProtocol
+import MetricsTestKit
 import Logging
 import NIOCore
 import SegmentLog
@@ -205,6 +206,31 @@ import Testing
             #expect(unwritten.errorCode == .none && unwritten.highWatermark == 0 && recordBytes(unwritten).isEmpty)
             let unknown = try onlyPartition(client.roundTrip(fetchRequest("orders", 7, from: 0, isolation: .readCommitted), version: version, as: FetchResponse.self))
             #expect(unknown.errorCode == .unknownTopicOrPartition)
+        }
+    }
+
+    @Test func connectionsRequestsAndFetchedRecordsAreCounted() async throws {
+        let metrics = TestMetrics()
+        try await Self.withServer(configure: { $0.metricsFactory = metrics }) { fixture in
+            do {
+                let client = try TestKafkaClient(port: fixture.server.port)
+                _ = try client.roundTrip(.apiVersions(ApiVersionsRequest(clientSoftwareName: "test", clientSoftwareVersion: "1")), version: 3, as: ApiVersionsResponse.self)
+                let fetched = try onlyPartition(client.roundTrip(fetchRequest("orders", 0, from: 0, isolation: .readCommitted), version: 12, as: FetchResponse.self))
+                #expect(try metrics.expectCounter("outflow_kafka_connections_accepted_total").totalValue == 1)
+                #expect(try metrics.expectGauge("outflow_kafka_connections").lastValue == 1)
+                #expect(try metrics.expectCounter("outflow_kafka_requests_total", [("api", "ApiVersions")]).totalValue == 1)
+                #expect(try metrics.expectCounter("outflow_kafka_requests_total", [("api", "Fetch")]).totalValue == 1)
+                #expect(try metrics.expectCounter("outflow_kafka_fetch_responses_total").totalValue == 1)
+                #expect(try metrics.expectCounter("outflow_kafka_fetch_bytes_total").totalValue == Int64(recordBytes(fetched).count))
+                // a1, a2, the aborted x, a3: the stored data batches' records, markers not counted.
+                #expect(try metrics.expectCounter("outflow_kafka_fetch_records_total").totalValue == 4)
+            }
+            // The client is gone (its socket closed): the open count follows, bounded by a deadline.
+            let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+            while try metrics.expectGauge("outflow_kafka_connections").lastValue != 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))  // polling for the close to be seen, bounded by the deadline
+            }
+            #expect(try metrics.expectGauge("outflow_kafka_connections").lastValue == 0)
         }
     }
 

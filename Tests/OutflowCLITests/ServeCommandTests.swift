@@ -129,6 +129,35 @@ import Glibc
         }
     }
 
+    @Test func serveCountsWhatItServesOnItsMetricsEndpointAndLogsInJSON() throws {
+        guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
+            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
+        }
+        try Self.withServer(arguments: ["--metrics-listen", "127.0.0.1:0", "--log-format", "json"]) { server, written, _ in
+            let port = try #require(MetricsEndpointCommandTests.port(in: try String(contentsOf: server.errorURL, encoding: .utf8)))
+            let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/consume_endpoint.py").path
+            let result = try OutflowProcess.run(executable: URL(fileURLWithPath: python), [script, "127.0.0.1:\(server.port)", Self.topic, "read_committed"])
+            #expect(result.status == 0, "kafka-python failed: \(result.standardError)")
+            let text = try MetricsEndpointCommandTests.get(port: port, path: "/metrics").body
+            let samples = MetricsEndpointCommandTests.samples(text)
+            // The fetches carried at least every committed record (aborted batches go too: the
+            // consumer drops them itself).
+            let committed = written.committed.values.reduce(0) { $0 + $1.count }
+            #expect((samples["outflow_kafka_fetch_records_total"] ?? 0) >= Double(committed))
+            #expect((samples["outflow_kafka_fetch_bytes_total"] ?? 0) > 0)
+            #expect((samples["outflow_kafka_connections_accepted_total"] ?? 0) >= 1)
+            #expect(text.contains(#"outflow_kafka_requests_total{api="Fetch"}"#) && text.contains(#"outflow_kafka_requests_total{api="Metadata"}"#))
+            #expect(try MetricsEndpointCommandTests.get(port: port, path: "/ready").status == 200)
+            // --log-format json: each request (logged at debug with --verbose) is one JSON object.
+            let lines = try String(contentsOf: server.errorURL, encoding: .utf8).split(separator: "\n").filter { $0.contains("Kafka request") }
+            #expect(!lines.isEmpty)
+            for line in lines.prefix(5) {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["message"] as? String == "Kafka request" && object?["kafka.api"] != nil, "\(line)")
+            }
+        }
+    }
+
     @Test func kafkaPythonCommitsAGroupsOffsetsWhereOutflowTailFindsThem() throws {
         guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
             throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
