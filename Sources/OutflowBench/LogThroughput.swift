@@ -10,6 +10,8 @@ func logThroughput(directory: String, transactions: Int, records: Int, valueByte
     config.zstdLevel = level
     let writer = try LogWriter.open(directory: directory, config: config)
     let tps = try (0..<partitions).map { try TopicPartition(topic: "bench", partition: $0) }
+    // Declared, as the pipeline does: `outflow serve` lists every partition from it.
+    try writer.declareTopic("bench", partitionCount: partitions)
     var random = SystemRandomNumberGenerator()
     let words = ["insert", "update", "orders", "customer", "amount", "status", "shipped", "pending", "eur", "usd"]
     var lsn: UInt64 = 0x1_0000_0000

@@ -139,6 +139,43 @@ import Glibc
         if Self.cycles >= 6 * points.count {
             #expect(never.isEmpty, "\(mode): crash points never reached in \(Self.cycles) cycles: \(never)")
         }
+        try Self.consumersThroughServeSeeWhatTheLogCommitted(scenario)
+    }
+
+    /// The log a real pipeline wrote under kills — with the transactions the kills left open,
+    /// aborted at the next start — served by `outflow serve`: a stock consumer (kafka-python)
+    /// reading read_committed gets per partition exactly what the log's reader shows committed,
+    /// and read_uncommitted sees at least as much (the aborted records too).
+    static func consumersThroughServeSeeWhatTheLogCommitted(_ scenario: CrashScenario) throws {
+        guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
+            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
+        }
+        let server = try ServeCommandTests.Server(logDirectory: scenario.logDirectory, scratch: scenario.directory)
+        defer { _ = try? server.stop() }
+        let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/consume_endpoint.py").path
+        struct Consumed: Decodable { var partitions: [Int32]; var values: [String: [String]] }
+        func consume(_ isolation: String) throws -> Consumed {
+            let result = try OutflowProcess.run(executable: URL(fileURLWithPath: python), [script, "127.0.0.1:\(server.port)", "outbox.event.order", isolation])
+            try #require(result.status == 0, "kafka-python through serve (\(isolation)): \(result.standardError)")
+            return try JSONDecoder().decode(Consumed.self, from: Data(result.standardOutput.utf8))
+        }
+        let committed = try consume("read_committed"), everything = try consume("read_uncommitted")
+        let reader = try LogReader(directory: scenario.logDirectory)
+        var aborted = 0
+        for partition in try reader.partitions() where partition.topic == "outbox.event.order" {
+            var stored: [String] = [], all = 0
+            let readCommitted = try reader.open(partition, isolation: .readCommitted)
+            while case let records = try readCommitted.poll(maxRecords: 5000), !records.isEmpty {
+                stored += records.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+            }
+            let readUncommitted = try reader.open(partition, isolation: .readUncommitted)
+            while case let records = try readUncommitted.poll(maxRecords: 5000), !records.isEmpty { all += records.count }
+            let key = String(partition.partition)
+            #expect(committed.values[key] == stored, "partition \(key): the consumer's read_committed differs from the log's")
+            #expect(everything.values[key]?.count == all, "partition \(key): read_uncommitted")
+            aborted += all - stored.count
+        }
+        print("crash-serve | \(scenario.mode) | \(committed.values.values.reduce(0) { $0 + $1.count }) records read_committed through serve, \(aborted) aborted records seen only read_uncommitted")
     }
 
     /// Every crash point in the code is armed by the campaign in some mode: a point added to
