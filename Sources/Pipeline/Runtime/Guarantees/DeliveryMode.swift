@@ -39,10 +39,14 @@ struct GroupCommit {
     var wroteToSink = false
 
     /// Each stateful stage's changes in this group, for the checkpoint.
-    func stageChanges() -> [String: [UInt8]] {
+    func stageChanges() throws(PipelineError) -> [String: [UInt8]] {
         var changes: [String: [UInt8]] = [:]
         for stage in stages {
-            if let pending = stage.pendingChanges() { changes[stage.id] = pending }
+            do {
+                if let pending = try stage.pendingChanges() { changes[stage.id] = pending }
+            } catch {
+                throw PipelineError(.checkpoint, "\(error)", underlying: error)
+            }
         }
         return changes
     }
@@ -94,8 +98,9 @@ struct ExactlyOnceDelivery: DeliveryMode {
     }
 
     func commitGroup(through end: LSN, _ group: inout GroupCommit) throws(PipelineError) {
+        let checkpoint = Checkpoint(sourceEnd: end, stageChanges: try group.stageChanges())
         do {
-            if try group.sink.commit(Checkpoint(sourceEnd: end, stageChanges: group.stageChanges())) {
+            if try group.sink.commit(checkpoint) {
                 group.wroteToSink = true
                 group.committedPosition = end
             }
