@@ -93,7 +93,8 @@ let package = Package(
         ),
         // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
         // replication stream for the decode micro-benchmark (scripts/bench).
-        .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
+        .executableTarget(
+            name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput", "Pipeline", .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),

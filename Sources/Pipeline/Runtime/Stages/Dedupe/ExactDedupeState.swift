@@ -7,15 +7,15 @@ import Logging
 /// of the window) or per table-full, dropped whole once its newest key has left the window.
 /// Its commit-record part is a `DedupeManifest`. The design, its bounds and its crash cases:
 /// docs/dedupe-state.md.
-final class ExactDedupeState {
-    struct Settings {
+package final class ExactDedupeState {
+    package struct Settings {
         var windowMilliseconds: Int64
         var memoryBytes: Int
         var maxDiskBytes: Int64
         var maxEntries: Int?
         var onFull: DedupeStageConfig.OnFull
 
-        init(
+        package init(
             windowMilliseconds: Int64, memoryBytes: Int = Int(DedupeStageConfig.defaultMemory.bytes),
             maxDiskBytes: Int64 = DedupeStageConfig.defaultMaxDisk.bytes, maxEntries: Int? = nil, onFull: DedupeStageConfig.OnFull = .forgetOldest
         ) {
@@ -30,7 +30,7 @@ final class ExactDedupeState {
     /// Buckets per window: a key outlives its window by at most this fraction of it on disk.
     static let slicesPerWindow: Int64 = 8
     /// Keys one commit record carries; a commit that added more fsyncs the journal instead.
-    static let inlineLimit = 1024
+    static let inlineLimit = 256
     /// Commits between two journal fsyncs at most, so that recovery needs only recent commit
     /// records (the transaction log retains far more).
     static let commitsBetweenSyncs = 1000
@@ -67,7 +67,7 @@ final class ExactDedupeState {
     /// A write after the commit point failed; the next call reports it.
     private var deferredFailure: DedupeStateError?
     /// Keys forgotten before their window ended (a bound was reached).
-    private(set) var forgottenKeys = 0
+    package private(set) var forgottenKeys = 0
 
     private init(settings: Settings, directory: String, logger: Logger, secret: DigestSecret) throws(DedupeStateError) {
         self.settings = settings
@@ -89,7 +89,7 @@ final class ExactDedupeState {
     /// Opens the state in `directory` as the commit records left it: `changes` are this stage's
     /// parts of the retained commit records, oldest first (none: start empty). Files no commit
     /// record names are deleted.
-    static func open(
+    package static func open(
         settings: Settings, directory: String, committed changes: [[UInt8]], logger: Logger, secret: DigestSecret? = nil
     ) throws(DedupeStateError) -> ExactDedupeState {
         try POSIXFile<DedupeStateError>.createDirectory(directory, intermediate: true)
@@ -175,16 +175,18 @@ final class ExactDedupeState {
     // MARK: - Keys
 
     func digest(of key: some Collection<UInt8>) -> KeyDigest { KeyDigest(of: key, secret: secret) }
+    /// The same, not generic: for callers in other modules, where a generic would not be specialised.
+    package func digest(of key: [UInt8]) -> KeyDigest { KeyDigest(of: key, secret: secret) }
 
     /// Keys in the state (those of the open transaction too), expired ones not yet dropped included.
-    var count: Int { buckets.reduce(table.count) { $0 + $1.count } }
-    var memoryBytes: Int { buckets.reduce(table.byteCount) { $0 + $1.memoryBytes } }
-    var diskBytes: Int64 { buckets.reduce(journal.fileBytes) { $0 + $1.fileBytes } }
-    var bucketCount: Int { buckets.count + 1 }
+    package var count: Int { buckets.reduce(table.count) { $0 + $1.count } }
+    package var memoryBytes: Int { buckets.reduce(table.byteCount) { $0 + $1.memoryBytes } }
+    package var diskBytes: Int64 { buckets.reduce(journal.fileBytes) { $0 + $1.fileBytes } }
+    package var bucketCount: Int { buckets.count + 1 }
 
     /// True when `digest` was seen within the window before `time` (ms); otherwise it is added,
     /// pending until the next commit.
-    func check(_ digest: KeyDigest, at time: Int64) throws(DedupeStateError) -> Bool {
+    package func check(_ digest: KeyDigest, at time: Int64) throws(DedupeStateError) -> Bool {
         if let deferredFailure { throw deferredFailure }
         let horizon = time - settings.windowMilliseconds
         while let oldest = buckets.first, oldest.reference.maxTime < horizon {
@@ -273,7 +275,7 @@ final class ExactDedupeState {
 
     /// What the next commit record carries: the files of the state, made durable first, and
     /// this commit's keys when they are few. Nil while the state has never held a key.
-    func pendingChanges() throws(DedupeStateError) -> [UInt8]? {
+    package func pendingChanges() throws(DedupeStateError) -> [UInt8]? {
         if let deferredFailure { throw deferredFailure }
         if journal.generation == 0 && table.count == 0 && buckets.isEmpty { return nil }
         if inlineOverflow || mustSync || !journal.headerDurable || commitsSinceSync >= Self.commitsBetweenSyncs {
@@ -298,7 +300,7 @@ final class ExactDedupeState {
 
     /// The commit point passed: the proposed state is the committed one; files it does not
     /// name go.
-    func didCommit() {
+    package func didCommit() {
         do throws(DedupeStateError) {
             if let proposed {
                 committed = proposed
@@ -318,7 +320,7 @@ final class ExactDedupeState {
     }
 
     /// The log transaction aborted: back to the state of the last commit.
-    func didAbort() throws(DedupeStateError) {
+    package func didAbort() throws(DedupeStateError) {
         proposed = nil
         retired = []
         inline = []

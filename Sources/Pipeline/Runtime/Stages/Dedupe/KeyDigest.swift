@@ -6,7 +6,7 @@
 ///
 /// `high` is never 0: 0 marks an empty slot in the tables (the one value it replaces costs
 /// nothing measurable).
-struct KeyDigest: Hashable, Sendable {
+package struct KeyDigest: Hashable, Sendable {
     var high: UInt64
     var low: UInt32
 
@@ -22,11 +22,11 @@ struct KeyDigest: Hashable, Sendable {
 }
 
 /// The 128-bit SipHash key of one dedupe state.
-struct DigestSecret: Equatable, Sendable {
+package struct DigestSecret: Equatable, Sendable {
     var k0: UInt64
     var k1: UInt64
 
-    static func random() -> DigestSecret {
+    package static func random() -> DigestSecret {
         var generator = SystemRandomNumberGenerator()
         return DigestSecret(k0: generator.next(), k1: generator.next())
     }
