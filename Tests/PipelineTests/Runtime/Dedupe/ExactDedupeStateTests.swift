@@ -57,6 +57,18 @@ import Testing
         #expect(table.time(of: digests[0]) == 1005)
     }
 
+    @Test func theFilterNeverMissesAHeldDigestAndRarelyPassesAnother() {
+        var generator = SystemRandomNumberGenerator()
+        let held = (0..<50_000).map { _ in KeyDigest(high: generator.next(), low: generator.next()) }
+        let filter = DigestFilter(expectedKeys: held.count)
+        for digest in held { filter.insert(digest) }
+        #expect(held.allSatisfy { filter.mayContain($0) })
+        let others = (0..<50_000).filter { _ in filter.mayContain(KeyDigest(high: generator.next(), low: generator.next())) }.count
+        // About 2–3 % at 8 bits a key; a false positive only costs a read of the bucket file.
+        #expect(Double(others) / 50_000 < 0.05, "\(others) false positives")
+        #expect(filter.byteCount <= held.count + 64)
+    }
+
     @Test func dropsRepeatsWithinTheWindowInMemoryAndOnDisk() throws {
         let directory = Directory()
         let state = try Self.open(directory)

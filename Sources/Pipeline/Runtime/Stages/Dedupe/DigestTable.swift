@@ -54,11 +54,10 @@ final class DigestTable {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0, "a table's capacity is a power of two")
         self.capacity = capacity
         self.baseTime = baseTime
-        slots = .allocate(byteCount: capacity * DigestSlot.size, alignment: 16)
-        slots.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * DigestSlot.size)
+        slots = AnonymousMemory.allocate(byteCount: capacity * DigestSlot.size)
     }
 
-    deinit { slots.deallocate() }
+    deinit { AnonymousMemory.free(slots, byteCount: byteCount) }
 
     var byteCount: Int { capacity * DigestSlot.size }
     /// Whether one more key keeps the table at most three quarters full.
@@ -108,14 +107,13 @@ final class DigestTable {
     func grow() {
         let old = slots, oldCapacity = capacity
         capacity *= 2
-        slots = .allocate(byteCount: capacity * DigestSlot.size, alignment: 16)
-        slots.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * DigestSlot.size)
+        slots = AnonymousMemory.allocate(byteCount: capacity * DigestSlot.size)
         count = 0
         for index in 0..<oldCapacity {
             let slot = DigestSlot.load(from: old + index * DigestSlot.size)
             if !slot.isEmpty { set(slot.digest, offset: slot.offset) }
         }
-        old.deallocate()
+        AnonymousMemory.free(old, byteCount: oldCapacity * DigestSlot.size)
     }
 
     /// Every key's digest, in slot order.
@@ -143,11 +141,10 @@ final class DigestFilter {
 
     init(expectedKeys: Int) {
         lines = UInt64(max(1, (expectedKeys * Self.bitsPerKey + 511) / 512))
-        words = .allocate(capacity: Int(lines) * 8)
-        words.initialize(repeating: 0, count: Int(lines) * 8)
+        words = AnonymousMemory.allocate(byteCount: Int(lines) * 64).bindMemory(to: UInt64.self, capacity: Int(lines) * 8)
     }
 
-    deinit { words.deallocate() }
+    deinit { AnonymousMemory.free(UnsafeMutableRawPointer(words), byteCount: byteCount) }
 
     var byteCount: Int { Int(lines) * 64 }
 
