@@ -36,11 +36,11 @@ func dedupeState(directory: String, keys: Int, memoryMiB: Int, commitEvery: Int)
         if try state.check(state.digest(of: key(index)), at: time) { fail("dedupe-state: key \(index) taken for a duplicate (a digest collision)") }
         if (index + 1) % commitEvery == 0 {
             recordMax = max(recordMax, try state.pendingChanges()?.count ?? 0)
-            state.didCommit()
+            state.didCommit(recorded: true)
         }
     }
     recordMax = max(recordMax, try state.pendingChanges()?.count ?? 0)
-    state.didCommit()
+    state.didCommit(recorded: true)
     let inserted = ContinuousClock.now - started
     let insertedCPU = processCPUSeconds() - cpuStarted
     let end = window - 1

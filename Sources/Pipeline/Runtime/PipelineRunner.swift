@@ -167,7 +167,7 @@ public final class PipelineRunner {
             do { history = try sink.checkpointHistory() } catch { throw PipelineError(error) }
         }
         for stage in stages {
-            let changes = history.compactMap { $0.stageChanges[stage.id] }
+            let changes = mode.restoresStageState ? history.compactMap { $0.stageChanges[stage.id] } : nil
             do { try stage.openState(directory: settings.stateDirectory.map { "\($0)/\(stage.id)" }, committed: changes) } catch {
                 throw PipelineError(.checkpoint, "restoring the state of stage \(stage.id) failed: \(error)", underlying: error)
             }

@@ -61,7 +61,7 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
     func run(_ stage: DedupeStage, _ id: String, at milliseconds: Int64, commit: Bool = true) throws -> Bool {
         var passed = false
         try stage.process(event(0, id: id, commitMilliseconds: milliseconds)) { _, _ in passed = true }
-        if commit { stage.didCommit() }
+        if commit { stage.didCommit(recorded: true) }
         return passed
     }
 
@@ -83,7 +83,7 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
         #expect(try run(stage, "a", at: 10, commit: false))
         #expect(try !run(stage, "a", at: 11, commit: false))  // a repeat inside the open transaction
         let committed = try #require(try stage.pendingChanges())
-        stage.didCommit()
+        stage.didCommit(recorded: true)
         #expect(try run(stage, "b", at: 20, commit: false))
         try stage.didAbort()
         #expect(try run(stage, "b", at: 20, commit: false))  // b's addition was rolled back with its log transaction

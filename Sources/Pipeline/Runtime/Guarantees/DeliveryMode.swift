@@ -51,13 +51,13 @@ struct GroupCommit {
         return changes
     }
 
-    func stagesCommitted() { for stage in stages { stage.didCommit() } }
+    func stagesCommitted(recorded: Bool = false) { for stage in stages { stage.didCommit(recorded: recorded) } }
 
     /// After the commit point: the stages' pending state is theirs for good, and the source
     /// may release everything through `end`.
-    func committed(through end: LSN) {
+    func committed(through end: LSN, recorded: Bool = false) {
         CrashPoint.hit("runner.after-commit")
-        stagesCommitted()
+        stagesCommitted(recorded: recorded)
         source.acknowledge(durable: end)
         CrashPoint.hit("runner.after-mark-durable")
     }
@@ -109,7 +109,7 @@ struct ExactlyOnceDelivery: DeliveryMode {
         }
         // A group that wrote nothing (every event filtered out) needs no commit: the position
         // is still safe to acknowledge, as those transactions produce nothing when read again.
-        group.committed(through: end)
+        group.committed(through: end, recorded: group.wroteToSink)
     }
 }
 

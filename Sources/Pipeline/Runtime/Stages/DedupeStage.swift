@@ -73,15 +73,15 @@ public final class DedupeStage: StatefulStage {
     /// What the state takes on disk.
     public var stateDiskBytes: Int64? { exact?.diskBytes }
 
-    public func openState(directory: String?, committed changes: [[UInt8]]) throws(StageFailure) {
+    public func openState(directory: String?, committed changes: [[UInt8]]?) throws(StageFailure) {
         if exactSettings == nil {
-            for bytes in changes { try restoreBloom(from: bytes) }
+            for bytes in changes ?? [] { try restoreBloom(from: bytes) }
             return
         }
         try openExact(directory: directory, committed: changes)
     }
 
-    private func openExact(directory: String?, committed changes: [[UInt8]]) throws(StageFailure) {
+    private func openExact(directory: String?, committed changes: [[UInt8]]?) throws(StageFailure) {
         guard let exactSettings else { return }
         var path = directory
         if path == nil {
@@ -107,7 +107,7 @@ public final class DedupeStage: StatefulStage {
         let text = value.plainText
         let time = event.origin.commitTime.unixMicroseconds / 1000
         if exactSettings != nil {
-            if exact == nil { try openExact(directory: nil, committed: []) }
+            if exact == nil { try openExact(directory: nil, committed: nil) }
             let state = exact!
             let duplicate: Bool
             do { duplicate = try state.check(state.digest(of: text.utf8), at: time) } catch {
@@ -149,9 +149,9 @@ public final class DedupeStage: StatefulStage {
         return bytes
     }
 
-    public func didCommit() {
+    public func didCommit(recorded: Bool) {
         if let exact {
-            exact.didCommit()
+            exact.didCommit(recorded: recorded)
             return
         }
         for (key, time) in pendingOrder { bloom?.insert(key, at: time) }

@@ -38,13 +38,16 @@ extension Stage {
 public protocol StatefulStage: Stage {
     /// Opens the state before the first event: files go in `directory` (nil: a temporary
     /// directory of the stage's own); `committed` is this stage's part of every retained commit
-    /// record, oldest first (empty: start empty).
-    func openState(directory: String?, committed: [[UInt8]]) throws(StageFailure)
+    /// record, oldest first (empty: nothing committed yet), or nil when the state is not kept
+    /// across starts (outside exactly-once).
+    func openState(directory: String?, committed: [[UInt8]]?) throws(StageFailure)
     /// What to store in the commit record about to be written (nil: nothing), made durable
     /// first where it refers to files.
     func pendingChanges() throws(StageFailure) -> [UInt8]?
-    /// The log transaction committed: the pending changes are now durable.
-    func didCommit()
+    /// The group committed. `recorded`: a commit record carrying `pendingChanges()` was
+    /// written (false when the group wrote nothing, so no record was needed, and outside
+    /// exactly-once) — until one is, what the last record names must stay.
+    func didCommit(recorded: Bool)
     /// The log transaction aborted: back to the state of the last commit.
     func didAbort() throws(StageFailure)
 }

@@ -86,7 +86,7 @@ import Testing
         let state = try Self.open(directory, Self.settings(window: 10_000))
         for index in 0..<10_000 { #expect(try !seen(state, "key-\(index)", at: Int64(index))) }
         _ = try state.pendingChanges()
-        state.didCommit()
+        state.didCommit(recorded: true)
         let bucketsBefore = directory.files.filter { $0.hasSuffix(".ddb") }.count
         #expect(bucketsBefore >= 3)
         // At 15000 the window starts at 5000: key-4999 is out, key-5000 in.
@@ -94,12 +94,12 @@ import Testing
         #expect(try seen(state, "key-5000", at: 15_001 - 1))
         #expect(try !seen(state, "key-10", at: 15_000))
         _ = try state.pendingChanges()
-        state.didCommit()
+        state.didCommit(recorded: true)
         #expect(directory.files.filter { $0.hasSuffix(".ddb") }.count < bucketsBefore)
         // Long after, nothing is left of the first keys.
         #expect(try !seen(state, "key-9999", at: 100_000))
         _ = try state.pendingChanges()
-        state.didCommit()
+        state.didCommit(recorded: true)
         #expect(directory.files.filter { $0.hasSuffix(".ddb") }.isEmpty)
     }
 
@@ -110,14 +110,14 @@ import Testing
             let state = try Self.open(directory)
             for index in 0..<5000 { _ = try seen(state, "big-\(index)", at: 100) }  // one large commit: spilled, journal synced
             records.append(try #require(try state.pendingChanges()))
-            state.didCommit()
+            state.didCommit(recorded: true)
             #expect(records[0].count < 1024, "a commit of 5000 keys names files: \(records[0].count) bytes")
             for index in 0..<10 { _ = try seen(state, "small-\(index)", at: 200) }  // small commits carry their keys
             records.append(try #require(try state.pendingChanges()))
-            state.didCommit()
+            state.didCommit(recorded: true)
             _ = try seen(state, "small-10", at: 300)
             records.append(try #require(try state.pendingChanges()))
-            state.didCommit()
+            state.didCommit(recorded: true)
             _ = try seen(state, "never-committed", at: 400)  // written to the journal, never named by a commit record
             _ = try state.pendingChanges()
         }
@@ -132,12 +132,28 @@ import Testing
         #expect(try seen(fromTail, "big-4999", at: 600))
     }
 
+    @Test func aCommitWithoutARecordKeepsWhatTheLastRecordNames() throws {
+        // A group that wrote no output writes no commit record: files the last record names must
+        // survive it, even when the state moved on (sealed a bucket, expired another).
+        let directory = Directory()
+        let state = try Self.open(directory, Self.settings(window: 10_000))
+        for index in 0..<5000 { _ = try seen(state, "key-\(index)", at: Int64(index)) }
+        let record = try #require(try state.pendingChanges())
+        state.didCommit(recorded: true)
+        for index in 0..<5000 { _ = try seen(state, "later-\(index)", at: 30_000 + Int64(index)) }
+        _ = try state.pendingChanges()
+        state.didCommit(recorded: false)
+        let restored = try Self.open(directory, committed: [record])
+        #expect(try seen(restored, "key-4999", at: 5000))
+        #expect(try !seen(restored, "later-1", at: 5000))
+    }
+
     @Test func anAbortGoesBackToTheLastCommitEvenAfterASealMidTransaction() throws {
         let directory = Directory()
         let state = try Self.open(directory)
         for index in 0..<100 { _ = try seen(state, "committed-\(index)", at: 1) }
         _ = try state.pendingChanges()
-        state.didCommit()
+        state.didCommit(recorded: true)
         let filesAtCommit = directory.files
         for index in 0..<10_000 { _ = try seen(state, "aborted-\(index)", at: 2) }  // seals buckets of its own
         #expect(directory.files.count > filesAtCommit.count)
@@ -174,7 +190,7 @@ import Testing
         let state = try Self.open(directory)
         for index in 0..<8000 { _ = try seen(state, "key-\(index)", at: 1) }
         let record = try #require(try state.pendingChanges())
-        state.didCommit()
+        state.didCommit(recorded: true)
         // Every cut of the reference, and trailing bytes, are refused.
         for cut in 4..<record.count {
             #expect(throws: DedupeStateError.self) { try DedupeManifest(decoding: Array(record[0..<cut])) }

@@ -52,8 +52,14 @@ package final class ExactDedupeState {
     private var journal: DedupeJournal
     /// Oldest first.
     private var buckets: [SealedBucket] = []
-    /// Files the state no longer uses: deleted once a commit stops naming them.
+    /// The state is restored from commit records on start (exactly-once); otherwise its files
+    /// last as long as the process.
+    let durable: Bool
+    /// Files the state no longer uses (names): deleted once no commit record names them.
     private var retired: [String] = []
+    /// The files the last commit record written names (durable only): they stay until a later
+    /// record names others, whatever happens in this process meanwhile.
+    private var recordedFiles: Set<String> = []
     /// This commit's keys while they are few (`inlineLimit`); past that, the journal is synced.
     private var inline: [DigestSlot] = []
     private var inlineOverflow = false
@@ -69,8 +75,9 @@ package final class ExactDedupeState {
     /// Keys forgotten before their window ended (a bound was reached).
     package private(set) var forgottenKeys = 0
 
-    private init(settings: Settings, directory: String, logger: Logger, secret: DigestSecret) throws(DedupeStateError) {
+    private init(settings: Settings, directory: String, durable: Bool, logger: Logger, secret: DigestSecret) throws(DedupeStateError) {
         self.settings = settings
+        self.durable = durable
         self.directory = directory
         self.logger = logger
         self.secret = secret
@@ -86,20 +93,24 @@ package final class ExactDedupeState {
 
     // MARK: - Opening
 
-    /// Opens the state in `directory` as the commit records left it: `changes` are this stage's
-    /// parts of the retained commit records, oldest first (none: start empty). Files no commit
-    /// record names are deleted.
+    /// Opens the state in `directory` as the commit records left it: `committed` are this
+    /// stage's parts of the retained commit records, oldest first (empty: nothing committed yet;
+    /// nil: the state is not restored, outside exactly-once). Files no commit record names are
+    /// deleted.
     package static func open(
-        settings: Settings, directory: String, committed changes: [[UInt8]], logger: Logger, secret: DigestSecret? = nil
+        settings: Settings, directory: String, committed: [[UInt8]]?, logger: Logger, secret: DigestSecret? = nil
     ) throws(DedupeStateError) -> ExactDedupeState {
+        let changes = committed ?? []
         try POSIXFile<DedupeStateError>.createDirectory(directory, intermediate: true)
         var manifests: [(index: Int, manifest: DedupeManifest)] = []
         for (index, bytes) in changes.enumerated() where DedupeManifest.isManifest(bytes) {
             manifests.append((index, try DedupeManifest(decoding: bytes)))
         }
         let last = manifests.last
-        let state = try ExactDedupeState(settings: settings, directory: directory, logger: logger, secret: last?.manifest.secret ?? secret ?? .random())
+        let state = try ExactDedupeState(
+            settings: settings, directory: directory, durable: committed != nil, logger: logger, secret: last?.manifest.secret ?? secret ?? .random())
         if let last {
+            state.recordedFiles = Self.fileNames(last.manifest)
             // The keys of the commits since the journal was last synced travel inline, each in its own record.
             var trailing: [DigestSlot] = []
             for (_, manifest) in manifests.reversed() {
@@ -108,7 +119,7 @@ package final class ExactDedupeState {
             }
             try state.load(last.manifest, journalEntries: Int(last.manifest.journal.syncedEntries), replaying: trailing)
         } else {
-            try state.deleteUnreferencedFiles(keeping: [DedupeJournal.fileName(0)])
+            try state.deleteUnreferencedFiles(keeping: state.currentFileNames)
         }
         // Commit records of the earlier format (each commit's keys in full) after the last reference.
         for bytes in changes[((last?.index ?? -1) + 1)...] where !DedupeManifest.isManifest(bytes) {
@@ -150,7 +161,15 @@ package final class ExactDedupeState {
             try journal.append(slot)
         }
         if !replaying.isEmpty { mustSync = true }
-        try deleteUnreferencedFiles(keeping: Set(buckets.map { SealedBucket.fileName($0.reference.generation) } + [DedupeJournal.fileName(journal.generation)]))
+        try deleteUnreferencedFiles(keeping: currentFileNames.union(recordedFiles))
+    }
+
+    static func fileNames(_ manifest: DedupeManifest) -> Set<String> {
+        Set(manifest.buckets.map { SealedBucket.fileName($0.generation) } + [DedupeJournal.fileName(manifest.journal.generation)])
+    }
+
+    private var currentFileNames: Set<String> {
+        Set(buckets.map { SealedBucket.fileName($0.reference.generation) } + [DedupeJournal.fileName(journal.generation)])
     }
 
     private func restoreEarlierFormat(_ bytes: [UInt8]) throws(DedupeStateError) {
@@ -191,7 +210,7 @@ package final class ExactDedupeState {
         let horizon = time - settings.windowMilliseconds
         while let oldest = buckets.first, oldest.reference.maxTime < horizon {
             buckets.removeFirst()
-            retired.append(oldest.path)
+            retired.append(SealedBucket.fileName(oldest.reference.generation))
         }
         if let seen = table.time(of: digest), seen >= horizon { return true }
         for bucket in buckets.reversed() where bucket.reference.maxTime >= horizon {
@@ -239,7 +258,7 @@ package final class ExactDedupeState {
             inline = []
             inlineOverflow = false
         }
-        retired.append(journal.path)
+        retired.append(DedupeJournal.fileName(journal.generation))
         journal = try DedupeJournal.create(generation: nextGeneration, baseTime: time, directory: directory)
         nextGeneration += 1
         table = DigestTable(capacity: Self.initialCapacity, baseTime: time)
@@ -254,7 +273,7 @@ package final class ExactDedupeState {
         }
         while over(self), let oldest = buckets.first {
             buckets.removeFirst()
-            retired.append(oldest.path)
+            retired.append(SealedBucket.fileName(oldest.reference.generation))
             forgottenKeys += oldest.count
             logger.warning(
                 "dedupe state full: forgetting its oldest keys before their window ends; a duplicate of one of them would pass",
@@ -298,23 +317,26 @@ package final class ExactDedupeState {
         return manifest.encoded()
     }
 
-    /// The commit point passed: the proposed state is the committed one; files it does not
-    /// name go.
-    package func didCommit() {
+    /// The group committed: the proposed state is this process's committed one (what an abort
+    /// goes back to). Retired files go once no written commit record names them: `recorded`
+    /// says the record carrying the proposed reference was written.
+    package func didCommit(recorded: Bool) {
         do throws(DedupeStateError) {
             if let proposed {
                 committed = proposed
             } else {
-                // No commit record names the state (outside exactly-once): keep this process's view.
+                // No reference was asked for (outside exactly-once): keep this process's view.
                 try journal.flush()
                 committed = (currentManifest(inline: []), journal.entries)
             }
-            for path in retired { try POSIXFile<DedupeStateError>.remove(path) }
+            if recorded, let proposed { recordedFiles = Self.fileNames(proposed.manifest) }
+            let kept = durable ? retired.filter { recordedFiles.contains($0) } : []
+            for name in retired where !kept.contains(name) { try POSIXFile<DedupeStateError>.remove(directory + "/" + name) }
+            retired = kept
         } catch {
             deferredFailure = error
         }
         proposed = nil
-        retired = []
         inline = []
         inlineOverflow = false
     }
@@ -332,7 +354,7 @@ package final class ExactDedupeState {
             buckets = []
             table = DigestTable(capacity: Self.initialCapacity, baseTime: 0)
             journal = try DedupeJournal.create(generation: 0, baseTime: 0, directory: directory)
-            try deleteUnreferencedFiles(keeping: [DedupeJournal.fileName(0)])
+            try deleteUnreferencedFiles(keeping: currentFileNames.union(recordedFiles))
         }
     }
 }
