@@ -197,6 +197,13 @@ import Testing
         }
         #expect(throws: DedupeStateError.self) { try DedupeManifest(decoding: record + [0]) }
         #expect(try Self.open(directory, committed: [record]).count == 8000)
+        // Every byte of the reference changed: a typed error or a state, never a trap.
+        for position in 4..<record.count {
+            var changed = record
+            changed[position] ^= 0xFF
+            do { _ = try Self.open(directory, committed: [changed]) } catch let error as DedupeStateError { _ = error }
+        }
+        #expect(try Self.open(directory, committed: [record]).count == 8000)
 
         let bucket = try #require(directory.files.first { $0.hasSuffix(".ddb") })
         let journal = try #require(directory.files.first { $0.hasSuffix(".ddj") })

@@ -108,6 +108,23 @@ struct DedupeManifest: Equatable {
             inline.append(DigestSlot(first: try reader.readInteger("key digest"), second: try reader.readInteger("key digest")))
         }
         try reader.expectEnd()
+        try validate()
+    }
+
+    /// Times within ±2⁵³ ms (285,000 years) and sizes a state can have: bytes that decode but
+    /// say otherwise are damage, refused here rather than trusted by the arithmetic that
+    /// follows.
+    private func validate() throws(DedupeStateError) {
+        let timeLimit: Int64 = 1 << 53, sizeLimit: UInt64 = 1 << 36
+        func time(_ value: Int64) -> Bool { value > -timeLimit && value < timeLimit }
+        guard time(journal.baseTime), journal.syncedEntries <= sizeLimit else {
+            throw DedupeStateError(.damaged, "a dedupe state reference names an impossible journal")
+        }
+        for bucket in buckets {
+            guard bucket.capacity > 0, bucket.capacity <= sizeLimit, bucket.capacity & (bucket.capacity - 1) == 0,
+                bucket.count <= bucket.capacity, time(bucket.baseTime), time(bucket.minTime), time(bucket.maxTime)
+            else { throw DedupeStateError(.damaged, "a dedupe state reference names an impossible bucket") }
+        }
     }
 
     /// The same files as `other`, so that their inline keys add up (see `ExactDedupeState.open`).

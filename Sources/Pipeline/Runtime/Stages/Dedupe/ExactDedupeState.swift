@@ -145,6 +145,12 @@ package final class ExactDedupeState {
                 loaded.append(try SealedBucket.open(reference, directory: directory))
             }
         }
+        // The journal must hold what the reference says before a table is sized for it.
+        let journalPath = directory + "/" + DedupeJournal.fileName(manifest.journal.generation)
+        let journalSize = try OpenFile<DedupeStateError>.readOnly(journalPath).size()
+        guard journalSize >= Int64(DedupeJournal.headerSize) + Int64(journalEntries) * Int64(DigestSlot.size) else {
+            throw DedupeStateError(.damaged, "\(journalPath) ends before the \(journalEntries) keys its commit record names (torn or cut)")
+        }
         var capacity = Self.initialCapacity
         while (journalEntries + replaying.count) * 4 > capacity * 3 { capacity *= 2 }
         let newTable = DigestTable(capacity: capacity, baseTime: manifest.journal.baseTime)
