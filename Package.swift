@@ -94,7 +94,8 @@ let package = Package(
         ),
         // `make bench`: the log micro-benchmarks, the live-latency reader and the capture of a
         // replication stream for the decode micro-benchmark (scripts/bench).
-        .executableTarget(name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput"]),
+        .executableTarget(
+            name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput", "Pipeline", .product(name: "Logging", package: "swift-log")]),
         // The Kafka request decoder under libFuzzer (scripts/fuzz-kafka builds it with
         // -D OUTFLOW_FUZZING); an ordinary build replays inputs given as files.
         .executableTarget(

@@ -39,6 +39,12 @@
 //       length (4 bytes, big-endian), until a frame or a keepalive reports a WAL end at or past
 //       END_LSN. Acknowledges nothing: use a slot made for the capture and drop it afterwards.
 //       Prints frames, frame_bytes, proto_version.
+//
+//   outflow-bench dedupe-state DIR KEYS [MEMORY_MIB] [COMMIT_EVERY]
+//       An exact dedupe's state in DIR (emptied first) with KEYS distinct keys over a 24-hour
+//       window (memory MEMORY_MIB, default 64; a commit every COMMIT_EVERY keys, default 1000),
+//       then 1M lookups of held and of new keys. Prints keys, insert_ns, hit_ns, miss_ns,
+//       peak_rss_mib (VmHWM), memory_mib, disk_mib, buckets, record_bytes_max, seconds.
 
 import Foundation
 import PGOutput
@@ -290,8 +296,15 @@ do {
         print("frames \(summary.frames)")
         print("frame_bytes \(summary.frameBytes)")
         print("proto_version \(summary.protocolVersion)")
+    case "dedupe-state" where (3...5).contains(arguments.count):
+        func argument(_ index: Int, default value: Int) -> Int {
+            guard arguments.count > index else { return value }
+            guard let number = Int(arguments[index]), number > 0 else { fail("dedupe-state: argument \(index) is a positive number") }
+            return number
+        }
+        try dedupeState(directory: arguments[1], keys: argument(2, default: 0), memoryMiB: argument(3, default: 64), commitEvery: argument(4, default: 1000))
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE | dedupe-state DIR KEYS [MEMORY_MIB] [COMMIT_EVERY]")
     }
 } catch {
     fail("\(error)")

@@ -137,6 +137,7 @@ struct RunCommand: AsyncParsableCommand {
             if let metrics = observer.metrics { writer.fsyncObserver = { metrics.observeFsync($0) } }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
+            runnerSettings.stateDirectory = PipelineRunner.Settings.stateDirectory(forLog: logDirectory)
             let sink = LogSink(writer: writer, settings: runnerSettings)
             if options.dryRun {
                 // One line per record as it happens, also into a pipe (stdout is block-buffered there).

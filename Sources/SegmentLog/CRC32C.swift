@@ -1,6 +1,6 @@
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of Kafka record batches.
 /// Table-driven slicing-by-8: eight bytes per step through eight 256-entry tables.
-enum CRC32C {
+package enum CRC32C {
     static let tables: [UInt32] = {
         var table = [UInt32](repeating: 0, count: 8 * 256)
         for n in 0..<256 {
@@ -18,7 +18,7 @@ enum CRC32C {
         return table
     }()
 
-    static func checksum(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) -> UInt32 {
         let stop = end ?? bytes.count
         precondition(start >= 0 && start <= stop && stop <= bytes.count, "CRC range outside the buffer")
         return bytes.withUnsafeBytes { raw in
@@ -27,7 +27,7 @@ enum CRC32C {
     }
 
     /// Continues a checksum: `update(update(0, a), b) == checksum(a + b)`.
-    static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc = ~crc
         var count = bytes.count
         guard var pointer = bytes.baseAddress else { return ~crc }

@@ -548,6 +548,13 @@ struct CrashScenario {
             stages:
               - outbox:
                   table: public.\(table)
+              # Every row has its own id, so the dedupe must drop nothing: a key restored from a
+              # transaction that never committed would drop that transaction when it is read
+              # again (a loss). The short window seals and expires state files under the kills.
+              - dedupe:
+                  key: id
+                  window: 16s
+                  memory: 1MiB
             sink:
               log:
                 dir: ./data/log

@@ -65,6 +65,13 @@ public final class PipelineRunner {
         /// at_least_once: completed source transactions are appended (visible, not yet durable)
         /// at most this long after they arrive, without waiting for the group's end.
         public var visibilityInterval: Duration = .milliseconds(5)
+        /// Where stateful stages keep their files (`<dir>/<stage id>`); nil: a temporary
+        /// directory each, which lasts as long as the stage. A runner on a log writer defaults
+        /// to `stateDirectory(forLog:)`.
+        public var stateDirectory: String?
+
+        /// Beside the log's partitions (a name no topic-partition directory can have).
+        public static func stateDirectory(forLog directory: String) -> String { directory + "/__stage_state" }
 
         public init(pipelineName: String, deadLetterTopic: String) {
             self.pipelineName = pipelineName
@@ -113,6 +120,8 @@ public final class PipelineRunner {
         graph: CompiledStageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
         logger: Logger = Logger(label: "outflow.pipeline"), clock: any RunnerClock = SystemClock()
     ) throws(PipelineError) {
+        var settings = settings
+        if settings.stateDirectory == nil { settings.stateDirectory = Settings.stateDirectory(forLog: writer.directory) }
         try self.init(graph: graph, sink: LogSink(writer: writer, settings: settings), settings: settings, rowDecoder: rowDecoder, logger: logger, clock: clock)
     }
 
@@ -145,22 +154,22 @@ public final class PipelineRunner {
         schedule = GroupCommitSchedule(settings: mode.schedule(settings), now: clock.now)
         committedPosition = try mode.resumePosition(sink: sink)
         progress.durable = committedPosition
-        if mode.restoresStageState { try restoreStageState() }
+        try openStageState()
     }
 
-    /// Stateful stages (dedupe) get back what every retained checkpoint says they added,
-    /// oldest first: exactly the state that was committed, nothing from aborted transactions.
-    private func restoreStageState() throws(PipelineError) {
+    /// Stateful stages (dedupe) open their state: in exactly-once as the retained checkpoints
+    /// left it (exactly what was committed, nothing from aborted transactions); otherwise empty.
+    private func openStageState() throws(PipelineError) {
         let stages = graph.statefulStages
-        guard !stages.isEmpty, committedPosition != .zero else { return }
-        let history: [Checkpoint]
-        do { history = try sink.checkpointHistory() } catch { throw PipelineError(error) }
-        for checkpoint in history {
-            for stage in stages {
-                guard let changes = checkpoint.stageChanges[stage.id] else { continue }
-                do { try stage.restore(from: changes) } catch {
-                    throw PipelineError(.checkpoint, "restoring the state of stage \(stage.id) failed: \(error)", underlying: error)
-                }
+        guard !stages.isEmpty else { return }
+        var history: [Checkpoint] = []
+        if mode.restoresStageState, committedPosition != .zero {
+            do { history = try sink.checkpointHistory() } catch { throw PipelineError(error) }
+        }
+        for stage in stages {
+            let changes = mode.restoresStageState ? history.compactMap { $0.stageChanges[stage.id] } : nil
+            do { try stage.openState(directory: settings.stateDirectory.map { "\($0)/\(stage.id)" }, committed: changes) } catch {
+                throw PipelineError(.checkpoint, "restoring the state of stage \(stage.id) failed: \(error)", underlying: error)
             }
         }
     }
@@ -415,7 +424,9 @@ public final class PipelineRunner {
         spool.reset()  // the source sends streamed transactions again too
         do { try sink.abort() } catch { throw PipelineError(error) }
         committedPosition = mode.positionAfterAbort(committedPosition, sink: sink)
-        for stage in graph.statefulStages { stage.didAbort() }
+        for stage in graph.statefulStages {
+            do { try stage.didAbort() } catch { throw PipelineError(.checkpoint, "\(error)", underlying: error) }
+        }
         current = nil
         skippingCurrent = false
         pendingEnd = nil

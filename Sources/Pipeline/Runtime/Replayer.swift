@@ -48,6 +48,9 @@ public final class Replayer {
     /// Replays; `report` sees the progress after every group commit and pause.
     public func replay(from start: LSN, through end: LSN?, shouldStop: () -> Bool, report: (Progress) -> Void = { _ in }) throws(PipelineError) {
         let source = try ChangelogSource(directory: writer.directory, from: start, through: end)
+        // Fresh stage state, in directories of the stages' own: never the live pipeline's.
+        var settings = settings
+        settings.stateDirectory = nil
         let sink = LogSink(writer: writer, settings: settings)
         let live: Checkpoint?
         do { live = try sink.lastCheckpoint() } catch { throw PipelineError(error) }

@@ -97,4 +97,49 @@ import Testing
         let keys = try harness.committedRecords().values.joined().compactMap(\.keyText).sorted()
         #expect(keys == ["r-1", "r-2"])
     }
+
+    /// A dedupe whose state is mostly on disk (1 MiB of memory: the newest bucket is sealed at
+    /// 49152 keys) keeps deduplicating across restarts: one large transaction, then repeats of
+    /// its ids and of later ones in the next runs.
+    @Test func dedupeWithItsStateOnDiskKeepsDeduplicatingAcrossRestarts() throws {
+        let harness = try OutboxHarness()
+        func graph() throws -> CompiledStageGraph {
+            let outbox = OutboxStage(
+                id: "outbox",
+                config: OutboxStageConfig(table: TableName(schema: "public", name: harness.table), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
+            let dedupe = DedupeStage(
+                id: "dedupe", config: DedupeStageConfig(key: try EventExpression.parse("id"), memory: ByteSize("1MiB")!))
+            return try CompiledStageGraph(
+                stages: [outbox, dedupe],
+                wiring: [.init(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput]), .init(stageID: "dedupe", inputs: ["outbox"])])
+        }
+        let large = 60_000
+        // Ids are uuids made from a number, so a later transaction can repeat them.
+        func id(_ number: Int) -> String { String(format: "00000000-0000-0000-0000-%012d", number) }
+        func insert(_ numbers: [Int], key: String) -> String {
+            "INSERT INTO \(harness.table) (id, aggregatetype, aggregateid, type, payload) SELECT v::uuid, 'order', '\(key)', 'Created', '{}' FROM unnest(ARRAY[\(numbers.map { "'\(id($0))'" }.joined(separator: ","))]) v;"
+        }
+        try harness.sql.execute("""
+            INSERT INTO \(harness.table) (id, aggregatetype, aggregateid, type, payload)
+            SELECT ('00000000-0000-0000-0000-' || lpad(n::text, 12, '0'))::uuid, 'order', 'large', 'Created', '{}' FROM generate_series(0, \(large - 1)) n;
+            """)
+        try harness.run(untilTransactions: 1, graph: graph())
+        let stateFiles = try FileManager.default.contentsOfDirectory(atPath: harness.logDirectory + "/__stage_state/dedupe")
+        #expect(stateFiles.contains { $0.hasSuffix(".ddb") }, "the large transaction spilled into sealed buckets: \(stateFiles)")
+
+        // Repeats of the oldest (on disk) and newest (journal) ids, and new ones; the table is
+        // emptied first so that the same ids can be inserted again.
+        try harness.sql.execute("TRUNCATE \(harness.table)")
+        try harness.sql.execute(insert([0, 1, 7, 30_000, large - 1, large, large + 1], key: "second"))
+        let second = try harness.run(untilTransactions: 1, graph: graph())
+        #expect(second.records == 2)
+        try harness.sql.execute("TRUNCATE \(harness.table)")
+        try harness.sql.execute(insert([2, 50_000, large, large + 1, large + 2], key: "third"))
+        let third = try harness.run(untilTransactions: 1, graph: graph())
+        #expect(third.records == 1)
+
+        var seen: [String: Int] = [:]
+        for record in try harness.committedRecords().values.joined() { seen[record.keyText ?? "", default: 0] += 1 }
+        #expect(seen == ["large": large, "second": 2, "third": 1])
+    }
 }

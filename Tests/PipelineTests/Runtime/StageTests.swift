@@ -1,3 +1,4 @@
+import Foundation
 import PGOutput
 import Pipeline
 import PostgresSource
@@ -60,7 +61,7 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
     func run(_ stage: DedupeStage, _ id: String, at milliseconds: Int64, commit: Bool = true) throws -> Bool {
         var passed = false
         try stage.process(event(0, id: id, commitMilliseconds: milliseconds)) { _, _ in passed = true }
-        if commit { stage.didCommit() }
+        if commit { stage.didCommit(recorded: true) }
         return passed
     }
 
@@ -74,22 +75,44 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
     }
 
     @Test func abortForgetsAndCommittedChangesRestore() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dedupe-stage-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
+        try stage.openState(directory: directory, committed: [])
+        #expect(try stage.pendingChanges() == nil)  // nothing to name yet
         #expect(try run(stage, "a", at: 10, commit: false))
         #expect(try !run(stage, "a", at: 11, commit: false))  // a repeat inside the open transaction
-        let committed = try #require(stage.pendingChanges())
-        stage.didCommit()
-        #expect(stage.pendingChanges() == nil)
+        let committed = try #require(try stage.pendingChanges())
+        stage.didCommit(recorded: true)
         #expect(try run(stage, "b", at: 20, commit: false))
-        stage.didAbort()
-        #expect(try run(stage, "b", at: 20))  // b's addition was rolled back with its log transaction
-        #expect(try !run(stage, "a", at: 30))
+        try stage.didAbort()
+        #expect(try run(stage, "b", at: 20, commit: false))  // b's addition was rolled back with its log transaction
+        #expect(try !run(stage, "a", at: 30, commit: false))
+        try stage.didAbort()
 
         let restored = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
-        try restored.restore(from: committed)
+        try restored.openState(directory: directory, committed: [committed])
         #expect(try !run(restored, "a", at: 40))
+        #expect(try run(restored, "b", at: 40))
         #expect(try run(restored, "c", at: 40))
-        #expect(throws: StageFailure.self) { try restored.restore(from: [0, 0, 0, 9, 1]) }
+        let damaged = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
+        #expect(throws: StageFailure.self) { try damaged.openState(directory: directory, committed: [[0, 0, 0, 9, 1]]) }
+    }
+
+    @Test func restoresTheEarlierCommitRecordFormat() throws {
+        // Before the state had files, each commit record carried the keys it added in full.
+        func bigEndian<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+        var earlier = bigEndian(UInt32(2))
+        for (key, time) in [("a", Int64(10)), ("b", Int64(20))] {
+            earlier += bigEndian(time) + bigEndian(UInt32(key.utf8.count)) + Array(key.utf8)
+        }
+        let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000)
+        try stage.openState(directory: nil, committed: [earlier])
+        #expect(try !run(stage, "a", at: 30))
+        #expect(try !run(stage, "b", at: 30))
+        #expect(try run(stage, "c", at: 30))
+        // The next commit names the state instead.
+        #expect(try stage.pendingChanges().map { Array($0.prefix(3)) } == Array("ODS".utf8))
     }
 
     @Test func bloomModeDropsRepeatsAndKeepsItsStatedFalsePositiveRate() throws {
@@ -104,7 +127,7 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
         for index in stride(from: 0, to: entries, by: 7) { #expect(try !run(stage, "seen-\(index)", at: 2000)) }
         var falsePositives = 0
         for index in 0..<entries where try !run(stage, "new-\(index)", at: 3000, commit: false) { falsePositives += 1 }
-        stage.didAbort()
+        try stage.didAbort()
         #expect(Double(falsePositives) / Double(entries) <= 0.01, "\(falsePositives) false positives")
         // After the window (plus at most one slice), everything is forgotten.
         #expect(try run(stage, "seen-1", at: 1000 + 3_600_000 + 900_001))
@@ -114,7 +137,8 @@ func event(_ sequence: Int, id: String? = nil, commitMilliseconds: Int64 = 0) ->
         let stage = DedupeStage(id: "d", key: try EventExpression.parse("id"), windowMilliseconds: 60_000, maximumEntries: 2)
         for id in ["a", "b", "c"] { #expect(try run(stage, id, at: 0)) }
         #expect(stage.entryCount == 2)
-        #expect(try run(stage, "a", at: 0))  // the oldest was evicted
+        #expect(stage.forgottenKeys == 1)
+        #expect(try run(stage, "a", at: 0))  // the oldest was forgotten
     }
 }
 

@@ -42,21 +42,25 @@ struct GroupCommit {
     var wroteToSink = false
 
     /// Each stateful stage's changes in this group, for the checkpoint.
-    func stageChanges() -> [String: [UInt8]] {
+    func stageChanges() throws(PipelineError) -> [String: [UInt8]] {
         var changes: [String: [UInt8]] = [:]
         for stage in stages {
-            if let pending = stage.pendingChanges() { changes[stage.id] = pending }
+            do {
+                if let pending = try stage.pendingChanges() { changes[stage.id] = pending }
+            } catch {
+                throw PipelineError(.checkpoint, "\(error)", underlying: error)
+            }
         }
         return changes
     }
 
-    func stagesCommitted() { for stage in stages { stage.didCommit() } }
+    func stagesCommitted(recorded: Bool = false) { for stage in stages { stage.didCommit(recorded: recorded) } }
 
     /// After the commit point: the stages' pending state is theirs for good, and the source
     /// may release everything through `end`.
-    func committed(through end: LSN) {
+    func committed(through end: LSN, recorded: Bool = false) {
         CrashPoint.hit("runner.after-commit")
-        stagesCommitted()
+        stagesCommitted(recorded: recorded)
         source.acknowledge(durable: end)
         CrashPoint.hit("runner.after-mark-durable")
     }
@@ -98,8 +102,9 @@ struct ExactlyOnceDelivery: DeliveryMode {
     }
 
     func commitGroup(through end: LSN, _ group: inout GroupCommit) throws(PipelineError) {
+        let checkpoint = Checkpoint(sourceEnd: end, stageChanges: try group.stageChanges())
         do {
-            if try group.sink.commit(Checkpoint(sourceEnd: end, stageChanges: group.stageChanges())) {
+            if try group.sink.commit(checkpoint) {
                 group.wroteToSink = true
                 group.committedPosition = end
             }
@@ -108,7 +113,7 @@ struct ExactlyOnceDelivery: DeliveryMode {
         }
         // A group that wrote nothing (every event filtered out) needs no commit: the position
         // is still safe to acknowledge, as those transactions produce nothing when read again.
-        group.committed(through: end)
+        group.committed(through: end, recorded: group.wroteToSink)
     }
 }
 

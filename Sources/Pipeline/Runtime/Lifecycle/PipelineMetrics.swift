@@ -33,6 +33,8 @@ public final class PipelineMetrics {
     private let factory: any MetricsFactory
     /// Per stage: its counters (made on first sight) and the values last reported.
     private var stageMetrics: [String: (events: (in: Counter, out: Counter, failed: Counter), hits: Counter, window: Gauge, last: StageCounts)] = [:]
+    /// An exact dedupe's state: keys forgotten before their window ended, memory and disk taken.
+    private var dedupeStateMetrics: [String: (forgotten: Counter, memory: Gauge, disk: Gauge, lastForgotten: Int)] = [:]
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         self.factory = factory
@@ -121,6 +123,18 @@ public final class PipelineMetrics {
             if let window = count.windowEntries { entry.window.record(Double(window)) }
             entry.last = count
             stageMetrics[count.stage] = entry
+            if let forgotten = count.forgottenKeys, let memory = count.stateMemoryBytes, let disk = count.stateDiskBytes {
+                var state = dedupeStateMetrics[count.stage] ?? (
+                    forgotten: Counter(label: "outflow_dedupe_forgotten_keys_total", dimensions: [("stage", count.stage)], factory: factory),
+                    memory: Gauge(label: "outflow_dedupe_state_memory_bytes", dimensions: [("stage", count.stage)], factory: factory),
+                    disk: Gauge(label: "outflow_dedupe_state_disk_bytes", dimensions: [("stage", count.stage)], factory: factory),
+                    lastForgotten: 0)
+                if forgotten > state.lastForgotten { state.forgotten.increment(by: Int64(forgotten - state.lastForgotten)) }
+                state.memory.record(Double(memory))
+                state.disk.record(Double(disk))
+                state.lastForgotten = forgotten
+                dedupeStateMetrics[count.stage] = state
+            }
         }
     }
 }

@@ -94,13 +94,14 @@ public final class CompiledStageGraph {
             let dedupe = stages[index] as? DedupeStage
             return StageCounts(
                 stage: stages[index].id, eventsIn: eventsIn[index], eventsOut: eventsOut[index], failures: failures[index],
-                duplicatesDropped: dedupe?.duplicatesDropped, windowEntries: dedupe?.entryCount)
+                duplicatesDropped: dedupe?.duplicatesDropped, windowEntries: dedupe?.entryCount, forgottenKeys: dedupe?.forgottenKeys,
+                stateMemoryBytes: dedupe?.stateMemoryBytes, stateDiskBytes: dedupe?.stateDiskBytes)
         }
     }
 }
 
-/// One stage's counters: events in and out, failures, and for a dedupe stage its hits and the
-/// keys its window holds.
+/// One stage's counters: events in and out, failures, and for a dedupe stage its hits, the
+/// keys its window holds, the keys it forgot early (a bound reached) and what its state takes.
 public struct StageCounts: Sendable, Equatable {
     public var stage: String
     public var eventsIn: Int
@@ -108,4 +109,22 @@ public struct StageCounts: Sendable, Equatable {
     public var failures: Int
     public var duplicatesDropped: Int?
     public var windowEntries: Int?
+    public var forgottenKeys: Int?
+    public var stateMemoryBytes: Int?
+    public var stateDiskBytes: Int64?
+
+    public init(
+        stage: String, eventsIn: Int, eventsOut: Int, failures: Int, duplicatesDropped: Int? = nil, windowEntries: Int? = nil,
+        forgottenKeys: Int? = nil, stateMemoryBytes: Int? = nil, stateDiskBytes: Int64? = nil
+    ) {
+        self.stage = stage
+        self.eventsIn = eventsIn
+        self.eventsOut = eventsOut
+        self.failures = failures
+        self.duplicatesDropped = duplicatesDropped
+        self.windowEntries = windowEntries
+        self.forgottenKeys = forgottenKeys
+        self.stateMemoryBytes = stateMemoryBytes
+        self.stateDiskBytes = stateDiskBytes
+    }
 }

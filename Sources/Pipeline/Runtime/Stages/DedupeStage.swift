@@ -1,47 +1,101 @@
 import BinaryIO
 import Foundation
+import Logging
 import PGOutput
 
 /// Drops an event whose key was already seen within the window. The window is measured in
 /// source commit time, not wall-clock time, so a replay or a restart decides exactly as the
-/// first run did. Its state commits atomically with the output in exactly-once mode: the keys
-/// added since the last commit travel in the commit record and are restored from there.
+/// first run did. Its state commits atomically with the output in exactly-once mode.
 ///
-/// Keys of the open log transaction are held apart (`pending`) and join the remembered set
-/// only when the transaction commits, so an abort simply forgets them — which also lets the
-/// Bloom-filter memory, which cannot delete, roll back.
+/// `exact` (`ExactDedupeState`): a 96-bit digest of every key, the newest in memory, older
+/// ones in files beside the log; each commit record names the files (and carries the keys of
+/// a small commit), so memory and the commit record stay small whatever the window or the
+/// transaction. Keys of the open log transaction are in the state already; an abort goes back
+/// to the files of the last commit.
+///
+/// `bloom`: keys of the open log transaction are held apart (`pending`) and join the filters
+/// only when the transaction commits (a Bloom filter cannot delete); each commit record carries
+/// the keys it added, and a start replays the retained ones.
 public final class DedupeStage: StatefulStage {
     public let id: String
     public let key: EventExpression
     public let windowMilliseconds: Int64
-    private var memory: any DedupeMemory
+    let exactSettings: ExactDedupeState.Settings?
+    let logger: Logger
+    private var exact: ExactDedupeState?
+    /// A directory of the stage's own, when it was given none: removed with the stage.
+    private var temporaryDirectory: String?
+    private var bloom: BloomDedupeMemory?
     private var pending: [String: Int64] = [:]
     private var pendingOrder: [(key: String, time: Int64)] = []
     public private(set) var duplicatesDropped = 0
 
-    public init(id: String, key: EventExpression, windowMilliseconds: Int64, maximumEntries: Int = 10_000_000) {
+    public init(
+        id: String, key: EventExpression, windowMilliseconds: Int64, maximumEntries: Int? = nil,
+        logger: Logger = Logger(label: "outflow.dedupe")
+    ) {
         self.id = id
         self.key = key
         self.windowMilliseconds = windowMilliseconds
-        self.memory = ExactDedupeMemory(windowMilliseconds: windowMilliseconds, maximumEntries: maximumEntries)
+        self.logger = logger
+        exactSettings = ExactDedupeState.Settings(windowMilliseconds: windowMilliseconds, maxEntries: maximumEntries)
     }
 
-    public init(id: String, config: DedupeStageConfig) {
+    public init(id: String, config: DedupeStageConfig, logger: Logger = Logger(label: "outflow.dedupe")) {
         self.id = id
         self.key = config.key
         self.windowMilliseconds = config.window.milliseconds
+        self.logger = logger
         switch config.mode {
         case .exact:
-            memory = ExactDedupeMemory(windowMilliseconds: config.window.milliseconds, maximumEntries: config.maxEntries)
+            exactSettings = ExactDedupeState.Settings(
+                windowMilliseconds: config.window.milliseconds, memoryBytes: Int(config.memory.bytes), maxDiskBytes: config.maxDisk.bytes,
+                maxEntries: config.maxEntries, onFull: config.onFull)
         case .bloom:
-            memory = BloomDedupeMemory(
-                windowMilliseconds: config.window.milliseconds, expectedEntries: config.maxEntries,
-                falsePositiveRate: config.falsePositiveRate ?? 0.001)
+            exactSettings = nil
+            bloom = BloomDedupeMemory(
+                windowMilliseconds: config.window.milliseconds, expectedEntries: config.maxEntries ?? DedupeStageConfig.defaultBloomEntries,
+                falsePositiveRate: config.falsePositiveRate ?? DedupeStageConfig.defaultFalsePositiveRate)
         }
     }
 
-    /// Keys remembered (committed).
-    public var entryCount: Int { memory.count }
+    deinit {
+        exact = nil
+        if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
+    }
+
+    /// Keys remembered (bloom: committed; exact: those of the open transaction too).
+    public var entryCount: Int { exact?.count ?? bloom?.count ?? 0 }
+    /// Keys an exact dedupe forgot before their window ended, because a bound was reached.
+    public var forgottenKeys: Int { exact?.forgottenKeys ?? 0 }
+    /// What the state takes in memory (the table of the newest keys and the older buckets' filters).
+    public var stateMemoryBytes: Int? { exact?.memoryBytes }
+    /// What the state takes on disk.
+    public var stateDiskBytes: Int64? { exact?.diskBytes }
+
+    public func openState(directory: String?, committed changes: [[UInt8]]?) throws(StageFailure) {
+        if exactSettings == nil {
+            for bytes in changes ?? [] { try restoreBloom(from: bytes) }
+            return
+        }
+        try openExact(directory: directory, committed: changes)
+    }
+
+    private func openExact(directory: String?, committed changes: [[UInt8]]?) throws(StageFailure) {
+        guard let exactSettings else { return }
+        var path = directory
+        if path == nil {
+            if temporaryDirectory == nil {
+                temporaryDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-dedupe-\(UUID().uuidString)").path
+            }
+            path = temporaryDirectory
+        }
+        do {
+            exact = try ExactDedupeState.open(settings: exactSettings, directory: path!, committed: changes, logger: logger)
+        } catch {
+            throw StageFailure(stageID: id, message: "its saved state cannot be opened: \(error)", stopsPipeline: true)
+        }
+    }
 
     public func process(_ event: PipelineEvent, emit: (PipelineEvent, String?) -> Void) throws(StageFailure) {
         let value: EventValue
@@ -52,11 +106,25 @@ public final class DedupeStage: StatefulStage {
         }
         let text = value.plainText
         let time = event.origin.commitTime.unixMicroseconds / 1000
+        if exactSettings != nil {
+            if exact == nil { try openExact(directory: nil, committed: nil) }
+            let state = exact!
+            let duplicate: Bool
+            do { duplicate = try state.check(state.digest(of: text.utf8), at: time) } catch {
+                throw StageFailure(stageID: id, message: "\(error)", stopsPipeline: true)
+            }
+            if duplicate {
+                duplicatesDropped += 1
+                return
+            }
+            emit(event, nil)
+            return
+        }
         if let seen = pending[text], seen >= time - windowMilliseconds {
             duplicatesDropped += 1
             return
         }
-        if memory.contains(text, at: time) {
+        if bloom!.contains(text, at: time) {
             duplicatesDropped += 1
             return
         }
@@ -65,7 +133,12 @@ public final class DedupeStage: StatefulStage {
         emit(event, nil)
     }
 
-    public func pendingChanges() -> [UInt8]? {
+    public func pendingChanges() throws(StageFailure) -> [UInt8]? {
+        if let exact {
+            do { return try exact.pendingChanges() } catch {
+                throw StageFailure(stageID: id, message: "saving its state failed: \(error)", stopsPipeline: true)
+            }
+        }
         guard !pendingOrder.isEmpty else { return nil }
         var bytes: [UInt8] = []
         bytes.appendInteger(UInt32(pendingOrder.count))
@@ -76,78 +149,40 @@ public final class DedupeStage: StatefulStage {
         return bytes
     }
 
-    public func didCommit() {
-        for (key, time) in pendingOrder { memory.insert(key, at: time) }
+    public func didCommit(recorded: Bool) {
+        if let exact {
+            exact.didCommit(recorded: recorded)
+            return
+        }
+        for (key, time) in pendingOrder { bloom?.insert(key, at: time) }
         pending.removeAll(keepingCapacity: true)
         pendingOrder.removeAll(keepingCapacity: true)
     }
 
-    public func didAbort() {
+    public func didAbort() throws(StageFailure) {
+        if let exact {
+            do { try exact.didAbort() } catch {
+                throw StageFailure(stageID: id, message: "going back to its committed state failed: \(error)", stopsPipeline: true)
+            }
+            return
+        }
         pending.removeAll(keepingCapacity: true)
         pendingOrder.removeAll(keepingCapacity: true)
     }
 
-    public func restore(from changes: [UInt8]) throws(StageFailure) {
+    /// A bloom stage's commit-record part: the keys that commit added.
+    private func restoreBloom(from changes: [UInt8]) throws(StageFailure) {
         var reader = ByteReader<ByteReadError>(changes)
         do throws(ByteReadError) {
             let count = try reader.readInteger("key count", as: UInt32.self)
             for _ in 0..<count {
                 let time = try reader.readInteger("time", as: Int64.self)
-                memory.insert(String(decoding: try reader.readLengthPrefixed("key", lengthAs: UInt32.self), as: UTF8.self), at: time)
+                bloom?.insert(String(decoding: try reader.readLengthPrefixed("key", lengthAs: UInt32.self), as: UTF8.self), at: time)
             }
             try reader.expectEnd()
         } catch {
-            throw StageFailure(stageID: id, message: "its saved state is damaged: \(error)")
+            throw StageFailure(stageID: id, message: "its saved state is damaged: \(error)", stopsPipeline: true)
         }
-    }
-}
-
-/// The committed keys of a dedupe stage.
-protocol DedupeMemory {
-    var count: Int { get }
-    /// Whether `key` was inserted within the window before `time` (ms); forgets what expired.
-    mutating func contains(_ key: String, at time: Int64) -> Bool
-    mutating func insert(_ key: String, at time: Int64)
-}
-
-/// Every key, with the time it was first seen: no false positives; memory grows with the
-/// number of keys in the window, bounded by `maximumEntries` (the oldest go first).
-struct ExactDedupeMemory: DedupeMemory {
-    let windowMilliseconds: Int64
-    let maximumEntries: Int
-    private var seen: [String: Int64] = [:]
-    /// Keys in insertion order, for expiry; `head` is the oldest live entry.
-    private var order: [(key: String, time: Int64)] = []
-    private var head = 0
-
-    init(windowMilliseconds: Int64, maximumEntries: Int) {
-        self.windowMilliseconds = windowMilliseconds
-        self.maximumEntries = maximumEntries
-    }
-
-    var count: Int { seen.count }
-
-    mutating func contains(_ key: String, at time: Int64) -> Bool {
-        while head < order.count, order[head].time < time - windowMilliseconds { evictOldest() }
-        if head > 4096 && head * 2 > order.count {
-            order.removeFirst(head)
-            head = 0
-        }
-        return seen[key] != nil
-    }
-
-    mutating func insert(_ key: String, at time: Int64) {
-        guard seen[key] == nil else { return }
-        seen[key] = time
-        order.append((key, time))
-        while seen.count > maximumEntries { evictOldest() }
-    }
-
-    private mutating func evictOldest() {
-        guard head < order.count else { return }
-        let oldest = order[head]
-        head += 1
-        if seen[oldest.key] == oldest.time { seen[oldest.key] = nil }
     }
 }
 
@@ -160,7 +195,7 @@ struct ExactDedupeMemory: DedupeMemory {
 /// one slice longer. Each filter is sized for `expectedEntries` keys at
 /// `falsePositiveRate / (slices + 1)`, so a lookup across all live slices stays within the
 /// stated rate.
-struct BloomDedupeMemory: DedupeMemory {
+struct BloomDedupeMemory {
     static let slices = 4
     let sliceMilliseconds: Int64
     let bitsPerFilter: Int

@@ -33,15 +33,21 @@ extension Stage {
 }
 
 /// A stage whose state must commit atomically with the output (exactly-once): what it
-/// changed since the last commit travels in the log's commit record, and is undone when the
-/// log transaction aborts.
+/// changed since the last commit, or a reference to where it keeps it, travels in the log's
+/// commit record; a log transaction that aborts takes the stage back to the last commit.
 public protocol StatefulStage: Stage {
-    /// The changes since the last commit, to store in the commit record (nil: none).
-    func pendingChanges() -> [UInt8]?
-    /// The log transaction committed: the pending changes are now durable.
-    func didCommit()
-    /// The log transaction aborted: forget the pending changes.
-    func didAbort()
-    /// Restores state from the changes of past commit records, oldest first.
-    func restore(from changes: [UInt8]) throws(StageFailure)
+    /// Opens the state before the first event: files go in `directory` (nil: a temporary
+    /// directory of the stage's own); `committed` is this stage's part of every retained commit
+    /// record, oldest first (empty: nothing committed yet), or nil when the state is not kept
+    /// across starts (outside exactly-once).
+    func openState(directory: String?, committed: [[UInt8]]?) throws(StageFailure)
+    /// What to store in the commit record about to be written (nil: nothing), made durable
+    /// first where it refers to files.
+    func pendingChanges() throws(StageFailure) -> [UInt8]?
+    /// The group committed. `recorded`: a commit record carrying `pendingChanges()` was
+    /// written (false when the group wrote nothing, so no record was needed, and outside
+    /// exactly-once) — until one is, what the last record names must stay.
+    func didCommit(recorded: Bool)
+    /// The log transaction aborted: back to the state of the last commit.
+    func didAbort() throws(StageFailure)
 }

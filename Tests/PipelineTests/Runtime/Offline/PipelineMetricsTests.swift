@@ -57,6 +57,29 @@ import Testing
         #expect(try factory.expectCounter("outflow_stage_events_out_total", dedupe).totalValue == 1)
         #expect(try factory.expectCounter("outflow_dedupe_hits_total", dedupe).totalValue == 1)
         #expect(try factory.expectGauge("outflow_dedupe_window_keys", dedupe).lastValue == 1)
+        #expect(try factory.expectCounter("outflow_dedupe_forgotten_keys_total", dedupe).totalValue == 0)
+        // The newest table's 1024 slots of 16 bytes; on disk, its journal: a header and one key.
+        #expect(try factory.expectGauge("outflow_dedupe_state_memory_bytes", dedupe).lastValue == 16 * 1024)
+        #expect(try factory.expectGauge("outflow_dedupe_state_disk_bytes", dedupe).lastValue == 32 + 16)
+    }
+
+    @Test func keysForgottenAtABoundAreCounted() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        let run = ScriptedRun()
+        let outbox = OutboxStage(id: "outbox", config: OutboxStageConfig(table: TableName(schema: "public", name: "outbox"), topic: try EventTemplate.parse("outbox.event.${aggregatetype}")))
+        let dedupe = DedupeStage(id: "dedupe", key: try EventExpression.parse("aggregateid"), windowMilliseconds: 86_400_000, maximumEntries: 2)
+        let graph = try CompiledStageGraph(
+            stages: [outbox, dedupe], wiring: [.init(stageID: "outbox", inputs: [CompiledStageGraph.sourceInput]), .init(stageID: "dedupe", inputs: ["outbox"])])
+        let script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a"]) + OutboxScript.transaction(xid: 11, at: 10, keys: ["b"])
+            + OutboxScript.transaction(xid: 12, at: 20, keys: ["c"]) + OutboxScript.transaction(xid: 13, at: 30, keys: ["a"])
+        let source = ScriptedSource(script, clock: run.clock, trace: run.trace)
+        let runner = try PipelineRunner(graph: graph, sink: run.sink, settings: run.settings, clock: run.clock)
+        try runner.run(source: source, shouldStop: { source.remaining == 0 }, report: { _ in metrics.observe(stages: graph.counts) })
+        metrics.observe(stages: graph.counts)
+        // Past two keys the oldest is forgotten: "a" passes again, and the count says so.
+        #expect(try factory.expectCounter("outflow_dedupe_forgotten_keys_total", [("stage", "dedupe")]).totalValue == 2)
+        #expect(try factory.expectCounter("outflow_dedupe_hits_total", [("stage", "dedupe")]).totalValue == 0)
     }
 
     @Test func lagIsWhatTheServerHasBeyondWhatIsDurable() throws {
