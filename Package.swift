@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "outflow", targets: ["OutflowCLI"]),
         .executable(name: "outflow-bench", targets: ["OutflowBench"]),
+        .executable(name: "outflow-mock-kafka", targets: ["OutflowMockKafka"]),
         .library(name: "PGOutput", targets: ["PGOutput"]),
         .library(name: "PostgresSource", targets: ["PostgresSource"]),
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
@@ -27,6 +28,11 @@ let package = Package(
         // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // librdkafka, wrapped thinly: the transactional producer, a partition reader, the mock cluster.
+        .target(name: "KafkaClient", dependencies: ["CRdKafka", "BinaryIO", .product(name: "Logging", package: "swift-log")]),
+        // The mock cluster in a process of its own, for the Kafka sink's tests.
+        .executableTarget(name: "OutflowMockKafka", dependencies: ["KafkaClient"]),
 
         // One copy of each low-level helper the modules below share: the bounds-checked byte
         // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
@@ -63,7 +69,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "BinaryIO", "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
+                "BinaryIO", "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", "KafkaClient", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -99,6 +105,7 @@ let package = Package(
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "BinaryIO", "CZstd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "PipelineTests",
@@ -120,7 +127,7 @@ let package = Package(
             ]
         ),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "OutflowMockKafka", "SegmentLog", "PostgresSource"]),
     ],
     swiftLanguageModes: [.v6]
 )
