@@ -280,4 +280,23 @@ import Testing
         #expect(attempts >= 2)
         #expect(values == Array(repeating: (0..<5).map { #"{"n": \#($0)}"# }, count: attempts).flatMap { $0 }, "\(attempts) attempts")
     }
+
+    /// A fatal error (PRODUCER_FENCED on EndTxn: another instance took the transactional.id)
+    /// stops the pipeline with exit status 1 and the error's code, and the slot is not moved past
+    /// what Kafka committed: a restart resumes from the last committed checkpoint.
+    @Test func aFencedProducerStopsWithItsCodeAndARestartResumes() throws {
+        let setup = try Setup(brokers: 1)
+        defer { setup.cleanUp() }
+        let (process, errors) = try setup.start(setup.kafkaFile)
+        defer { if process.isRunning { Self.stop(process) } }
+        try setup.insert(key: "key-0", n: 0)
+        _ = try setup.mock.command("errors 26 90")
+        try setup.insert(key: "key-0", n: 1)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(Self.text(errors).contains("kafka_fenced"), "\(Self.text(errors))")
+        _ = try setup.drain(setup.kafkaFile)
+        let values = try setup.consumeKafka().values.flatMap { $0 }.compactMap(\.value)
+        #expect(Set(values) == [#"{"n": 0}"#, #"{"n": 1}"#])
+    }
 }
