@@ -299,4 +299,25 @@ import Testing
         let values = try setup.consumeKafka().values.flatMap { $0 }.compactMap(\.value)
         #expect(Set(values) == [#"{"n": 0}"#, #"{"n": 1}"#])
     }
+
+    /// at_least_once (idempotent producer, acknowledged after the delivery reports and the
+    /// checkpoint) and at_most_once (acknowledged on receipt): without a crash every event
+    /// arrives once, in order, and a restart writes nothing again.
+    @Test(arguments: ["at_least_once", "at_most_once"]) func thePlainGuaranteesDeliverEveryEventOnce(guarantee: String) throws {
+        let setup = try Setup(brokers: 1)
+        defer { setup.cleanUp() }
+        let file = try String(contentsOf: setup.kafkaFile, encoding: .utf8)
+        try file.replacingOccurrences(of: "guarantee: exactly_once", with: "guarantee: \(guarantee)").write(to: setup.kafkaFile, atomically: true, encoding: .utf8)
+        let (process, errors) = try setup.start(setup.kafkaFile)
+        for index in 0..<8 { try setup.insert(key: "key-\(index % 2)", n: index) }
+        Self.stop(process)
+        #expect(process.terminationStatus == 0, "\(Self.text(errors))")
+        try setup.insert(key: "key-0", n: 8)
+        _ = try setup.drain(setup.kafkaFile)
+        let records = try setup.consumeKafka().values.flatMap { $0 }
+        #expect(records.compactMap(\.value).sorted() == (0..<9).map { #"{"n": \#($0)}"# })
+        for key in ["key-0", "key-1"] {
+            #expect(records.filter { $0.key == key }.compactMap(\.value) == (0..<9).filter { "key-\($0 % 2)" == key }.map { #"{"n": \#($0)}"# })
+        }
+    }
 }

@@ -77,6 +77,8 @@ public final class KafkaSink: Sink {
     private var partitionCounts: [String: Int32] = [:]
     private var lastTopic: (name: String, partitions: [TopicPartition])?
     private var lastPosition: (lsn: LSN, xid: UInt32, bytes: [UInt8])?
+    /// The position the last plain checkpoint recorded.
+    private var lastRecorded: LSN?
 
     static let configHashHeader = "outflow.config_hash"
 
@@ -299,7 +301,10 @@ public final class KafkaSink: Sink {
     }
 
     /// Plain appends: waits until every record is delivered (backing off while brokers are
-    /// down), then writes `position` as the checkpoint and waits for it too.
+    /// down), then writes `position` as the checkpoint and waits for it too. Without a position
+    /// (at-most-once's background sync) the checkpoint is just past the highest source
+    /// transaction delivered, so a restart never writes those again: Kafka has no cheap "highest
+    /// position in every topic" as the log does.
     public func sync(recording position: LSN?) throws(SinkError) {
         guard let producer = producerInstance else { return }
         try waitForDeliveries(producer)
@@ -307,7 +312,9 @@ public final class KafkaSink: Sink {
         if let failure = reports.firstFailure {
             throw SinkError(.storage, "\(reports.failed) record(s) did not reach Kafka: \(failure)", underlying: failure)
         }
-        guard let position else { return }
+        let delivered = highestWritten.map { LSN($0.rawValue + 1) }
+        guard let position = position ?? (delivered == lastRecorded ? nil : delivered) else { return }
+        lastRecorded = position
         let record = try checkpointRecord(Checkpoint(sourceEnd: position))
         try produceCheckpoint(record, producer)
         try waitForDeliveries(producer)
@@ -359,6 +366,7 @@ public final class KafkaSink: Sink {
     /// Plain modes write their position as a checkpoint: `lastCheckpoint` has it.
     public func recordedPosition() throws(SinkError) -> LSN? { nil }
 
+    /// At-most-once's position is in its checkpoints too (see `sync`).
     public func highestSourcePosition() throws(SinkError) -> LSN? { nil }
 
     private func checkpoints(all: Bool) throws(SinkError) -> [Checkpoint] {
