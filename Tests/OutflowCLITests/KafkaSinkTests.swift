@@ -321,4 +321,42 @@ import Testing
             #expect(records.filter { $0.key == key }.compactMap(\.value) == (0..<9).filter { "key-\($0 % 2)" == key }.map { #"{"n": \#($0)}"# })
         }
     }
+
+    /// The broker goes down under a running pipeline: the sink backs off with log lines and the
+    /// slot is not acknowledged past what Kafka committed; once the broker is back the events
+    /// arrive and the slot moves on.
+    @Test func aBrokerDownIsWaitedOutWithoutAcknowledgingAhead() throws {
+        let setup = try Setup(brokers: 1)
+        defer { setup.cleanUp() }
+        let (process, errors) = try setup.start(setup.kafkaFile)
+        defer { if process.isRunning { Self.stop(process) } }
+        func confirmed(after lsn: String) throws -> Bool {
+            try setup.scenario.query("SELECT confirmed_flush_lsn > '\(lsn)'::pg_lsn FROM pg_replication_slots WHERE slot_name = '\(setup.kafkaSlot)'") == "t"
+        }
+        func waitFor(_ what: String, within seconds: Int64, _ condition: () throws -> Bool) throws {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
+            while try !condition() {
+                try #require(process.isRunning, "outflow run stopped: \(Self.text(errors))")
+                try #require(ContinuousClock.now < deadline, "\(what) within \(seconds) s: \(Self.text(errors))")
+                usleep(100_000)  // polling a condition, bounded by the deadline
+            }
+        }
+        let beforeFirst = try setup.scenario.query("SELECT pg_current_wal_lsn()")
+        try setup.insert(key: "key-0", n: 0)
+        try waitFor("the first event acknowledged", within: 60) { try confirmed(after: beforeFirst) }
+
+        let kafkaLinesBefore = Self.text(errors).components(separatedBy: "kafka").count
+        try setup.mock.command("broker 1 down")
+        let beforeSecond = try setup.scenario.query("SELECT pg_current_wal_lsn()")
+        try setup.insert(key: "key-0", n: 1)
+        try waitFor("a line about the broker", within: 60) { Self.text(errors).components(separatedBy: "kafka").count > kafkaLinesBefore }
+        #expect(try !confirmed(after: beforeSecond), "acknowledged while the broker was down")
+
+        try setup.mock.command("broker 1 up")
+        try waitFor("the second event acknowledged", within: 90) { try confirmed(after: beforeSecond) }
+        Self.stop(process)
+        #expect(process.terminationStatus == 0, "\(Self.text(errors))")
+        let values = try setup.consumeKafka().values.flatMap { $0 }.compactMap(\.value)
+        #expect(values == [#"{"n": 0}"#, #"{"n": 1}"#])
+    }
 }
