@@ -3,7 +3,7 @@ librdkafka's mock cluster): every partition of TOPIC assigned, read read_committ
 first offset to each partition's high watermark. Prints one JSON object: per partition, the records in
 order, each with its key, value and headers (bytes as UTF-8 text, null as null).
 
-    python consume_kafka.py BOOTSTRAP TOPIC
+    python consume_kafka.py BOOTSTRAP TOPIC [SECONDS]   (how long it may take; 30 by default)
 """
 import json
 import sys
@@ -18,6 +18,7 @@ def text(data):
 
 def main():
     bootstrap, topic = sys.argv[1:3]
+    seconds = float(sys.argv[3]) if len(sys.argv) > 3 else 30
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -28,7 +29,7 @@ def main():
         # telling it the broker is 2.3 keeps it at ApiVersions v2 (Fetch v11, read_committed).
         api_version=(2, 3, 0),
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + seconds
     partitions = consumer.partitions_for_topic(topic)
     while not partitions and time.monotonic() < deadline:
         time.sleep(0.2)  # metadata of a topic just created: asked again until the deadline
