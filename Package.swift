@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "outflow", targets: ["OutflowCLI"]),
         .executable(name: "outflow-bench", targets: ["OutflowBench"]),
+        .executable(name: "outflow-mock-kafka", targets: ["OutflowMockKafka"]),
         .library(name: "PGOutput", targets: ["PGOutput"]),
         .library(name: "PostgresSource", targets: ["PostgresSource"]),
         .library(name: "SegmentLog", targets: ["SegmentLog"]),
@@ -24,9 +25,14 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // C libraries from Debian (libpq-dev, libzstd-dev), found through pkg-config.
+        // C libraries from Debian (libpq-dev, libzstd-dev, librdkafka-dev), found through pkg-config.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // librdkafka, wrapped thinly: the transactional producer, a partition reader, the mock cluster.
+        .target(name: "KafkaClient", dependencies: ["CRdKafka", "BinaryIO", .product(name: "Logging", package: "swift-log")]),
+        // The mock cluster in a process of its own, for the Kafka sink's tests.
+        .executableTarget(name: "OutflowMockKafka", dependencies: ["KafkaClient"]),
 
         // One copy of each low-level helper the modules below share: the bounds-checked byte
         // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
@@ -64,7 +70,7 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "BinaryIO", "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", .product(name: "Logging", package: "swift-log"),
+                "BinaryIO", "PGOutput", "PostgresSource", "SegmentLog", "FaultInjection", "KafkaClient", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -105,6 +111,7 @@ let package = Package(
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
         .testTarget(name: "PostgresSourceTests", dependencies: ["PostgresSource", "PGOutput"]),
         .testTarget(name: "SegmentLogTests", dependencies: ["SegmentLog", "BinaryIO", "CZstd", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "KafkaClientTests", dependencies: ["KafkaClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "KafkaProtocolTests", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "PipelineTests",
@@ -127,7 +134,7 @@ let package = Package(
             ]
         ),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource", "FaultInjection"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "OutflowMockKafka", "SegmentLog", "PostgresSource", "FaultInjection"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -43,7 +43,10 @@ struct ReplayCommand: AsyncParsableCommand {
         var line = ProgressLine()
         do {
             let built = try PipelineBuilder.build(config)
-            let writer = try LogWriter.open(directory: config.sink.dir, config: built.logConfig, logger: logger)
+            guard let sink = config.sink.log, let logConfig = built.logConfig else {
+                throw PipelineError(.configuration, "replay reads the changelog of sink.log; this pipeline writes into Kafka")
+            }
+            let writer = try LogWriter.open(directory: sink.dir, config: logConfig, logger: logger)
             defer { writer.close() }
             let replayer = Replayer(
                 graph: built.graph, writer: writer, settings: built.runner, topicSuffix: into,

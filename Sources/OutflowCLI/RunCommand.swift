@@ -77,15 +77,15 @@ struct RunCommand: AsyncParsableCommand {
                     FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
                 })
             services.append(.init(service: server))
-            if !dryRun { services.append(.init(service: LogMonitor(directory: config.sink.dir, logger: groupLogger))) }
+            if !dryRun, let log = config.sink.log { services.append(.init(service: LogMonitor(directory: log.dir, logger: groupLogger))) }
         }
         // `serve:` in the file: any Kafka consumer reads the log this pipeline writes, from this
         // process. Its directory is made first: the endpoint opens it as the pipeline starts.
-        if let serve = config.serve, !dryRun {
-            try FileManager.default.createDirectory(atPath: config.sink.dir, withIntermediateDirectories: true)
+        if let serve = config.serve, let log = config.sink.log, !dryRun {
+            try FileManager.default.createDirectory(atPath: log.dir, withIntermediateDirectories: true)
             let endpoint = KafkaEndpointService(
                 configuration: KafkaEndpointConfiguration(
-                    logDirectory: config.sink.dir, host: serve.listen.host, port: serve.listen.port, advertisedHost: serve.advertisedHost),
+                    logDirectory: log.dir, host: serve.listen.host, port: serve.listen.port, advertisedHost: serve.advertisedHost),
                 logger: Logger(label: "outflow.kafka")
             ) { server in
                 FileHandle.standardError.write(Data("kafka: serving the log on \(ListenAddress(host: serve.listen.host, port: server.port)) (bootstrap.servers)\n".utf8))
@@ -123,7 +123,7 @@ struct RunCommand: AsyncParsableCommand {
     static func runPipeline(_ config: PipelineConfig, options: Options, observer: RunObserver, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
         var standardError = StandardError()
         let logger = Logger(label: "outflow")
-        var logDirectory = config.sink.dir
+        var logDirectory = config.sink.log?.dir
         do {
             if let armed = try CrashPoint.validate() { print("crash point armed: \(armed)", to: &standardError) }
             let built = try PipelineBuilder.build(config)
@@ -131,17 +131,31 @@ struct RunCommand: AsyncParsableCommand {
             if options.dryRun {
                 logDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-dry-run-\(UUID().uuidString)").path
             }
-            defer { if options.dryRun { try? FileManager.default.removeItem(atPath: logDirectory) } }
-            let writer = try LogWriter.open(directory: logDirectory, config: built.logConfig, logger: logger)
-            defer { writer.close() }
-            if let metrics = observer.metrics { writer.fsyncObserver = { metrics.observeFsync($0) } }
+            defer { if options.dryRun, let logDirectory { try? FileManager.default.removeItem(atPath: logDirectory) } }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
-            runnerSettings.stateDirectory = PipelineRunner.Settings.stateDirectory(forLog: logDirectory)
-            let sink = LogSink(writer: writer, settings: runnerSettings)
-            if options.dryRun {
-                // One line per record as it happens, also into a pipe (stdout is block-buffered there).
-                sink.onRecord = { record in FileHandle.standardOutput.write(Data((record + "\n").utf8)) }
+            // Stateful stages keep their files beside the log; with sink.kafka, in the directory
+            // outflow run starts in (.outflow-state/<pipeline>): the Kafka checkpoint names them.
+            runnerSettings.stateDirectory = logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
+                ?? FileManager.default.currentDirectoryPath + "/.outflow-state/" + config.name
+            // The log sink, or (sink.kafka, not a dry run) the Kafka sink.
+            let sink: any Sink
+            var writer: LogWriter?
+            defer { writer?.close() }
+            if let logDirectory {
+                let logWriter = try LogWriter.open(directory: logDirectory, config: built.logConfig ?? LogConfig(), logger: logger)
+                writer = logWriter
+                if let metrics = observer.metrics { logWriter.fsyncObserver = { metrics.observeFsync($0) } }
+                let logSink = LogSink(writer: logWriter, settings: runnerSettings)
+                if options.dryRun {
+                    // One line per record as it happens, also into a pipe (stdout is block-buffered there).
+                    logSink.onRecord = { record in FileHandle.standardOutput.write(Data((record + "\n").utf8)) }
+                }
+                sink = logSink
+            } else if let kafka = config.sink.kafka {
+                sink = KafkaSink(settings: KafkaSink.Settings(kafka, runner: runnerSettings, configHash: config.configHash), logger: logger)
+            } else {
+                throw PipelineError(.configuration, "the pipeline has no sink")
             }
             let runner = try PipelineRunner(
                 graph: built.graph, sink: sink, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
@@ -157,7 +171,7 @@ struct RunCommand: AsyncParsableCommand {
             print("""
                 pipeline \(config.name): slot \(config.source.slot), publication \(config.source.publication), \
                 resuming after \(runner.committedPosition == .zero ? "the slot's confirmed position" : runner.committedPosition.description), \
-                log \(options.dryRun ? "(dry run: nothing written)" : logDirectory), \(config.sink.partitions) partitions, guarantee \(config.guarantee.rawValue)
+                \(options.dryRun ? "log (dry run: nothing written)" : config.sink.summary), guarantee \(config.guarantee.rawValue)
                 """, to: &standardError)
             var lastReport = ContinuousClock.now
             var lastEvents = 0

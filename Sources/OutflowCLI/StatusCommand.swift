@@ -30,7 +30,10 @@ struct StatusCommand: AsyncParsableCommand {
                 let config = try loadPipeline(file)
                 secrets = config.secrets
                 let connectionString = try PipelineBuilder.build(config).connectionString
-                status = try PipelineStatus.read(logDirectory: config.sink.dir, source: (connectionString, config.source.slot))
+                guard let sink = config.sink.log else {
+                    throw PipelineError(.configuration, "status reads the log of sink.log; this pipeline writes into Kafka (see its checkpoint topic)")
+                }
+                status = try PipelineStatus.read(logDirectory: sink.dir, source: (connectionString, config.source.slot))
             } else {
                 status = try PipelineStatus.read(logDirectory: log!)
             }

@@ -32,7 +32,7 @@ struct ValidateCommand: AsyncParsableCommand {
             let stages = config.stages.count
             print("\(file): OK: pipeline \(config.name), \(stages) stage\(stages == 1 ? "" : "s"), "
                 + "\(config.source.tables.count) table\(config.source.tables.count == 1 ? "" : "s"), "
-                + "\(config.sink.partitions) partition\(config.sink.partitions == 1 ? "" : "s"), \(config.guarantee.rawValue)")
+                + "\(config.sink.log.map { "\($0.partitions) partition\($0.partitions == 1 ? "" : "s")" } ?? "into Kafka"), \(config.guarantee.rawValue)")
         case .json:
             print(diagnosticsJSON(file: file, []).rendered())
         }

@@ -8,7 +8,8 @@ public struct PipelineConfig: Sendable {
     /// In file order; `graph.order` gives an order that respects inputs.
     public var stages: [StageConfig]
     public var graph: StageGraph
-    public var sink: LogSinkConfig
+    /// Where records go: the local log (`sink.log`) or a Kafka cluster (`sink.kafka`).
+    public var sink: SinkConfig
     public var guarantee: DeliveryGuarantee
     public var deadLetterTopic: String
     public var runtime: RuntimeConfig = RuntimeConfig()
@@ -51,7 +52,7 @@ enum PipelineFields {
     static let source = FieldSpec("source", sourceValue, .required, doc: "Where changes come from.")
     static let stages = FieldSpec(
         "stages", stagesValue, .defaulted([], shown: .list([])), doc: "The stages events go through, in order unless inputs say otherwise.")
-    static let sink = FieldSpec("sink", sinkValue, .required, doc: "Where events go.")
+    static let sink = FieldSpec("sink", ValueSpec<Bool>.decodedByHand(sinkSpec.schema), .required, doc: "Where events go: exactly one of log and kafka.")
     static let guarantee = FieldSpec(
         "guarantee", ValueSpec<DeliveryGuarantee>.enumeration, .defaulted(.exactlyOnce, shown: .string("exactly_once")),
         doc: "Delivery guarantee: exactly_once, at_least_once or at_most_once.")
@@ -73,9 +74,11 @@ enum PipelineFields {
     static let sourceSpec = ObjectSpec(name: "source", doc: "Where changes come from.", fields: [postgres.schema])
     static let sourceValue = ValueSpec<Bool>.decodedByHand(sourceSpec.schema)
 
-    static let log = FieldSpec("log", ValueSpec<LogSinkConfig>.object(LogSinkConfig.spec, build: LogSinkConfig.decode), .required, doc: LogSinkConfig.spec.doc)
-    static let sinkSpec = ObjectSpec(name: "sink", doc: "Where events go.", fields: [log.schema])
-    static let sinkValue = ValueSpec<LogSinkConfig>.object(sinkSpec) { reader, context in reader.read(log, &context) }
+    // `sink:` holds one key naming the sink: the log or Kafka. Decoded by the loader, which
+    // knows the pipeline's name (the default transactional.id needs it).
+    static let log = FieldSpec("log", ValueSpec<LogSinkConfig>.object(LogSinkConfig.spec, build: LogSinkConfig.decode), .optional, doc: LogSinkConfig.spec.doc)
+    static let kafka = FieldSpec("kafka", ValueSpec<Bool>.decodedByHand(KafkaSinkConfig.spec.schema), .optional, doc: KafkaSinkConfig.spec.doc)
+    static let sinkSpec = ObjectSpec(name: "sink", doc: "Where events go: exactly one of log and kafka.", fields: [log.schema, kafka.schema])
 
     static let deadLetterTopic = FieldSpec("topic", ValueSpec<String>.topicName, .required, doc: "The dead-letter topic.")
     static let deadLetterSpec = ObjectSpec(

@@ -7,7 +7,13 @@ extension PipelineConfig {
     public var explanation: String {
         var output = "pipeline \(name) (\(file)), guarantee \(guarantee.rawValue)\n"
         output += "source: postgres slot \(source.slot), publication \(source.publication), tables \(source.tables.map(\.description).joined(separator: ", "))\n"
-        output += "sink: log \(sink.dir), \(sink.partitions) partition\(sink.partitions == 1 ? "" : "s"), compression \(sink.compression.rawValue)\n"
+        switch sink {
+        case .log(let log):
+            output += "sink: log \(log.dir), \(log.partitions) partition\(log.partitions == 1 ? "" : "s"), compression \(log.compression.rawValue)\n"
+        case .kafka(let kafka):
+            output += "sink: kafka \(kafka.bootstrapServers.redacted), transactional.id \(kafka.transactionalID), compression \(kafka.compression.rawValue), "
+                + "checkpoints in \(kafka.checkpointTopic)\n"
+        }
         output += "dead letters: \(deadLetterTopic)\n\ngraph:\n"
         for id in graph.order {
             guard let stage = stage(id) else { continue }
@@ -33,7 +39,7 @@ extension PipelineConfig {
         for stage in stages {
             lines.append("  \(node(StageInput(stage: stage.id))) [label=\(quoted("\(stage.id)\n[\(stage.kind.type.rawValue)]"))];")
         }
-        lines.append("  sink [shape=cylinder, label=\(quoted("log\n\(sink.dir)"))];")
+        lines.append("  sink [shape=cylinder, label=\(quoted(sink.log.map { "log\n\($0.dir)" } ?? "kafka\n\(sink.kafka!.bootstrapServers.redacted)"))];")
         for id in graph.order {
             for input in graph.inputs[id] ?? [] {
                 let label = input.output.map { " [label=\(quoted($0))]" } ?? ""

@@ -64,14 +64,25 @@ public enum PipelineFile {
         let name = top.read(PipelineFields.name, &context)
         let source = decodeSource(top, pipelineName: name, &context)
         context.sourceTables = source?.tables
-        let sink = top.read(PipelineFields.sink, &context)
-        context.sinkPartitions = sink?.partitions
+        let sink = decodeSink(top, pipelineName: name, &context)
+        context.sinkPartitions = sink?.log?.partitions
         let drafts = top.read(PipelineFields.stages, &context)
         let guarantee = top.read(PipelineFields.guarantee, &context)
         var deadLetterTopic = top.read(PipelineFields.deadLetter, &context)
         let runtime = top.read(PipelineFields.runtime, &context)
         let serve = top.read(PipelineFields.serve, &context)
         let serveInvalid = top.has(PipelineFields.serve.name) && serve == nil
+        // Serving and the changelog read the local log: a Kafka sink has none.
+        if case .kafka = sink {
+            if serve != nil, let location = top.keyLocation(PipelineFields.serve.name) {
+                context.log.error(.conflictingOptions, "serve needs sink.log: with sink.kafka, consumers read the Kafka cluster", at: location,
+                                  length: PipelineFields.serve.name.count, hint: "remove serve")
+            }
+            if source?.changelog != nil {
+                context.log.error(.conflictingOptions, "source.postgres.changelog needs sink.log (replay from Kafka is not supported yet)",
+                                  at: top.keyLocation(PipelineFields.source.name) ?? top.location, hint: "remove changelog, or write to sink.log")
+            }
+        }
         if !top.has(PipelineFields.deadLetter.name), let name {
             let topic = "\(name).dead-letter"
             if let problem = TopicNames.problem(topic, what: "dead-letter topic") {
@@ -121,6 +132,33 @@ public enum PipelineFile {
         return PipelineConfig(
             version: version, name: name, source: source, stages: stages, graph: graph, sink: sink, guarantee: guarantee,
             deadLetterTopic: deadLetterTopic, runtime: runtime ?? RuntimeConfig(), serve: serve, file: file, resolved: top.shown, secrets: context.secrets)
+    }
+
+    private static func decodeSink(_ top: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> SinkConfig? {
+        guard let node = top.node(PipelineFields.sink.name) else {
+            _ = top.read(PipelineFields.sink, &context)  // reports it missing
+            return nil
+        }
+        let sinkReader = ObjectReader(node, spec: PipelineFields.sinkSpec, context: &context)
+        guard sinkReader.isMapping else { return nil }
+        let hasLog = sinkReader.has(PipelineFields.log.name), hasKafka = sinkReader.has(PipelineFields.kafka.name)
+        guard hasLog != hasKafka else {
+            context.log.error(
+                hasLog ? .conflictingOptions : .missingField, hasLog ? "sink has both log and kafka" : "missing required field 'log' or 'kafka' in sink",
+                at: sinkReader.location, hint: "write exactly one: sink: {log: {dir: …}} or sink: {kafka: {bootstrap_servers: …}}")
+            return nil
+        }
+        let config: SinkConfig?
+        if hasLog {
+            config = sinkReader.read(PipelineFields.log, &context).map(SinkConfig.log)
+        } else {
+            let reader = ObjectReader(sinkReader.node(PipelineFields.kafka.name)!, spec: KafkaSinkConfig.spec, context: &context)
+            guard reader.isMapping else { return nil }
+            config = KafkaSinkConfig.decode(reader, pipelineName: pipelineName, &context).map(SinkConfig.kafka)
+            sinkReader.show(PipelineFields.kafka.name, reader.shown, isDefault: false)
+        }
+        top.show(PipelineFields.sink.name, sinkReader.shown, isDefault: false)
+        return config
     }
 
     private static func decodeSource(_ top: ObjectReader, pipelineName: String?, _ context: inout DecodingContext) -> PostgresSourceConfig? {

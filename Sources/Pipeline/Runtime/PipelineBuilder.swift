@@ -8,7 +8,8 @@ public struct BuiltPipeline {
     public let graph: CompiledStageGraph
     public let connectionString: ConnectionString
     public let replication: ReplicationSettings
-    public let logConfig: LogConfig
+    /// The log's settings; nil when the sink is Kafka.
+    public let logConfig: LogConfig?
     public let runner: PipelineRunner.Settings
 }
 
@@ -46,23 +47,27 @@ public enum PipelineBuilder {
             throw PipelineError(.configuration, "\(error)", underlying: error)
         }
 
-        runner.partitions = Int32(config.sink.partitions)
         runner.commitSpacing = config.sink.minCommitInterval.duration
         runner.changelog = config.source.changelog != nil
         runner.guarantee = config.guarantee
         runner.databaseName = connectionString.value(of: "dbname") ?? connectionString.value(of: "user") ?? ""
 
-        var log = LogConfig()
-        log.compression = config.sink.compression == .zstd ? .zstd : .none
-        if let level = config.sink.compressionLevel { log.zstdLevel = Int32(level) }
-        log.segmentBytes = config.sink.segmentBytes.bytes
-        log.segmentMilliseconds = config.sink.segmentTime.milliseconds
-        log.retentionMilliseconds = config.sink.retention?.milliseconds
-        log.retentionBytes = config.sink.retentionBytes?.bytes
-        // The changelog keeps source transactions for replay as long as its own settings say,
-        // whatever the pipeline's topics keep.
-        if let changelog = config.source.changelog {
-            log.topicRetention[ChangelogCodec.topic] = TopicRetention(milliseconds: changelog.retention.milliseconds, bytes: changelog.maxBytes?.bytes)
+        var log: LogConfig?
+        if let sink = config.sink.log {
+            runner.partitions = Int32(sink.partitions)
+            var settings = LogConfig()
+            settings.compression = sink.compression == .zstd ? .zstd : .none
+            if let level = sink.compressionLevel { settings.zstdLevel = Int32(level) }
+            settings.segmentBytes = sink.segmentBytes.bytes
+            settings.segmentMilliseconds = sink.segmentTime.milliseconds
+            settings.retentionMilliseconds = sink.retention?.milliseconds
+            settings.retentionBytes = sink.retentionBytes?.bytes
+            // The changelog keeps source transactions for replay as long as its own settings say,
+            // whatever the pipeline's topics keep.
+            if let changelog = config.source.changelog {
+                settings.topicRetention[ChangelogCodec.topic] = TopicRetention(milliseconds: changelog.retention.milliseconds, bytes: changelog.maxBytes?.bytes)
+            }
+            log = settings
         }
 
         var replication = ReplicationSettings(connectionString: connectionString, slot: config.source.slot, publications: [config.source.publication])

@@ -80,7 +80,7 @@ import PostgresSource
     @Test func typedValuesCanComeFromTheEnvironment() throws {
         let text = Self.file(url: "u").replacingOccurrences(of: "{dir: d}", with: "{dir: d, partitions: '${env:PARTS}'}")
         let config = try PipelineFile.parse(yaml: text, environment: .fixed(["PARTS": "4"]))
-        #expect(config.sink.partitions == 4)
+        #expect(config.sink.log?.partitions == 4)
         let bad = Fixtures.diagnostics(text, environment: .fixed(["PARTS": "four"]))
         #expect(bad.map(\.code) == [.wrongType])
     }

@@ -36,11 +36,11 @@ import Testing
         #expect(dedupe.mode == .exact)
         #expect(dedupe.falsePositiveRate == nil)
 
-        #expect(config.sink.dir == "./data/log")
-        #expect(config.sink.partitions == 3)
-        #expect(config.sink.compression == .zstd)
-        #expect(config.sink.compressionLevel == 3)
-        #expect(config.sink.minCommitInterval.milliseconds == 5)
+        #expect(config.sink.log?.dir == "./data/log")
+        #expect(config.sink.log?.partitions == 3)
+        #expect(config.sink.log?.compression == .zstd)
+        #expect(config.sink.log?.compressionLevel == 3)
+        #expect(config.sink.log?.minCommitInterval.milliseconds == 5)
         #expect(config.guarantee == .exactlyOnce)
         #expect(config.deadLetterTopic == "orders-outbox.dead-letter")
         #expect(config.graph.order == ["outbox", "dedupe"])
@@ -62,9 +62,9 @@ import Testing
         #expect(config.source.changelog?.maxBytes?.bytes == 10 << 30)
         // The changelog's own retention reaches its topic in the log, apart from the sink's.
         let built = try PipelineBuilder.build(config)
-        #expect(built.logConfig.forTopic(ChangelogCodec.topic).retentionMilliseconds == Int64(3 * 86_400_000))
-        #expect(built.logConfig.forTopic(ChangelogCodec.topic).retentionBytes == Int64(10) << 30)
-        #expect(built.logConfig.forTopic("orders").retentionBytes == built.logConfig.retentionBytes)
+        #expect(built.logConfig?.forTopic(ChangelogCodec.topic).retentionMilliseconds == Int64(3 * 86_400_000))
+        #expect(built.logConfig?.forTopic(ChangelogCodec.topic).retentionBytes == Int64(10) << 30)
+        #expect(built.logConfig?.forTopic("orders").retentionBytes == built.logConfig.retentionBytes)
 
         let kinds = Dictionary(uniqueKeysWithValues: config.stages.map { ($0.id, $0.kind) })
         #expect(config.stages.map(\.id) == ["events", "paid", "shape", "split", "big_topic", "small_topic", "rekey", "dedupe", "order", "batch"])
@@ -101,12 +101,12 @@ import Testing
         #expect(order.mode == .perKey)
         #expect(batch.records == 100 && batch.bytes.bytes == 256 * 1024 && batch.linger.milliseconds == 50)
 
-        #expect(config.sink.compressionLevel == 9)
-        #expect(config.sink.segmentBytes.bytes == 64 << 20)
-        #expect(config.sink.segmentTime.milliseconds == 3_600_000)
-        #expect(config.sink.retention?.milliseconds == Int64(30 * 86_400_000))
-        #expect(config.sink.retentionBytes?.bytes == 100_000_000_000)
-        #expect(config.sink.minCommitInterval.milliseconds == 20)
+        #expect(config.sink.log?.compressionLevel == 9)
+        #expect(config.sink.log?.segmentBytes.bytes == 64 << 20)
+        #expect(config.sink.log?.segmentTime.milliseconds == 3_600_000)
+        #expect(config.sink.log?.retention?.milliseconds == Int64(30 * 86_400_000))
+        #expect(config.sink.log?.retentionBytes?.bytes == 100_000_000_000)
+        #expect(config.sink.log?.minCommitInterval.milliseconds == 20)
         #expect(config.guarantee == .atLeastOnce)
         #expect(config.deadLetterTopic == "shop.failed")
 
@@ -181,8 +181,8 @@ import Testing
         #expect(config.stages.map { $0.inputs.map(\.description) } == [["source"], ["filter-1"], ["filter-2"], ["filter"], ["batch-4"]])
         #expect(config.source.slot == "outflow_p")
         #expect(config.deadLetterTopic == "p.dead-letter")
-        #expect(config.sink.partitions == 1)
-        #expect(config.sink.segmentBytes.bytes == 1 << 20)
+        #expect(config.sink.log?.partitions == 1)
+        #expect(config.sink.log?.segmentBytes.bytes == 1 << 20)
     }
 
     @Test func publishDefaultsToEveryOperationWhenATableIsNotAnOutbox() throws {
@@ -228,7 +228,7 @@ import Testing
             .order(OrderStageConfig()),
             .batch(BatchStageConfig()),
         ])
-        #expect(config.sink == LogSinkConfig(dir: "d"))
+        #expect(config.sink == .log(LogSinkConfig(dir: "d")))
     }
 
     @Test func aPipelineWithoutStagesWritesTheSourceToTheSink() throws {
@@ -268,9 +268,9 @@ import Testing
             """
         let config = try PipelineFile.parse(yaml: text, environment: .fixed([:]))
         // Keys written beside a merge win over merged ones.
-        #expect(config.sink.partitions == 2)
-        #expect(config.sink.compression == LogSinkConfig.Compression.none)
-        #expect(config.sink.compressionLevel == nil)
+        #expect(config.sink.log?.partitions == 2)
+        #expect(config.sink.log?.compression == LogSinkConfig.Compression.none)
+        #expect(config.sink.log?.compressionLevel == nil)
         guard case .dedupe(let merged) = config.stages[1].kind, case .dedupe(let aliased) = config.stages[2].kind else {
             Issue.record("not dedupe stages")
             return

@@ -24,7 +24,7 @@ import Testing
             try harness.sql.execute(harness.insert(key: "k\(index)", eventType: "E\(index)", payload: #"{"region": "\#(region)"}"#))
         }
         try harness.sql.execute(harness.insert(key: "k4", eventType: "E4", payload: "{}"))
-        let writer = try LogWriter.open(directory: harness.logDirectory, config: built.logConfig)
+        let writer = try LogWriter.open(directory: harness.logDirectory, config: try #require(built.logConfig))
         let runner = try PipelineRunner(graph: built.graph, writer: writer, settings: built.runner)
         var replication = built.replication
         replication.statusInterval = .milliseconds(100)

@@ -1,0 +1,112 @@
+import KafkaClient
+import Logging
+import Testing
+
+/// The thin librdkafka wrapper against librdkafka's mock cluster in this process. These tests
+/// also pin down what the mock models (docs/kafka-sink.md): if a librdkafka upgrade changes
+/// it, they say so.
+@Suite struct KafkaProducerTests {
+    let logger = Logger(label: "test.kafka")
+
+    func producer(_ cluster: MockKafkaCluster, transactionalID: String? = nil) throws -> KafkaProducer {
+        var configuration = KafkaConfiguration([("bootstrap.servers", cluster.bootstrapServers), ("enable.idempotence", "true")])
+        if let transactionalID { configuration["transactional.id"] = transactionalID }
+        return try KafkaProducer(configuration: configuration, logger: logger)
+    }
+
+    func readBack(_ cluster: MockKafkaCluster, topic: String, partition: Int32 = 0) throws -> [KafkaMessage] {
+        let reader = try KafkaPartitionReader(configuration: KafkaConfiguration([("bootstrap.servers", cluster.bootstrapServers)]), logger: logger)
+        var messages: [KafkaMessage] = []
+        try reader.readAll(topic: topic, partition: partition, timeout: .seconds(20)) { messages.append($0) }
+        return messages
+    }
+
+    @Test func aCommittedTransactionReadsBackWithKeysHeadersAndTimestamps() throws {
+        let cluster = try MockKafkaCluster(brokers: 3)
+        try cluster.createTopic("orders", partitions: 2)
+        let producer = try producer(cluster, transactionalID: "test-commit")
+        try producer.initTransactions(timeout: .seconds(20))
+        try producer.beginTransaction()
+        for index in 0..<5 {
+            try producer.send(
+                topic: "orders", partition: Int32(index % 2), key: Array("k\(index)".utf8), value: index == 4 ? nil : Array("v\(index)".utf8),
+                headers: [KafkaHeader(key: "id", value: Array("\(index)".utf8)), KafkaHeader(key: "empty", value: nil)],
+                timestampMilliseconds: 1_700_000_000_000 + Int64(index))
+        }
+        try producer.commitTransaction(timeout: .seconds(20))
+        #expect(producer.takeDeliveryReports().delivered == 5)
+
+        let even = try readBack(cluster, topic: "orders", partition: 0)
+        #expect(even.map { String(decoding: $0.key ?? [], as: UTF8.self) } == ["k0", "k2", "k4"])
+        #expect(even.map(\.offset) == [0, 1, 2])
+        #expect(even.last?.value == nil)
+        #expect(even.first?.headers == [KafkaHeader(key: "id", value: Array("0".utf8)), KafkaHeader(key: "empty", value: nil)])
+        #expect(even.first?.timestampMilliseconds == 1_700_000_000_000)
+        #expect(try producer.partitionCount(of: "orders", timeout: .seconds(10)) == 2)
+    }
+
+    /// The mock writes no COMMIT/ABORT markers and reports the last stable offset as the high
+    /// watermark: an aborted transaction's records reach a read_committed reader. This is the
+    /// finding the docs state; the test fails the day the mock starts modelling markers.
+    @Test func theMockShowsAbortedRecordsToReadCommittedReaders() throws {
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("aborted", partitions: 1)
+        let producer = try producer(cluster, transactionalID: "test-abort")
+        try producer.initTransactions(timeout: .seconds(20))
+        try producer.beginTransaction()
+        try producer.send(topic: "aborted", partition: 0, key: nil, value: Array("never".utf8), headers: [], timestampMilliseconds: 0)
+        #expect(producer.flush(timeout: .seconds(20)))
+        try producer.abortTransaction(timeout: .seconds(20))
+        try producer.beginTransaction()
+        try producer.send(topic: "aborted", partition: 0, key: nil, value: Array("kept".utf8), headers: [], timestampMilliseconds: 0)
+        try producer.commitTransaction(timeout: .seconds(20))
+
+        let values = try readBack(cluster, topic: "aborted").map { String(decoding: $0.value ?? [], as: UTF8.self) }
+        #expect(values == ["never", "kept"])
+    }
+
+    @Test func anInjectedEndTxnErrorIsClassified() throws {
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("injected", partitions: 1)
+        let producer = try producer(cluster, transactionalID: "test-injected")
+        try producer.initTransactions(timeout: .seconds(20))
+
+        // PRODUCER_FENCED (90) on EndTxn: the producer cannot go on.
+        try producer.beginTransaction()
+        try producer.send(topic: "injected", partition: 0, key: nil, value: [1], headers: [], timestampMilliseconds: 0)
+        #expect(producer.flush(timeout: .seconds(20)))
+        cluster.pushRequestErrors(apiKey: 26, errors: [90])
+        let error = #expect(throws: KafkaClientError.self) { try producer.commitTransaction(timeout: .seconds(20)) }
+        #expect(error?.code == .fenced)
+        #expect(error?.isFatal == true)
+        #expect(producer.fatalError()?.code == .fenced)
+    }
+
+    @Test func anAbortableErrorAbortsAndTheNextTransactionCommits() throws {
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("abortable", partitions: 1)
+        let producer = try producer(cluster, transactionalID: "test-abortable")
+        try producer.initTransactions(timeout: .seconds(20))
+        try producer.beginTransaction()
+        try producer.send(topic: "abortable", partition: 0, key: nil, value: [1], headers: [], timestampMilliseconds: 0)
+        #expect(producer.flush(timeout: .seconds(20)))
+        // INVALID_RECORD (87) on EndTxn, an error librdkafka has no special case for: this
+        // transaction cannot commit, the producer can go on.
+        cluster.pushRequestErrors(apiKey: 26, errors: [87])
+        let error = #expect(throws: KafkaClientError.self) { try producer.commitTransaction(timeout: .seconds(20)) }
+        #expect(error?.requiresAbort == true)
+        try producer.abortTransaction(timeout: .seconds(20))
+        try producer.beginTransaction()
+        try producer.send(topic: "abortable", partition: 0, key: nil, value: [2], headers: [], timestampMilliseconds: 0)
+        try producer.commitTransaction(timeout: .seconds(20))
+    }
+
+    @Test func aRefusedPropertyIsNamedWithoutItsValue() {
+        let error = #expect(throws: KafkaClientError.self) {
+            _ = try KafkaProducer(configuration: KafkaConfiguration([("sasl.password.typo", "hunter2-secret")]), logger: logger)
+        }
+        #expect(error?.code == .configuration)
+        #expect(error?.message.contains("sasl.password.typo") == true)
+        #expect(error?.message.contains("hunter2") == false)
+    }
+}
