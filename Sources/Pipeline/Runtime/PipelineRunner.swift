@@ -404,7 +404,7 @@ public final class PipelineRunner {
             do { try sink.flush() } catch { throw PipelineError(error) }
             let wrote = sink.recordsInGroup
             sink.endGroup()
-            for stage in graph.statefulStages { stage.didCommit() }
+            for stage in graph.statefulStages { stage.didCommit(recorded: false) }
             committedPosition = mode.positionAfterAbort(committedPosition, sink: sink)
             if committedPosition > cut.commitLSN {
                 logger.warning("the reconnect cut a transaction after \(wrote) of its records; its remaining changes are skipped when sent again (at_most_once)", metadata: [

@@ -64,7 +64,7 @@ import Testing
         let built = try PipelineBuilder.build(config)
         #expect(built.logConfig?.forTopic(ChangelogCodec.topic).retentionMilliseconds == Int64(3 * 86_400_000))
         #expect(built.logConfig?.forTopic(ChangelogCodec.topic).retentionBytes == Int64(10) << 30)
-        #expect(built.logConfig?.forTopic("orders").retentionBytes == built.logConfig.retentionBytes)
+        #expect(built.logConfig?.forTopic("orders").retentionBytes == built.logConfig?.retentionBytes)
 
         let kinds = Dictionary(uniqueKeysWithValues: config.stages.map { ($0.id, $0.kind) })
         #expect(config.stages.map(\.id) == ["events", "paid", "shape", "split", "big_topic", "small_topic", "rekey", "dedupe", "order", "batch"])
