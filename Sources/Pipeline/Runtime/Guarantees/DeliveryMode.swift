@@ -40,6 +40,8 @@ struct GroupCommit {
     var committedPosition: LSN
     /// The group wrote to the sink (a log commit or a sync), for progress.
     var wroteToSink = false
+    /// Where the snapshots stand, for the checkpoint (exactly-once only).
+    var snapshot: SnapshotProgress?
 
     /// Each stateful stage's changes in this group, for the checkpoint.
     func stageChanges() -> [String: [UInt8]] {
@@ -99,7 +101,7 @@ struct ExactlyOnceDelivery: DeliveryMode {
 
     func commitGroup(through end: LSN, _ group: inout GroupCommit) throws(PipelineError) {
         do {
-            if try group.sink.commit(Checkpoint(sourceEnd: end, stageChanges: group.stageChanges())) {
+            if try group.sink.commit(Checkpoint(sourceEnd: end, stageChanges: group.stageChanges(), snapshot: group.snapshot)) {
                 group.wroteToSink = true
                 group.committedPosition = end
             }
