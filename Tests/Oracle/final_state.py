@@ -2,7 +2,9 @@
 record-batch decoder: reads TOPIC read_committed (aborted transactions dropped, nothing past
 the last stable offset) and folds the Debezium-style envelopes in log order per partition —
 a read, create or update sets the row, a delete removes it — then prints the final state as
-one JSON object {key: row}, and the count of reads per key as a second one.
+one JSON object {key: row}, the count of reads per key as a second one, and as a third the
+keys whose read disagrees with the history before it: a read after the key's delete, or with
+a row other than its last change's (a snapshot's read must reflect every change before it).
 
     python final_state.py LOG_DIR TOPIC
 """
@@ -42,7 +44,8 @@ def committed_values(path):
 
 def main():
     log_dir, topic = sys.argv[1], sys.argv[2]
-    state, reads = {}, {}
+    state, reads, inconsistent = {}, {}, []
+    history = {}  # key -> its last record's row (None after a delete)
     for name in sorted(os.listdir(log_dir)):
         if name.rsplit("-", 1)[0] != topic:
             continue
@@ -50,6 +53,9 @@ def main():
             envelope = json.loads(value)
             row = envelope["after"] if envelope["op"] != "d" else envelope["before"]
             key = str(row["id"])
+            if envelope["op"] == "r" and key in history and history[key] != envelope["after"]:
+                inconsistent.append(key)
+            history[key] = envelope["after"]
             if envelope["op"] == "d":
                 state.pop(key, None)
             else:
@@ -58,6 +64,7 @@ def main():
                 reads[key] = reads.get(key, 0) + 1
     print(json.dumps(state, sort_keys=True))
     print(json.dumps(reads, sort_keys=True))
+    print(json.dumps(sorted(set(inconsistent))))
 
 
 if __name__ == "__main__":

@@ -127,16 +127,17 @@ import Glibc
         }
 
         /// kafka-python's view of the table's history: the final row per key, and reads per key.
-        func oracle() throws -> (state: [String: [String: AnyHashable]], reads: [String: Int]) {
+        func oracle() throws -> (state: [String: [String: AnyHashable]], reads: [String: Int], inconsistentReads: [String]) {
             let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"] ?? "python3"
             let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/final_state.py").path
             let result = try OutflowProcess.run(executable: URL(fileURLWithPath: python), [script, logDirectory, topic])
             try #require(result.status == 0, "the oracle failed: \(result.standardError)")
             let lines = result.standardOutput.split(separator: "\n")
-            try #require(lines.count == 2)
+            try #require(lines.count == 3)
             let state = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: [String: AnyHashable]])
             let reads = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Int])
-            return (state, reads)
+            let inconsistent = try #require(try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as? [String])
+            return (state, reads, inconsistent)
         }
 
         /// The table as the server has it, in the same shape.
@@ -154,29 +155,48 @@ import Glibc
     }
 
     @Test func anInitialSnapshotUnderConcurrentWritesLeavesTheTablesHistory() throws {
-        let scenario = try Scenario(rows: 20_000, snapshot: "initial", chunkSize: 500)
+        let scenario = try Scenario(rows: 20_000, snapshot: "initial", chunkSize: 4000)
         defer { scenario.cleanUp() }
+        // Updates, deletes and inserts of random rows in small transactions, from another
+        // process, until the snapshot has finished: some commit while a chunk's SELECT runs
+        // (after its snapshot was taken), so the rows it read are stale and must be dropped.
+        // The pause between them only keeps the load moderate.
+        let stop = "snap_stop_\(scenario.suffix)"
+        _ = try scenario.query("CREATE TABLE \(stop) (done bool)")
+        defer { _ = try? scenario.query("DROP TABLE IF EXISTS \(stop)") }
+        let writes = """
+            DO $$ DECLARE target int; i int := 0; BEGIN WHILE NOT EXISTS (SELECT 1 FROM \(stop)) LOOP
+              i := i + 1;
+              target := (random() * 19999)::int + 1;
+              UPDATE \(scenario.table) SET name = 'updated ' || i, n = n + 1 WHERE id = target;
+              IF i % 7 = 0 THEN DELETE FROM \(scenario.table) WHERE id = target + 1; END IF;
+              IF i % 5 = 0 THEN INSERT INTO \(scenario.table) VALUES (20000 + i, 'new ' || i, i, NULL); END IF;
+              COMMIT;
+              PERFORM pg_sleep(0.002);
+            END LOOP; END $$
+            """
+        let writer = Process()
+        writer.executableURL = try #require(OutflowProcess.which("psql"))
+        writer.arguments = ["-X", "-q", "-v", "ON_ERROR_STOP=1", scenario.url, "-c", writes]
+        writer.standardOutput = FileHandle.nullDevice
         let (process, errorFile) = try scenario.start()
         defer { if process.isRunning { scenario.stop(process) } }
-        // Updates, deletes and inserts in small transactions while the snapshot reads.
-        _ = try scenario.query("""
-            DO $$ BEGIN FOR i IN 1..200 LOOP
-              UPDATE \(scenario.table) SET name = 'updated ' || i, n = n + 1 WHERE id = (i * 97) % 20000 + 1;
-              DELETE FROM \(scenario.table) WHERE id = (i * 53) % 20000 + 1;
-              INSERT INTO \(scenario.table) VALUES (20000 + i, 'new ' || i, i, NULL);
-              COMMIT;
-            END LOOP; END $$
-            """)
+        try writer.run()
+        defer { if writer.isRunning { writer.terminate() } }
         try scenario.waitFor("the snapshot to finish", seconds: 120) { try scenario.controlLines().contains { $0.contains(#""event":"finished""#) } }
+        _ = try scenario.query("INSERT INTO \(stop) VALUES (true)")
+        writer.waitUntilExit()
+        #expect(writer.terminationStatus == 0)
         try scenario.waitForCatchUp()
         scenario.stop(process)
         #expect(process.terminationStatus == 0, Comment(rawValue: Scenario.text(errorFile)))
 
-        let (state, reads) = try scenario.oracle()
+        let (state, reads, inconsistentReads) = try scenario.oracle()
         let table = try scenario.tableState()
         #expect(state.count == table.count)
         #expect(state == table, "the log's final state differs from the table")
         #expect(reads.values.allSatisfy { $0 == 1 }, "a row was read twice")
+        #expect(inconsistentReads.isEmpty, "reads that contradict the changes before them: \(inconsistentReads.prefix(10))")
         // Every row that existed before and was never written since was read.
         let untouched = try scenario.query("SELECT count(*) FROM \(scenario.table) WHERE id <= 20000 AND name LIKE 'row %'")
         #expect(reads.count >= Int(untouched) ?? .max)
@@ -184,7 +204,7 @@ import Glibc
     }
 
     @Test func aSnapshotKilledHalfWayResumesAfterItsLastCommittedChunk() throws {
-        let rows = 60_000
+        let rows = 30_000
         let scenario = try Scenario(rows: rows, snapshot: "initial", chunkSize: 1000)
         defer { scenario.cleanUp() }
         var (process, errorFile) = try scenario.start()
@@ -203,8 +223,9 @@ import Glibc
         // Resumed, not restarted: the second run took up the snapshot where its last commit left it.
         #expect(try String(contentsOf: errorFile, encoding: .utf8).contains("resuming snapshot initial: \(readBeforeKill) rows"))
 
-        let (state, reads) = try scenario.oracle()
+        let (state, reads, inconsistentReads) = try scenario.oracle()
         #expect(reads.count == rows, "rows lost")
+        #expect(inconsistentReads.isEmpty)
         #expect(reads.values.allSatisfy { $0 == 1 }, "a row read twice: the restart read committed chunks again")
         #expect(state == (try scenario.tableState()))
         // One request, one end: the restart took the snapshot up, it did not start a new one.
@@ -231,8 +252,9 @@ import Glibc
         scenario.stop(process)
         #expect(process.terminationStatus == 0, Comment(rawValue: Scenario.text(errorFile)))
 
-        let (state, reads) = try scenario.oracle()
+        let (state, reads, inconsistentReads) = try scenario.oracle()
         #expect(reads.count == 2000)
+        #expect(inconsistentReads.isEmpty)
         #expect(reads.keys.allSatisfy { Int($0)! > 1000 })
         #expect(state["1"]?["name"] == AnyHashable("streamed"))
         #expect(state.count == 2001)
