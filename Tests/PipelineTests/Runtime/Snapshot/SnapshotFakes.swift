@@ -33,6 +33,8 @@ final class SnapshotTestDatabase: SnapshotReader {
     var during: [Int: [Moment: [Write]]] = [:]
     /// The keys each read started after.
     private(set) var readsAfter: [Int?] = []
+    /// Time a read takes, on `clock` (a SELECT is not instant).
+    var readCost: (clock: ManualClock, duration: Duration)?
 
     init(rows: [Int: String]) { self.rows = rows }
 
@@ -83,6 +85,7 @@ final class SnapshotTestDatabase: SnapshotReader {
     func readChunk(_ table: SnapshotTable, after: [String?]?, filter: String?, limit: Int, watermark: String) throws(PipelineError) -> SnapshotChunk {
         let moments = during[chunksRead] ?? [:]
         chunksRead += 1
+        if let readCost { readCost.clock.advance(by: readCost.duration) }
         let start = after.flatMap { $0.first.flatMap { $0.flatMap { Int($0) } } }
         readsAfter.append(start)
         write(moments[.beforeLow] ?? [])

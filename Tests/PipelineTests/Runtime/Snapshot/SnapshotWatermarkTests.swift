@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import PGOutput
 @testable import Pipeline
 import PostgresSource
@@ -21,7 +22,9 @@ import Testing
         /// Runs a pipeline on the stream until `stop` says so (or the snapshot is idle and the
         /// stream read), then stops it as SIGTERM does. Returns the coordinator.
         @discardableResult
-        func run(mode: SnapshotMode = .initial, chunkSize: Int = 4, stop: ((SnapshotCoordinator) -> Bool)? = nil) throws -> SnapshotCoordinator {
+        func run(
+            mode: SnapshotMode = .initial, chunkSize: Int = 4, metrics: PipelineMetrics? = nil, stop: ((SnapshotCoordinator) -> Bool)? = nil
+        ) throws -> SnapshotCoordinator {
             let writer = try LogWriter.open(directory: directory)
             defer { writer.close() }
             var settings = SnapshotCoordinator.Settings(slot: "slot", tables: [SnapshotTestDatabase.name])
@@ -37,7 +40,7 @@ import Testing
                 if clock.now >= deadline { return true }
                 if let stop { return stop(snapshots) }
                 return snapshots.progress.isIdle && snapshots.committed == snapshots.progress && source.consumed == self.database.stream.count
-            })
+            }, report: { progress in metrics?.observe(progress, serverWAL: nil, now: 0) })
             consumed = source.consumed
             return snapshots
         }
@@ -141,6 +144,19 @@ import Testing
         let reads = try run.reads
         #expect(reads.map(\.id) == [1, 2, 3])
         #expect(reads.allSatisfy { $0.headers["outflow.snapshot"] == "b1" })
+    }
+
+    @Test func metricsCountTheRowsRead() throws {
+        let factory = TestMetrics()
+        let run = Run(rows: Self.rows(1...10))
+        run.database.during[1] = [.afterSelect: [.upsert(6, "changed")]]
+        // Reads that take a while: groups commit (and progress is reported) while it runs.
+        run.database.readCost = (run.clock, .milliseconds(150))
+        try run.run(chunkSize: 4, metrics: PipelineMetrics(factory: factory))
+        // Row 6 came from the stream, not the chunk.
+        #expect(try factory.expectCounter("outflow_snapshot_rows_total").totalValue == 9)
+        #expect(try factory.expectGauge("outflow_snapshot_running").lastValue == 0)
+        #expect(try factory.expectGauge("outflow_snapshot_running").values.contains(1))
     }
 
     @Test func initialOnlyStopsOnceTheSnapshotIsCommitted() throws {
