@@ -20,7 +20,10 @@ import Glibc
         var logDirectory: String { directory.appendingPathComponent("data/log").path }
         var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
 
-        init(rows: Int, snapshot: String, chunkSize: Int) throws {
+        /// A table without a primary key, captured beside the first (replica identity full).
+        var keylessTable: String { "snap_keyless_\(suffix)" }
+
+        init(rows: Int, snapshot: String, chunkSize: Int, withKeylessTable: Bool = false) throws {
             url = try testDatabaseURL()
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-snapshot-\(suffix)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,7 +35,7 @@ import Glibc
                     url: ${env:OUTFLOW_PG_URL}
                     slot: \(slot)
                     publication: snap_pub_\(suffix)
-                    tables: [public.\(table)]
+                    tables: [public.\(table)\(withKeylessTable ? ", public.\(keylessTable)" : "")]
                     snapshot: \(snapshot)
                     snapshot_chunk_size: \(chunkSize)
                 stages: []
@@ -46,6 +49,9 @@ import Glibc
                 CREATE TABLE \(table) (id int PRIMARY KEY, name text NOT NULL, n bigint NOT NULL, note text);
                 INSERT INTO \(table) SELECT g, 'row ' || g, g * 7, CASE WHEN g % 3 = 0 THEN NULL ELSE md5(g::text) END FROM generate_series(1, \(rows)) g;
                 """)
+            if withKeylessTable {
+                _ = try query("CREATE TABLE \(keylessTable) (id int, name text); ALTER TABLE \(keylessTable) REPLICA IDENTITY FULL")
+            }
         }
 
         func query(_ sql: String) throws -> String {
@@ -57,7 +63,7 @@ import Glibc
 
         func cleanUp() {
             _ = try? query("SELECT pg_drop_replication_slot('\(slot)') FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active")
-            _ = try? query("DROP PUBLICATION IF EXISTS snap_pub_\(suffix); DROP TABLE IF EXISTS \(table)")
+            _ = try? query("DROP PUBLICATION IF EXISTS snap_pub_\(suffix); DROP TABLE IF EXISTS \(table); DROP TABLE IF EXISTS \(keylessTable)")
             try? FileManager.default.removeItem(at: directory)
         }
 
@@ -233,7 +239,7 @@ import Glibc
     }
 
     @Test func aBackfillRequestedOfARunningPipeline() throws {
-        let scenario = try Scenario(rows: 3000, snapshot: "never", chunkSize: 700)
+        let scenario = try Scenario(rows: 3000, snapshot: "never", chunkSize: 700, withKeylessTable: true)
         defer { scenario.cleanUp() }
         let (process, errorFile) = try scenario.start()
         defer { if process.isRunning { scenario.stop(process) } }
@@ -242,6 +248,9 @@ import Glibc
         let refused = try OutflowProcess.run(["snapshot", scenario.pipelineFile.path, "--table", "public.not_captured"], environment: ["OUTFLOW_PG_URL": scenario.url])
         #expect(refused.status == 1)
         #expect(refused.standardError.contains("not one of the pipeline's tables"))
+        let keyless = try OutflowProcess.run(["snapshot", scenario.pipelineFile.path, "--table", "public.\(scenario.keylessTable)"], environment: ["OUTFLOW_PG_URL": scenario.url])
+        #expect(keyless.status == 1)
+        #expect(keyless.standardError.contains("has no primary key"), "\(keyless.standardError)")
 
         let requested = try OutflowProcess.run(
             ["snapshot", scenario.pipelineFile.path, "--table", "public.\(scenario.table)", "--where", "id > 1000"], environment: ["OUTFLOW_PG_URL": scenario.url])

@@ -297,7 +297,13 @@ public final class PipelineRunner {
         case .message(let message):
             // Logical messages are not pipeline input (heartbeats, other applications'), except
             // the snapshots' own: requests and watermarks, each a transaction of its own.
-            guard let snapshots, let open = current, !skippingCurrent, message.prefix.hasPrefix(SnapshotMessage.watermarkPrefix) else { break }
+            guard message.prefix.hasPrefix(SnapshotMessage.watermarkPrefix), let open = current, !skippingCurrent else { break }
+            guard let snapshots else {
+                if message.prefix == SnapshotMessage.requestPrefix {
+                    logger.warning("a snapshot request is ignored: snapshots need guarantee exactly_once", metadata: ["outflow.lsn": "\(message.lsn)"])
+                }
+                break
+            }
             try writeSnapshot(snapshots.handle(message), in: open)
         case .restarted(let resume):
             if mode.keepsGroupOnReconnect {

@@ -263,7 +263,11 @@ extension SnapshotRequest {
         let request = SnapshotRequest(
             id: "backfill-\(Int64(Date().timeIntervalSince1970))-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))", slot: settings.slot,
             tables: tables.isEmpty ? settings.tables : tables, filter: filter)
-        try PostgresSnapshotReader(connectionString: built.connectionString).request(request)
+        // Each table must be readable as a snapshot reads it (a primary key): refused here, not
+        // in the running pipeline's log.
+        let reader = PostgresSnapshotReader(connectionString: built.connectionString)
+        for table in request.tables { _ = try reader.describe(table) }
+        try reader.request(request)
         return request
     }
 }
