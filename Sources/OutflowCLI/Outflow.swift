@@ -28,6 +28,7 @@ struct Outflow: AsyncParsableCommand {
             CheckCommand.self,
             SlotsCommand.self,
             StatusCommand.self,
+            SnapshotCommand.self,
         ]
     )
 }

@@ -157,9 +157,14 @@ struct RunCommand: AsyncParsableCommand {
             } else {
                 throw PipelineError(.configuration, "the pipeline has no sink")
             }
+            // Snapshots write into the database (watermarks): not on a dry run.
+            let snapshots = options.dryRun ? nil : built.snapshots.map {
+                SnapshotCoordinator(settings: $0, reader: PostgresSnapshotReader(connectionString: built.connectionString), logger: logger)
+            }
             let runner = try PipelineRunner(
                 graph: built.graph, sink: sink, settings: runnerSettings, rowDecoder: RowDecoder(connectionString: built.connectionString),
-                logger: logger)
+                logger: logger, snapshots: snapshots)
+            if let status = snapshots?.status { print("resuming \(status)", to: &standardError) }
             var startAt = options.dryRun ? .zero : runner.sourceStart
             if let skipTo = options.startLSN, skipTo > startAt {
                 print("warning: --start-lsn \(skipTo): transactions committed before it are skipped and never reach the log", to: &standardError)
@@ -189,7 +194,8 @@ struct RunCommand: AsyncParsableCommand {
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
                 var line = StandardError()
                 print("progress: \(progress.events) events (\(Int(Double(progress.events - lastEvents) / seconds))/s), \(progress.records) records, "
-                    + "\(progress.deadLetters) dead letters, durable \(progress.durable), received \(progress.received)", to: &line)
+                    + "\(progress.deadLetters) dead letters, durable \(progress.durable), received \(progress.received)"
+                    + (progress.snapshotStatus.map { "; " + $0 } ?? ""), to: &line)
                 lastReport = .now
                 lastEvents = progress.events
             })

@@ -107,4 +107,12 @@ public struct SourceMessage: Sendable, Hashable {
     public var isTransactional: Bool
     public var prefix: String
     public var content: ArraySlice<UInt8>
+
+    public init(xid: UInt32?, lsn: LSN, isTransactional: Bool, prefix: String, content: ArraySlice<UInt8>) {
+        self.xid = xid
+        self.lsn = lsn
+        self.isTransactional = isTransactional
+        self.prefix = prefix
+        self.content = content
+    }
 }

@@ -119,6 +119,18 @@ public enum PipelineFile {
             }
         }
 
+        // Snapshots: their progress commits with their rows, and an outbox has no rows worth reading.
+        if let source, source.snapshot != .never, let location = source.snapshotLocation {
+            if let guarantee, guarantee != .exactlyOnce {
+                context.log.error(.invalidValue, "snapshot: \(source.snapshot.rawValue) needs guarantee exactly_once", at: location,
+                                  hint: "a snapshot's progress is committed with the rows it writes; set guarantee: exactly_once or snapshot: never")
+            }
+            let outboxTables = Set(stages.compactMap { if case .outbox(let outbox) = $0.kind { outbox.table } else { nil } })
+            if source.tables.allSatisfy(outboxTables.contains) {
+                context.log.error(.invalidValue, "snapshot: \(source.snapshot.rawValue) has nothing to read: every table is an outbox table", at: location,
+                                  hint: "old outbox rows are not events, so outbox tables are never snapshotted; set snapshot: never")
+            }
+        }
         guard context.log.isEmpty, !serveInvalid, let version, let name, var source, let sink, let guarantee, let deadLetterTopic, let graph else {
             throw fail()
         }

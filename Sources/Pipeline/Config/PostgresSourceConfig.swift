@@ -26,15 +26,23 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var changelog: ChangelogConfig?
     /// Warn (log and metric) when the slot holds back more WAL than this on the server.
     public var slotWALWarning: ByteSize = PostgresSourceConfig.defaultSlotWALWarning
+    /// Whether the pipeline starts with a snapshot of the rows its tables hold.
+    public var snapshot = SnapshotMode.never
+    /// Rows per snapshot chunk: the most a snapshot holds in memory at once.
+    public var snapshotChunkSize = PostgresSourceConfig.defaultSnapshotChunkSize
+    /// Where `snapshot` was written, for diagnostics that need the rest of the file.
+    var snapshotLocation: FileLocation?
 
     public static let defaultSlotWALWarning = ByteSize("1GiB")!
     public static let defaultHeartbeatInterval = ConfigDuration("1m")!
+    public static let defaultSnapshotChunkSize = 4096
 
     /// Equal when they configure the same source (where a value came from does not count).
     public static func == (lhs: PostgresSourceConfig, rhs: PostgresSourceConfig) -> Bool {
         lhs.url == rhs.url && lhs.slot == rhs.slot && lhs.publication == rhs.publication && lhs.tables == rhs.tables
             && lhs.publish == rhs.publish && lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.createMissing == rhs.createMissing
             && lhs.statusInterval == rhs.statusInterval && lhs.changelog == rhs.changelog && lhs.slotWALWarning == rhs.slotWALWarning
+            && lhs.snapshot == rhs.snapshot && lhs.snapshotChunkSize == rhs.snapshotChunkSize
     }
 
     public init(
@@ -109,13 +117,19 @@ extension PostgresSourceConfig {
         static let slotWALWarning = FieldSpec(
             "slot_wal_warning", .byteSize, .defaulted(defaultSlotWALWarning, shown: .string("1GiB")),
             doc: "Warn (a log line and outflow_slot_wal_warning) when the slot holds back more WAL than this on the server: the pipeline is behind or stopped, and the server's disk fills until it catches up or the slot is dropped.")
+        static let snapshot = FieldSpec(
+            "snapshot", ValueSpec<SnapshotMode>.enumeration, .defaulted(SnapshotMode.never, shown: .string("never")),
+            doc: "Rows the tables already hold: never (only changes from the slot on), initial (when the log is new, read every captured table that is not an outbox table, chunk by chunk between watermarks in the stream, while streaming goes on) or initial_only (the same, then stop). Needs guarantee exactly_once. Outbox tables are never snapshotted: old outbox rows are not events. Backfills later: outflow snapshot FILE.")
+        static let snapshotChunkSize = FieldSpec(
+            "snapshot_chunk_size", .integer(1...1_000_000), .defaulted(defaultSnapshotChunkSize, shown: .number("4096")),
+            doc: "Rows a snapshot reads per chunk (by primary key range): the most it holds in memory at once.")
     }
 
     static let spec = ObjectSpec(
         name: "source.postgres", doc: "PostgreSQL logical replication with the pgoutput plugin.",
         fields: [Fields.url.schema, Fields.slot.schema, Fields.publication.schema, Fields.tables.schema, Fields.publish.schema,
                  Fields.createMissing.schema, Fields.statusInterval.schema, Fields.heartbeatInterval.schema, Fields.changelog.schema,
-                 Fields.slotWALWarning.schema])
+                 Fields.slotWALWarning.schema, Fields.snapshot.schema, Fields.snapshotChunkSize.schema])
 
     /// The slot name used when none is given.
     static func defaultSlot(pipelineName: String) -> String {
@@ -141,6 +155,7 @@ extension PostgresSourceConfig {
         let changelog = reader.read(Fields.changelog, &context)
         let heartbeatInterval = reader.read(Fields.heartbeatInterval, &context)
         let slotWALWarning = reader.read(Fields.slotWALWarning, &context)
+        let snapshot = reader.read(Fields.snapshot, &context), snapshotChunkSize = reader.read(Fields.snapshotChunkSize, &context)
         if let tables {
             var seen: Set<TableName> = []
             for table in tables where !seen.insert(table).inserted {
@@ -148,7 +163,7 @@ extension PostgresSourceConfig {
             }
         }
         guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval, let slotWALWarning,
-              let heartbeatInterval else { return nil }
+              let heartbeatInterval, let snapshot, let snapshotChunkSize else { return nil }
         if reader.has(Fields.changelog.name) && changelog == nil { return nil }
         var config = PostgresSourceConfig(
             url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
@@ -156,6 +171,9 @@ extension PostgresSourceConfig {
         config.publishIsDefault = !reader.has(Fields.publish.name)
         config.heartbeatInterval = heartbeatInterval.milliseconds > 0 ? heartbeatInterval : nil
         config.slotWALWarning = slotWALWarning
+        config.snapshot = snapshot
+        config.snapshotChunkSize = snapshotChunkSize
+        config.snapshotLocation = reader.node(Fields.snapshot.name)?.location
         return config
     }
 }

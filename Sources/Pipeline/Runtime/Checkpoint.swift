@@ -8,11 +8,19 @@ public struct Checkpoint: Sendable, Equatable {
     public var sourceEnd: LSN
     /// Stage id → the stage's changes in this commit.
     public var stageChanges: [String: [UInt8]]
+    /// Where the snapshots stand (nil: no snapshot was running). Encoded after the stage
+    /// changes, only when present, so a checkpoint without it has the bytes it always had and
+    /// a log written before snapshots existed opens as it did.
+    public var snapshot: SnapshotProgress?
 
-    public init(sourceEnd: LSN, stageChanges: [String: [UInt8]] = [:]) {
+    public init(sourceEnd: LSN, stageChanges: [String: [UInt8]] = [:], snapshot: SnapshotProgress? = nil) {
         self.sourceEnd = sourceEnd
         self.stageChanges = stageChanges
+        self.snapshot = snapshot
     }
+
+    /// Marks the optional snapshot section after the stage changes.
+    static let snapshotTag = UInt8(ascii: "S")
 
     static let magic: [UInt8] = Array("OFCK".utf8)
     static let version: UInt8 = 1
@@ -25,6 +33,10 @@ public struct Checkpoint: Sendable, Equatable {
         for (id, changes) in stageChanges.sorted(by: { $0.key < $1.key }) {
             bytes.appendLengthPrefixed(id.utf8, lengthAs: UInt32.self)
             bytes.appendLengthPrefixed(changes, lengthAs: UInt32.self)
+        }
+        if let snapshot {
+            bytes.append(Self.snapshotTag)
+            bytes.appendLengthPrefixed(snapshot.encoded(), lengthAs: UInt32.self)
         }
         return bytes
     }
@@ -44,6 +56,11 @@ public struct Checkpoint: Sendable, Equatable {
         for _ in 0..<count {
             let id = String(decoding: try reader.readLengthPrefixed("stage id", lengthAs: UInt32.self), as: UTF8.self)
             changes[id] = Array(try reader.readLengthPrefixed("stage changes", lengthAs: UInt32.self))
+        }
+        if !reader.isAtEnd {
+            let tag = try reader.readByte("section tag")
+            guard tag == Self.snapshotTag else { throw CheckpointError(message: "unknown checkpoint section \(tag)") }
+            snapshot = try SnapshotProgress(decoding: Array(try reader.readLengthPrefixed("snapshot progress", lengthAs: UInt32.self)))
         }
         guard reader.isAtEnd else { throw CheckpointError(message: "trailing bytes in a checkpoint") }
         stageChanges = changes

@@ -11,6 +11,9 @@ public struct BuiltPipeline {
     /// The log's settings; nil when the sink is Kafka.
     public let logConfig: LogConfig?
     public let runner: PipelineRunner.Settings
+    /// Snapshots (initial, and backfills on request): exactly-once pipelines only, as their
+    /// progress is part of the checkpoint. nil otherwise.
+    public let snapshots: SnapshotCoordinator.Settings?
 }
 
 public enum PipelineBuilder {
@@ -76,6 +79,17 @@ public enum PipelineBuilder {
         // Large transactions stream in while they are still open (spooled to disk until they
         // commit) instead of being spilled and decoded by the server at commit.
         replication.streaming = true
-        return BuiltPipeline(config: config, graph: graph, connectionString: connectionString, replication: replication, logConfig: log, runner: runner)
+        var snapshots: SnapshotCoordinator.Settings?
+        if config.guarantee == .exactlyOnce {
+            // Outbox tables are never snapshotted: their old rows are not events.
+            let outboxTables = Set(config.stages.compactMap { if case .outbox(let outbox) = $0.kind { outbox.table } else { nil } })
+            var settings = SnapshotCoordinator.Settings(slot: config.source.slot, tables: config.source.tables.filter { !outboxTables.contains($0) })
+            settings.mode = config.source.snapshot
+            settings.chunkSize = config.source.snapshotChunkSize
+            snapshots = settings
+        }
+        return BuiltPipeline(
+            config: config, graph: graph, connectionString: connectionString, replication: replication, logConfig: log, runner: runner,
+            snapshots: snapshots)
     }
 }

@@ -25,6 +25,8 @@ public struct PipelineError: Error, CustomStringConvertible, @unchecked Sendable
         public static let spool = Code("spool")
         /// A replay asked for positions the changelog does not hold.
         public static let replayRange = Code("replay_range")
+        /// A table cannot be snapshotted as asked (no primary key, not captured, a bad filter).
+        public static let snapshot = Code("snapshot")
     }
 
     public var code: Code

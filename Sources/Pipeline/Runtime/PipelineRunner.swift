@@ -27,6 +27,10 @@ public struct RunnerProgress: Sendable {
     /// Streamed transactions still open, and the bytes their spool files hold on disk.
     public var spooledTransactions = 0
     public var spoolBytes: Int64 = 0
+    /// Snapshot rows this run wrote (after the merge with the stream), and where the running
+    /// snapshot stands (nil: none runs).
+    public var snapshotRows = 0
+    public var snapshotStatus: String?
 }
 
 /// The pipeline loop: a small scheduler between a `ChangeSource` and a `Sink`. It reads source
@@ -114,28 +118,42 @@ public final class PipelineRunner {
     private var pendingEnd: LSN?
     /// Its commit time in the source.
     private var pendingCommitTime: PostgresTimestamp?
+    /// Snapshots (exactly-once pipelines): chunks read between watermarks and merged with the
+    /// stream; nil when the pipeline takes none.
+    let snapshots: SnapshotCoordinator?
+    /// Sequence of the next snapshot row within the watermark's transaction.
+    private var snapshotSequence = 0
 
     /// A runner writing to the log through a `LogSink`.
     public convenience init(
         graph: CompiledStageGraph, writer: LogWriter, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
-        logger: Logger = Logger(label: "outflow.pipeline"), clock: any RunnerClock = SystemClock()
+        logger: Logger = Logger(label: "outflow.pipeline"), clock: any RunnerClock = SystemClock(), snapshots: SnapshotCoordinator? = nil
     ) throws(PipelineError) {
         var settings = settings
         if settings.stateDirectory == nil { settings.stateDirectory = Settings.stateDirectory(forLog: writer.directory) }
-        try self.init(graph: graph, sink: LogSink(writer: writer, settings: settings), settings: settings, rowDecoder: rowDecoder, logger: logger, clock: clock)
+        try self.init(
+            graph: graph, sink: LogSink(writer: writer, settings: settings), settings: settings, rowDecoder: rowDecoder, logger: logger, clock: clock,
+            snapshots: snapshots)
     }
 
+    /// `snapshots` needs the exactly-once guarantee: its progress travels in the checkpoint.
     public convenience init(
         graph: CompiledStageGraph, sink: any Sink, settings: Settings, rowDecoder: RowDecoder = RowDecoder(connectionString: nil),
-        logger: Logger = Logger(label: "outflow.pipeline"), clock: any RunnerClock = SystemClock()
+        logger: Logger = Logger(label: "outflow.pipeline"), clock: any RunnerClock = SystemClock(), snapshots: SnapshotCoordinator? = nil
     ) throws(PipelineError) {
-        try self.init(graph: graph, sink: sink, settings: settings, mode: settings.guarantee.mode, rowDecoder: rowDecoder, logger: logger, clock: clock)
+        try self.init(
+            graph: graph, sink: sink, settings: settings, mode: settings.guarantee.mode, rowDecoder: rowDecoder, logger: logger, clock: clock,
+            snapshots: snapshots)
     }
 
     init(
         graph: CompiledStageGraph, sink: any Sink, settings: Settings, mode: any DeliveryMode, topicSuffix: String? = nil, rowDecoder: RowDecoder,
-        logger: Logger, clock: any RunnerClock
+        logger: Logger, clock: any RunnerClock, snapshots: SnapshotCoordinator? = nil
     ) throws(PipelineError) {
+        if snapshots != nil, settings.guarantee != .exactlyOnce {
+            throw PipelineError(.configuration, "snapshots need guarantee exactly_once: their progress is committed with the rows they write")
+        }
+        self.snapshots = snapshots
         self.graph = graph
         self.settings = settings
         self.sink = sink
@@ -155,6 +173,11 @@ public final class PipelineRunner {
         committedPosition = try mode.resumePosition(sink: sink)
         progress.durable = committedPosition
         try openStageState()
+        if let snapshots {
+            let last: Checkpoint?
+            do { last = try sink.lastCheckpoint() } catch { throw PipelineError(error) }
+            try snapshots.start(lastCheckpoint: last)
+        }
     }
 
     /// Stateful stages (dedupe) open their state: in exactly-once as the retained checkpoints
@@ -179,7 +202,7 @@ public final class PipelineRunner {
     public func run(source: any ChangeSource, shouldStop: () -> Bool, report: (RunnerProgress) -> Void = { _ in }) throws(PipelineError) {
         var stopDeadline: ContinuousClock.Instant?
         while true {
-            if stopDeadline == nil, shouldStop() {
+            if stopDeadline == nil, shouldStop() || snapshots?.finishedInitialOnly == true {
                 stopDeadline = clock.now.advanced(by: settings.drainTimeout)
                 logger.info("stopping: finishing the source transaction in progress", metadata: ["outflow.in_transaction": "\(current != nil)"])
             }
@@ -194,6 +217,8 @@ public final class PipelineRunner {
                 try abortGroup()
                 return
             }
+            // Between source transactions: the next snapshot chunk, when one is due.
+            if current == nil, stopDeadline == nil, let snapshots { try snapshots.readChunkIfDue(now: clock.now) }
             let wait = schedule.wait(now: clock.now, inTransaction: current != nil)
             if wait.sleep > .zero { clock.sleep(for: wait.sleep) }
             let event = try source.next(timeout: wait.readTimeout)
@@ -222,6 +247,10 @@ public final class PipelineRunner {
     private func reportProgress(_ report: (RunnerProgress) -> Void) {
         progress.spooledTransactions = spool.openTransactions
         progress.spoolBytes = spool.bytesOnDisk
+        if let snapshots {
+            progress.snapshotRows = snapshots.rowsEmitted
+            progress.snapshotStatus = snapshots.status
+        }
         report(progress)
     }
 
@@ -243,9 +272,11 @@ public final class PipelineRunner {
             // behind the sink's): skip it whole.
             skippingCurrent = begin.commitLSN < committedPosition
             if skippingCurrent { progress.skippedTransactions += 1 }
+            snapshotSequence = 0
             schedule.transactionBegan(now: clock.now)
         case .change(let change):
             guard let open = current, !skippingCurrent else { return }
+            snapshots?.note(change)
             let origin = EventOrigin(
                 commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: change.table,
                 operation: change.operation, sequence: change.sequence)
@@ -272,8 +303,17 @@ public final class PipelineRunner {
                 do { try sink.flush() } catch { throw PipelineError(error) }
             }
             if mode.transactionCompleted(end: commit.endLSN, source: source) { progress.durable = commit.endLSN }
-        case .message:
-            break  // logical messages (heartbeats, other applications') are not pipeline input
+        case .message(let message):
+            // Logical messages are not pipeline input (heartbeats, other applications'), except
+            // the snapshots' own: requests and watermarks, each a transaction of its own.
+            guard message.prefix.hasPrefix(SnapshotMessage.watermarkPrefix), let open = current, !skippingCurrent else { break }
+            guard let snapshots else {
+                if message.prefix == SnapshotMessage.requestPrefix {
+                    logger.warning("a snapshot request is ignored: snapshots need guarantee exactly_once", metadata: ["outflow.lsn": "\(message.lsn)"])
+                }
+                break
+            }
+            try writeSnapshot(snapshots.handle(message), in: open)
         case .restarted(let resume):
             if mode.keepsGroupOnReconnect {
                 logger.warning("source reconnected; the group read so far is written", metadata: ["outflow.resume": "\(resume)"])
@@ -298,6 +338,9 @@ public final class PipelineRunner {
     /// The streamed transaction reaches the sink now, in commit order, like any other.
     private func handleStreamCommit(_ commit: TransactionCommit, source: any ChangeSource) throws(PipelineError) {
         progress.streamedTransactions += 1
+        // Its changes went through the stages as they streamed: their keys are gone, so a
+        // snapshot chunk whose window this commit falls in is read again.
+        if stagesStreamedChanges { snapshots?.changesWithoutKeys() }
         try handle(.begin(TransactionBegin(xid: commit.xid, commitLSN: commit.commitLSN, commitTime: commit.commitTime)), source: source)
         let position = SourceCommit(lsn: commit.commitLSN, xid: commit.xid, time: commit.commitTime)
         if skippingCurrent {
@@ -373,13 +416,47 @@ public final class PipelineRunner {
         }
     }
 
+    /// Writes what a snapshot message became, inside the message's transaction: its rows go
+    /// through the stages like streamed inserts (marked as reads), its control lines straight
+    /// to the `__snapshots` topic.
+    private func writeSnapshot(_ emissions: [SnapshotCoordinator.Emission], in open: TransactionBegin) throws(PipelineError) {
+        let commit = SourceCommit(lsn: open.commitLSN, xid: open.xid, time: open.commitTime)
+        for emission in emissions {
+            switch emission {
+            case .row(let table, let row, let job, let mark):
+                let change = SourceChange(
+                    operation: .insert, xid: open.xid, lsn: open.commitLSN, sequence: snapshotSequence, relation: table.relation, newTuple: row)
+                snapshotSequence += 1
+                var origin = EventOrigin(
+                    commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: table.name, operation: .insert, sequence: change.sequence)
+                origin.snapshot = mark
+                var event = PipelineEvent(origin: origin, change: change)
+                event.setHeader(SnapshotCoordinator.headerKey, Array(job.utf8))
+                progress.events += 1
+                try processor.process(event) { outcome throws(PipelineError) in try write(outcome, commit: commit) }
+            case .control(let job, let value):
+                var event = PipelineEvent(origin: EventOrigin(
+                    commitLSN: open.commitLSN, xid: open.xid, commitTime: open.commitTime, table: SnapshotCoordinator.controlTable,
+                    operation: .insert, sequence: snapshotSequence))
+                event.topic = SnapshotCoordinator.controlTopic
+                event.key = Array(job.utf8)
+                event.value = Array(value.jsonText.utf8)
+                do { try sink.write(try sink.prepare(event), commit: commit) } catch { throw PipelineError(error) }
+            }
+        }
+    }
+
     private func commitGroup(source: any ChangeSource) throws(PipelineError) {
         guard let end = pendingEnd else { return }
         let started = clock.now
         schedule.commitStarted(now: started)
         CrashPoint.hit("runner.before-commit")
         var group = GroupCommit(sink: sink, source: source, stages: graph.statefulStages, logger: logger, committedPosition: committedPosition)
+        group.snapshot = snapshots?.checkpointProgress
         try mode.commitGroup(through: end, &group)
+        // A group that wrote nothing committed no checkpoint: its snapshot progress goes with
+        // the next one (read again after a crash, a chunk whose rows all dropped out is harmless).
+        if group.wroteToSink { snapshots?.didCommit() }
         committedPosition = group.committedPosition
         if group.wroteToSink {
             progress.logCommits += 1
@@ -427,6 +504,7 @@ public final class PipelineRunner {
         for stage in graph.statefulStages {
             do { try stage.didAbort() } catch { throw PipelineError(.checkpoint, "\(error)", underlying: error) }
         }
+        snapshots?.didAbort()
         current = nil
         skippingCurrent = false
         pendingEnd = nil

@@ -37,11 +37,15 @@ import Testing
         var hint: String?
         /// Codes of further diagnostics the mistake causes.
         var others: [PipelineDiagnostic.Code] = []
+        /// A second edit, for mistakes that take two places.
+        var alsoReplace: (String, String)? = nil
         var testDescription: String { name }
 
         var text: String {
             precondition(InvalidFileTests.base.contains(replace), "\(replace) is not in the base file")
-            return InvalidFileTests.base.replacingOccurrences(of: replace, with: with)
+            let edited = InvalidFileTests.base.replacingOccurrences(of: replace, with: with)
+            guard let (other, replacement) = alsoReplace else { return edited }
+            return edited.replacingOccurrences(of: other, with: replacement)
         }
     }
 
@@ -139,6 +143,14 @@ import Testing
              at: "Orders-Slot", message: "invalid name 'Orders-Slot'"),
         Case(name: "writing read-only metadata", replace: "  - dedupe:", with: "  - map: {set: {__lsn: \"'0/0'\"}}\n  - dedupe:",
              code: .invalidValue, at: "__lsn", message: "__lsn cannot be written"),
+        Case(name: "snapshot of outbox tables only", replace: "tables: [public.outbox]", with: "tables: [public.outbox]\n    snapshot: initial",
+             code: .invalidValue, at: "initial", message: "snapshot: initial has nothing to read: every table is an outbox table",
+             hint: "old outbox rows are not events, so outbox tables are never snapshotted; set snapshot: never"),
+        Case(name: "snapshot without exactly-once", replace: "tables: [public.outbox]\nstages:",
+             with: "tables: [public.outbox, public.customers]\n    snapshot: initial_only\nstages:", code: .invalidValue,
+             at: "initial_only", message: "snapshot: initial_only needs guarantee exactly_once",
+             hint: "a snapshot's progress is committed with the rows it writes; set guarantee: exactly_once or snapshot: never",
+             alsoReplace: ("guarantee: exactly_once", "guarantee: at_least_once")),
     ]
 
     @Test(arguments: cases)

@@ -13,6 +13,8 @@ public struct EventOrigin: Sendable, Hashable {
     public var operation: SourceChange.Operation
     /// Position of the change in its transaction: with `commitLSN` it orders events exactly.
     public var sequence: Int
+    /// A row a snapshot read (Debezium's `op: "r"`), rather than a change; nil for changes.
+    public var snapshot: SnapshotMark? = nil
 
     public init(commitLSN: LSN, xid: UInt32, commitTime: PostgresTimestamp, table: TableName, operation: SourceChange.Operation, sequence: Int) {
         self.commitLSN = commitLSN
@@ -258,7 +260,7 @@ extension PipelineEvent: EventView {
         case .lsn: .string(origin.commitLSN.description)
         case .xid: .int(Int64(origin.xid))
         case .table: .string(origin.table.description)
-        case .op: .string(origin.operation.rawValue)
+        case .op: .string(origin.snapshot != nil ? "read" : origin.operation.rawValue)
         case .commitTimestamp: .string(origin.commitTime.iso8601UTC)
         case .topic: topic.map { .string($0) } ?? .null
         case .key: key.map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null

@@ -40,6 +40,8 @@ struct GroupCommit {
     var committedPosition: LSN
     /// The group wrote to the sink (a log commit or a sync), for progress.
     var wroteToSink = false
+    /// Where the snapshots stand, for the checkpoint (exactly-once only).
+    var snapshot: SnapshotProgress?
 
     /// Each stateful stage's changes in this group, for the checkpoint.
     func stageChanges() throws(PipelineError) -> [String: [UInt8]] {
@@ -102,7 +104,7 @@ struct ExactlyOnceDelivery: DeliveryMode {
     }
 
     func commitGroup(through end: LSN, _ group: inout GroupCommit) throws(PipelineError) {
-        let checkpoint = Checkpoint(sourceEnd: end, stageChanges: try group.stageChanges())
+        let checkpoint = Checkpoint(sourceEnd: end, stageChanges: try group.stageChanges(), snapshot: group.snapshot)
         do {
             if try group.sink.commit(checkpoint) {
                 group.wroteToSink = true

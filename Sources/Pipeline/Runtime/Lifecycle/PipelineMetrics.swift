@@ -28,6 +28,8 @@ public final class PipelineMetrics {
     let lastDurableCommitTime: Gauge
     let spooledTransactions: Gauge
     let spoolBytes: Gauge
+    let snapshotRows: Counter
+    let snapshotRunning: Gauge
     private var last = RunnerProgress()
     private var lastSourceBytes = 0
     private let factory: any MetricsFactory
@@ -57,6 +59,8 @@ public final class PipelineMetrics {
         lastDurableCommitTime = Gauge(label: "outflow_last_durable_commit_timestamp_seconds", factory: factory)
         spooledTransactions = Gauge(label: "outflow_spool_transactions", factory: factory)
         spoolBytes = Gauge(label: "outflow_spool_bytes", factory: factory)
+        snapshotRows = Counter(label: "outflow_snapshot_rows_total", factory: factory)
+        snapshotRunning = Gauge(label: "outflow_snapshot_running", factory: factory)
     }
 
     /// One fsync phase of the log (`LogWriter.fsyncObserver`).
@@ -76,6 +80,9 @@ public final class PipelineMetrics {
         advance(records, progress.records, last.records)
         advance(deadLetters, progress.deadLetters, last.deadLetters)
         advance(sinkCommits, progress.logCommits, last.logCommits)
+        // Snapshots: rows read (after the merge with the stream), and whether one is running.
+        advance(snapshotRows, progress.snapshotRows, last.snapshotRows)
+        snapshotRunning.record(progress.snapshotStatus == nil ? 0 : 1)
         if progress.logCommits > last.logCommits, let duration = progress.lastCommitDuration {
             commitDuration.recordNanoseconds(duration.nanoseconds)
         }

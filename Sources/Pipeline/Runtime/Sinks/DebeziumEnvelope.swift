@@ -35,6 +35,8 @@ enum DebeziumEnvelope {
     struct Tail: Sendable, Equatable {
         var table: TableName
         var operation: SourceChange.Operation
+        /// A snapshot's read: `op` is `r` and `source.snapshot` says `true` or `last`.
+        var snapshot: SnapshotMark? = nil
     }
 
     /// Sets the envelope's topic, key and value up to its tail, which needs the commit: a
@@ -56,17 +58,18 @@ enum DebeziumEnvelope {
         event.topic = "\(pipelineName).\(change.table.schema).\(change.table.name)"
         event.value = value
         event.key = key(of: change, rows: event.rows)
-        return Tail(table: change.table, operation: change.operation)
+        return Tail(table: change.table, operation: change.operation, snapshot: event.origin.snapshot)
     }
 
     static func tail(_ tail: Tail, commit: SourceCommit, pipelineName: String, databaseName: String) -> [UInt8] {
         let op: String = switch tail.operation {
+        case _ where tail.snapshot != nil: "r"
         case .insert: "c"
         case .update: "u"
         case .delete: "d"
         case .truncate: "t"
         }
-        let source: EventValue = .object([
+        var source: [String: EventValue] = [
             "version": .string("outflow"),
             "connector": .string("postgresql"),
             "name": .string(pipelineName),
@@ -76,8 +79,9 @@ enum DebeziumEnvelope {
             "table": .string(tail.table.name),
             "txId": .int(Int64(commit.xid)),
             "lsn": .int(Int64(bitPattern: commit.lsn.rawValue)),
-        ])
-        var value = Array(#","source":"#.utf8) + Array(source.jsonText.utf8)
+        ]
+        if let snapshot = tail.snapshot { source["snapshot"] = .string(snapshot.rawValue) }
+        var value = Array(#","source":"#.utf8) + Array(EventValue.object(source).jsonText.utf8)
         value += Array(#","op":""#.utf8) + Array(op.utf8) + Array(#"","ts_ms":"#.utf8) + Array(String(commit.time.unixMicroseconds / 1000).utf8) + [UInt8(ascii: "}")]
         return value
     }

@@ -89,7 +89,7 @@ public final class LogSink: Sink {
     public func write(_ pending: PendingRecord, commit: SourceCommit) throws(SinkError) {
         var body = pending.bodyPrefix
         if let envelope = pending.envelope {
-            let value = envelope.valuePrefix + DebeziumEnvelope.tail(envelope.tail, commit: commit, pipelineName: pipelineName, databaseName: databaseName)
+            let value = envelope.valuePrefix + tail(envelope.tail, commit: commit)
             body = try Self.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
         }
         // The position headers end the record: one array for the whole transaction.
@@ -98,6 +98,17 @@ public final class LogSink: Sink {
         highestBuffered = max(highestBuffered ?? commit.lsn, commit.lsn)
         recordsInGroup += 1
         try write(record, to: pending.topicPartition)
+    }
+
+    /// The last envelope tail made: a transaction's rows of one table (a snapshot chunk, a
+    /// bulk insert) share it, and making it (a JSON object per record) was most of their cost.
+    private var lastTail: (tail: DebeziumEnvelope.Tail, commit: SourceCommit, bytes: [UInt8])?
+
+    private func tail(_ tail: DebeziumEnvelope.Tail, commit: SourceCommit) -> [UInt8] {
+        if let lastTail, lastTail.tail == tail, lastTail.commit == commit { return lastTail.bytes }
+        let bytes = DebeziumEnvelope.tail(tail, commit: commit, pipelineName: pipelineName, databaseName: databaseName)
+        lastTail = (tail, commit, bytes)
+        return bytes
     }
 
     /// A record as a JSON line (dry runs).
