@@ -1,5 +1,5 @@
 # Outflow — the two commands: `make demo` and `make test`.
-.PHONY: all build test demo fuzz bench crash-test deps clean
+.PHONY: all build test demo fuzz fuzz-kafka bench crash-test deps clean
 
 all: build
 
@@ -13,7 +13,7 @@ build: deps
 test: deps
 	scripts/test
 
-# The long crash test: CYCLES (default 300) kill/restart cycles per delivery guarantee under
+# The long crash test: CYCLES (default 1000) kill/restart cycles per delivery guarantee under
 # a write load, then the table: mode, cycles, events, lost, duplicated, aborted visible, order.
 crash-test: deps
 	scripts/crash-test $(if $(CYCLES),$(CYCLES))
@@ -25,6 +25,11 @@ demo: deps
 # A long libFuzzer campaign over the pgoutput decoder (RUNS=10000000 by default).
 fuzz: deps
 	scripts/fuzz $(if $(RUNS),-runs=$(RUNS))
+
+# A libFuzzer campaign over the Kafka request path: frames and request decoding
+# (RUNS=1000000 by default).
+fuzz-kafka: deps
+	scripts/fuzz-kafka $(if $(RUNS),-runs=$(RUNS))
 
 # Throughput, latency, memory and micro-benchmarks against a throwaway PostgreSQL (several
 # minutes; prints one table). See docs/performance.md.

@@ -30,7 +30,7 @@ let package = Package(
 
         // One copy of each low-level helper the modules below share: the bounds-checked byte
         // reader and writer, the POSIX file layer, the LSN text form, the blocking sleep.
-        .target(name: "BinaryIO"),
+        .target(name: "BinaryIO", dependencies: ["FaultInjection"]),
         // Pure decoding/encoding of the replication protocol: no I/O, no C.
         .target(name: "PGOutput", dependencies: ["BinaryIO"]),
         // Pure codecs of the Kafka wire protocol for the consumer-side endpoint: no I/O.
@@ -41,6 +41,7 @@ let package = Package(
             name: "KafkaEndpoint",
             dependencies: [
                 "KafkaProtocol", "SegmentLog",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,6 +96,10 @@ let package = Package(
         // replication stream for the decode micro-benchmark (scripts/bench).
         .executableTarget(
             name: "OutflowBench", dependencies: ["SegmentLog", "PostgresSource", "PGOutput", "Pipeline", .product(name: "Logging", package: "swift-log")]),
+        // The Kafka request decoder under libFuzzer (scripts/fuzz-kafka builds it with
+        // -D OUTFLOW_FUZZING); an ordinary build replays inputs given as files.
+        .executableTarget(
+            name: "KafkaRequestFuzz", dependencies: ["KafkaProtocol", .product(name: "NIOCore", package: "swift-nio")], path: "Fuzz/KafkaRequestFuzz"),
 
         .testTarget(name: "BinaryIOTests", dependencies: ["BinaryIO"]),
         .testTarget(name: "PGOutputTests", dependencies: ["PGOutput"]),
@@ -118,10 +123,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         // Depends on the executable so `swift test` builds the `outflow` binary the tests run.
-        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource"]),
+        .testTarget(name: "OutflowCLITests", dependencies: ["OutflowCLI", "SegmentLog", "PostgresSource", "FaultInjection"]),
     ],
     swiftLanguageModes: [.v6]
 )

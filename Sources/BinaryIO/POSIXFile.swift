@@ -16,6 +16,7 @@ package enum POSIXFile<Failure: FileFailure> {
     }
 
     package static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(Failure) -> Int32 {
+        PowerLoss.willOpen(path, flags: flags)
         while true {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -29,8 +30,15 @@ package enum POSIXFile<Failure: FileFailure> {
         return Int64(info.st_size)
     }
 
+    /// The size of the file at `path`, or nil when it cannot be read (gone, not permitted).
+    package static func size(atPath path: String) -> Int64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : nil
+    }
+
     /// Fills `buffer` from `offset` on; returns how many bytes it read, fewer only at end of file.
     package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String) throws(Failure) -> Int {
+        if DiskFaults.fails(.read) { throw failure("pread", path, EIO) }
         var done = 0
         while done < buffer.count {
             let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
@@ -58,6 +66,8 @@ package enum POSIXFile<Failure: FileFailure> {
 
     /// Writes all of `bytes` at `offset`.
     package static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(Failure) {
+        PowerLoss.willWrite(fd, path: path)
+        if DiskFaults.fails(.write) { throw failure("pwrite", path, EIO) }
         var done = 0
         while done < bytes.count {
             let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -78,13 +88,16 @@ package enum POSIXFile<Failure: FileFailure> {
 
     /// fsync: the file's data and size are durable when it returns.
     package static func sync(_ fd: Int32, path: String) throws(Failure) {
+        if DiskFaults.fails(.fsync) { throw failure("fsync", path, EIO) }
         while fsync(fd) != 0 {
             if errno != EINTR { throw failure("fsync", path) }
         }
         FileSyncRecord.record(fd, path: path)
+        PowerLoss.didSync(fd, path: path)
     }
 
     package static func truncate(_ fd: Int32, to size: Int64, path: String) throws(Failure) {
+        PowerLoss.willWrite(fd, path: path)
         while ftruncate(fd, off_t(size)) != 0 {
             if errno != EINTR { throw failure("ftruncate", path) }
         }
@@ -127,6 +140,7 @@ package enum POSIXFile<Failure: FileFailure> {
         close(fd)
         afterTemporaryWrite()
         guard rename(temporary, path) == 0 else { throw failure("rename", path) }
+        PowerLoss.didRename(temporary, to: path)
         try syncDirectory(directory(of: path))
     }
 
@@ -150,6 +164,7 @@ package enum POSIXFile<Failure: FileFailure> {
     /// Deletes the file `path`; one already gone is not an error.
     package static func remove(_ path: String) throws(Failure) {
         if unlink(path) != 0 && errno != ENOENT { throw failure("unlink", path) }
+        PowerLoss.didRemove(path)
     }
 
     package static func listDirectory(_ path: String) throws(Failure) -> [String] {

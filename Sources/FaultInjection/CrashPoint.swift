@@ -45,6 +45,13 @@ public enum CrashPoint {
 
     private static let armed: Armed? = parse(getenv("OUTFLOW_CRASH_AT").map { String(cString: $0) })
     private static let hits = Atomic<Int>(0)
+    private static let beforeAbort = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Runs `action` when an armed point fires, just before the process aborts: the file
+    /// layer's power-loss simulation throws away there what was never made durable.
+    public static func onCrash(_ action: @escaping @Sendable () -> Void) {
+        beforeAbort.withLock { $0 = action }
+    }
 
     /// Parses `name[:occurrence]`; nil when unset or empty.
     static func parse(_ text: String?) -> Armed? {
@@ -77,6 +84,7 @@ public enum CrashPoint {
         guard armed.name == name.description else { return }
         let count = hits.add(1, ordering: .relaxed).newValue
         guard count == armed.occurrence else { return }
+        beforeAbort.withLock { $0 }?()
         let line = "outflow: crash point \(armed.name) (occurrence \(count)): aborting\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
         var none = rlimit(rlim_cur: 0, rlim_max: 0)  // no core file for a deliberate abort

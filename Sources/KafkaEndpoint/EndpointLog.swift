@@ -55,6 +55,7 @@ final class EndpointLog: Sendable {
     }
 
     /// Stored batches from `offset` (see `PartitionReader.fetch`), or why there are none.
+    /// `maxBytes` 0 reads no batch: the partition's bounds only, for a response already full.
     func fetch(_ tp: TopicPartition, isolation: SegmentLog.IsolationLevel, from offset: Int64, maxBytes: Int) throws(SegmentLogError) -> FetchOutcome {
         guard let slot = try slot(tp, isolation) else {
             return offset == 0 ? .batches(.empty(.empty)) : .offsetOutOfRange(.empty)
@@ -62,6 +63,7 @@ final class EndpointLog: Sendable {
         return try slot.reader.withLock { reader throws(SegmentLogError) -> FetchOutcome in
             let offsets = try reader.offsets()
             guard offset >= offsets.logStartOffset, offset <= offsets.endOffset else { return .offsetOutOfRange(offsets) }
+            guard maxBytes > 0 else { return .batches(.empty(offsets)) }
             return .batches(try reader.fetch(from: offset, maxBytes: maxBytes))
         }
     }

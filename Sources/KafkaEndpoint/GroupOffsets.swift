@@ -2,10 +2,9 @@ import KafkaProtocol
 import NIOCore
 import SegmentLog
 
-/// Consumer groups as far as this endpoint serves them: committed offsets, durable in the log
-/// directory and shared with `outflow tail --group`, for consumers that assign their partitions
-/// themselves. Group membership (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) is not served
-/// yet, so no group ever has members or a generation.
+/// Committed offsets of consumer groups, durable in the log directory and shared with
+/// `outflow tail --group`: from members of a group (`GroupCoordinator` checks their member id
+/// and generation) and from consumers that assign their partitions themselves.
 extension RequestProcessor {
     /// Every group is coordinated here; transactional ids are not (nothing produces).
     static func findCoordinator(_ request: FindCoordinatorRequest, header: RequestHeader, broker: BrokerAddress) -> ByteBuffer {
@@ -23,13 +22,11 @@ extension RequestProcessor {
         return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
     }
 
-    func offsetCommit(_ request: OffsetCommitRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+    /// `membershipError`: what the group coordinator said of the committer's member id and
+    /// generation (nil: it may commit).
+    func offsetCommit(_ request: OffsetCommitRequest, header: RequestHeader, membershipError: KafkaErrorCode?) throws(SegmentLogError) -> ByteBuffer {
         let counts = try log.partitionCounts()
-        // A commit from a group member names its generation: there are no members here, so
-        // such a commit comes from a member of a group this endpoint never formed.
-        let groupError: KafkaErrorCode? =
-            (try? ConsumerGroups.validate(group: request.groupID)) == nil ? .invalidGroupID
-            : request.generationID >= 0 || !request.memberID.isEmpty ? .unknownMemberID : nil
+        let groupError: KafkaErrorCode? = (try? ConsumerGroups.validate(group: request.groupID)) == nil ? .invalidGroupID : membershipError
         var offsets: [TopicPartition: Int64] = [:]
         var topics: [OffsetCommitResponse.Topic] = []
         for topic in request.topics {
@@ -78,20 +75,27 @@ extension RequestProcessor {
         return KafkaResponseFrame.encode(OffsetFetchResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
     }
 
-    /// Groups with committed offsets; all "Empty", as none has members.
+    /// Groups with members (in their state), then groups with committed offsets only
+    /// ("Empty"); the states filter as Kafka applies it, ignoring case.
     func listGroups(_ request: ListGroupsRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
         let wanted = Set(request.statesFilter.map { $0.lowercased() })
-        let groups = wanted.isEmpty || wanted.contains("empty") ? try log.groups.groups() : []
-        let response = ListGroupsResponse(groups: groups.map { ListGroupsResponse.Group(groupID: $0, protocolType: "consumer", groupState: "Empty") })
-        return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
+        let active = membership.listing
+        let activeIDs = Set(active.map(\.groupID))
+        var groups = active.map { ListGroupsResponse.Group(groupID: $0.groupID, protocolType: $0.protocolType, groupState: $0.state.rawValue) }
+        groups += try log.groups.groups().filter { !activeIDs.contains($0) }.map {
+            ListGroupsResponse.Group(groupID: $0, protocolType: "consumer", groupState: GroupCoordinator.State.empty.rawValue)
+        }
+        if !wanted.isEmpty { groups = groups.filter { wanted.contains($0.groupState.lowercased()) } }
+        return KafkaResponseFrame.encode(ListGroupsResponse(groups: groups), version: header.apiVersion, correlationID: header.correlationID)
     }
 
-    /// A group with committed offsets is "Empty" (no members); any other is "Dead", as Kafka
-    /// describes a group it does not know.
+    /// A group with members as the coordinator holds it; one with committed offsets only is
+    /// "Empty"; any other is "Dead", as Kafka describes a group it does not know.
     func describeGroups(_ request: DescribeGroupsRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
         let known = Set(try log.groups.groups())
         let response = DescribeGroupsResponse(
             groups: request.groups.map { group in
+                if let active = membership.describe(group) { return active }
                 let exists = known.contains(group)
                 return DescribeGroupsResponse.Group(
                     groupID: group, groupState: exists ? "Empty" : "Dead", protocolType: exists ? "consumer" : "", protocolData: "", members: [])

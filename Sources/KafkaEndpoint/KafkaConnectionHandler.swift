@@ -11,29 +11,49 @@ import SegmentLog
 /// responses to requests by order as well as correlation id); those that arrive meanwhile
 /// queue. Reading the log runs on the thread pool, never on the event loop. A frame that does
 /// not decode closes this connection with one log line.
-final class KafkaConnectionHandler: ChannelInboundHandler {
+final class KafkaConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    /// Requests a client may send ahead of the answers before the connection is closed: bounds
-    /// what one connection holds in memory (each frame is bounded by the decoder's limit).
+    /// Requests a client may send ahead of the answers before the connection is closed.
     static let maximumQueuedRequests = 64
+    /// While this many requests wait (or their bytes reach a frame's limit), the socket is not
+    /// read: the client waits in TCP's flow control, and what one connection holds stays
+    /// bounded by about two frames whatever it sends.
+    static let readPauseRequests = 16
 
     private let processor: RequestProcessor
     private let threadPool: NIOThreadPool
     private let notifier: LogChangeNotifier
+    private let fetchMemory: FetchMemory
     private let advertisedHost: String?
+    private let readPauseBytes: Int
     private var logger: Logger
     private var queue: [ByteBuffer] = []
+    private var queuedBytes = 0
     private var answering = false
+    /// A read the channel asked for while the queue was full: passed on once it drains.
+    private var heldRead = false
     private var context: ChannelHandlerContext?
 
-    init(processor: RequestProcessor, threadPool: NIOThreadPool, notifier: LogChangeNotifier, advertisedHost: String?, logger: Logger) {
+    init(
+        processor: RequestProcessor, threadPool: NIOThreadPool, notifier: LogChangeNotifier, fetchMemory: FetchMemory, advertisedHost: String?,
+        readPauseBytes: Int, logger: Logger
+    ) {
         self.processor = processor
         self.threadPool = threadPool
         self.notifier = notifier
+        self.fetchMemory = fetchMemory
         self.advertisedHost = advertisedHost
+        self.readPauseBytes = readPauseBytes
         self.logger = logger
+    }
+
+    private var queueIsFull: Bool { queue.count >= Self.readPauseRequests || queuedBytes >= readPauseBytes }
+
+    func read(context: ChannelHandlerContext) {
+        if queueIsFull { heldRead = true } else { context.read() }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -44,10 +64,13 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         queue = []
+        queuedBytes = 0
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        queue.append(unwrapInboundIn(data))
+        let frame = unwrapInboundIn(data)
+        queue.append(frame)
+        queuedBytes += frame.readableBytes
         guard queue.count <= Self.maximumQueuedRequests else {
             close("more than \(Self.maximumQueuedRequests) requests sent ahead of their answers")
             return
@@ -64,6 +87,7 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         guard let context else { return }
         logger.info("closing Kafka client connection", metadata: ["kafka.reason": "\(reason)"])
         queue = []
+        queuedBytes = 0
         self.context = nil
         context.close(promise: nil)
     }
@@ -71,12 +95,18 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
     private func answerNext() {
         guard !answering, let context, !queue.isEmpty else { return }
         let frame = queue.removeFirst()
+        queuedBytes -= frame.readableBytes
+        if heldRead && !queueIsFull {
+            heldRead = false
+            context.read()
+        }
         let header: RequestHeader
         let request: KafkaRequest
         do { (header, request) = try KafkaRequest.decode(frame: frame) } catch {
             close("malformed request: \(error)")
             return
         }
+        processor.metrics.request(apiKey: header.apiKeyRawValue)
         logger.debug("Kafka request", metadata: [
             "kafka.api": "\(header.apiKey.map { "\($0)" } ?? "\(header.apiKeyRawValue)")", "kafka.version": "\(header.apiVersion)",
             "kafka.client_id": "\(header.clientID ?? "")",
@@ -84,10 +114,19 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         answering = true
         reply(to: request, header: header, context: context).assumeIsolated().whenComplete { result in
             self.answering = false
-            guard let context = self.context else { return }
+            guard let context = self.context else {
+                if case .success(.fetchResponse(_, let reservation)) = result { reservation.release() }
+                return
+            }
             switch result {
             case .success(.frame(let response)):
                 context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
+                self.answerNext()
+            case .success(.fetchResponse(let response, let reservation)):
+                // Held until the bytes are in the socket's hands (or the write failed).
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.whenComplete { _ in reservation.release() }
+                context.writeAndFlush(self.wrapOutboundOut(response), promise: written)
                 self.answerNext()
             case .success(.close(let reason)):
                 self.close(reason)
@@ -121,17 +160,29 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         case .findCoordinator(let find):
             return eventLoop.makeSucceededFuture(.frame(RequestProcessor.findCoordinator(find, header: header, broker: brokerAddress(context))))
         case .offsetCommit(let commit):
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetCommit(commit, header: header)) }
+            let membershipError = processor.membership.offsetCommitError(commit)
+            return threadPool.runIfActive(eventLoop: eventLoop) {
+                .frame(try processor.offsetCommit(commit, header: header, membershipError: membershipError))
+            }
         case .offsetFetch(let offsetFetch):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header)) }
         case .listGroups(let list):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listGroups(list, header: header)) }
         case .describeGroups(let describe):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.describeGroups(describe, header: header)) }
+        case .joinGroup(let join):
+            return processor.membership.join(join, header: header, clientHost: context.remoteAddress?.ipAddress ?? "", on: eventLoop)
+        case .syncGroup(let sync):
+            return processor.membership.sync(sync, header: header, on: eventLoop)
+        case .heartbeat(let heartbeat):
+            return eventLoop.makeSucceededFuture(processor.membership.heartbeat(heartbeat, header: header))
+        case .leaveGroup(let leave):
+            return eventLoop.makeSucceededFuture(processor.membership.leave(leave, header: header))
         case .fetch(let fetch):
             let wait = FetchWait(minBytes: fetch.minBytes, maxWaitMs: fetch.maxWaitMs, receivedAt: .now())
             return Self.longPoll(
-                fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool)
+                fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
+                memory: fetchMemory)
         case .unsupported(let apiKey, let version):
             // A client sends only what ApiVersions listed: anything else cannot be answered in
             // a form it expects.
@@ -141,28 +192,41 @@ final class KafkaConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Reads the fetch; when it has less than min_bytes, waits for the log to change (or the
-    /// deadline) and reads again.
+    /// Reads the fetch within what the fetch memory grants; when it has less than min_bytes,
+    /// gives the memory back, waits for the log to change (or the deadline) and reads again.
     private static func longPoll(
         _ fetch: FetchRequest, header: RequestHeader, wait: FetchWait, eventLoop: any EventLoop, processor: RequestProcessor,
-        notifier: LogChangeNotifier, threadPool: NIOThreadPool
+        notifier: LogChangeNotifier, threadPool: NIOThreadPool, memory: FetchMemory
     ) -> EventLoopFuture<Reply> {
         // Noted before the read: a change after it wakes the wait below even if it comes first.
         let changes = notifier.changeCount
         // Encoded on the pool too: the frame copies every record byte once.
-        return threadPool.runIfActive(eventLoop: eventLoop) {
-            let read = try processor.readFetch(fetch)
-            return (read, KafkaResponseFrame.encode(read.response, version: header.apiVersion, correlationID: header.correlationID))
-        }.flatMap { read, frame in
+        return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (RequestProcessor.FetchRead, ByteBuffer, FetchReservation) in
+            var reservation = memory.reserve(requested: fetch.maxBytes)
+            let read: RequestProcessor.FetchRead
+            do { read = try processor.readFetch(fetch, byteLimit: reservation.granted) } catch {
+                reservation.release()
+                throw error
+            }
+            let frame = KafkaResponseFrame.encode(read.response, version: header.apiVersion, correlationID: header.correlationID)
+            // What the response holds, which may pass the grant by the one batch that always goes.
+            reservation.resize(to: frame.readableBytes)
+            return (read, frame, reservation)
+        }.flatMap { read, frame, reservation in
             switch wait.next(bytesRead: read.recordBytes, anyPartitionFailed: read.anyPartitionFailed, now: .now()) {
             case .respond:
-                return eventLoop.makeSucceededFuture(.frame(frame))
+                processor.metrics.fetched(bytes: read.recordBytes, records: read.records)
+                return eventLoop.makeSucceededFuture(.fetchResponse(frame, reservation))
             case .waitForChange where notifier.isStopped:
                 // Shutting down: nothing will wake the wait; answer with what there is.
-                return eventLoop.makeSucceededFuture(.frame(frame))
+                processor.metrics.fetched(bytes: read.recordBytes, records: read.records)
+                return eventLoop.makeSucceededFuture(.fetchResponse(frame, reservation))
             case .waitForChange(let deadline):
+                reservation.release()
                 return notifier.waitForChange(after: changes, until: deadline, on: eventLoop).flatMap {
-                    longPoll(fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool)
+                    longPoll(
+                        fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
+                        memory: memory)
                 }
             }
         }

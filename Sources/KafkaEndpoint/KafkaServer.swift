@@ -1,3 +1,4 @@
+import CoreMetrics
 import KafkaProtocol
 import Logging
 import NIOCore
@@ -23,10 +24,24 @@ public struct KafkaEndpointConfiguration: Sendable {
     public var eventLoopThreads: Int
     /// Threads that read the log (blocking file I/O).
     public var readerThreads: Int
+    /// The most record bytes one Fetch response carries, whatever the client asks (Kafka's
+    /// broker `fetch.max.bytes`); a connection answers one request at a time, so this is also
+    /// what one connection holds of fetched records.
+    public var maximumFetchResponseBytes: Int
+    /// The most record bytes all Fetch responses hold together, from their read until they are
+    /// written to their sockets. A fetch past it is trimmed to what is left, at least one batch
+    /// (Kafka's rule, so consumers progress).
+    public var maximumFetchBytesInFlight: Int
+    /// Consumer-group membership: session timeout bounds, the initial rebalance delay, the
+    /// largest group.
+    var groups = GroupCoordinator.Settings()
+    /// Where the endpoint's metrics go; nil: the process's bootstrapped backend.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
-        maximumFrameSize: Int = 8 << 20, maximumConnections: Int = 256, eventLoopThreads: Int = 1, readerThreads: Int = 2
+        maximumFrameSize: Int = 8 << 20, maximumConnections: Int = 256, maximumFetchResponseBytes: Int = 55 << 20,
+        maximumFetchBytesInFlight: Int = 256 << 20, eventLoopThreads: Int = 1, readerThreads: Int = 2
     ) {
         self.logDirectory = logDirectory
         self.host = host
@@ -34,6 +49,8 @@ public struct KafkaEndpointConfiguration: Sendable {
         self.advertisedHost = advertisedHost
         self.maximumFrameSize = maximumFrameSize
         self.maximumConnections = maximumConnections
+        self.maximumFetchResponseBytes = maximumFetchResponseBytes
+        self.maximumFetchBytesInFlight = maximumFetchBytesInFlight
         self.eventLoopThreads = eventLoopThreads
         self.readerThreads = readerThreads
     }
@@ -73,16 +90,20 @@ public final class KafkaServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let threadPool: NIOThreadPool
     private let notifier: LogChangeNotifier
+    private let membership: GroupMembership
+    private let fetchMemory: FetchMemory
     private let logger: Logger
 
     public var port: Int { localAddress.port ?? configuration.port }
 
     /// Fetches waiting for the log to change (long polls), for tests and status.
     var waitingFetches: Int { notifier.waitingCount }
+    /// Record bytes of Fetch responses read and not yet written, for tests and status.
+    var fetchBytesInFlight: Int { fetchMemory.inUse }
 
     private init(
         configuration: KafkaEndpointConfiguration, channel: any Channel, group: MultiThreadedEventLoopGroup, threadPool: NIOThreadPool,
-        notifier: LogChangeNotifier, logger: Logger
+        notifier: LogChangeNotifier, membership: GroupMembership, fetchMemory: FetchMemory, logger: Logger
     ) {
         self.configuration = configuration
         self.localAddress = channel.localAddress!
@@ -90,6 +111,8 @@ public final class KafkaServer: Sendable {
         self.group = group
         self.threadPool = threadPool
         self.notifier = notifier
+        self.membership = membership
+        self.fetchMemory = fetchMemory
         self.logger = logger
     }
 
@@ -103,33 +126,45 @@ public final class KafkaServer: Sendable {
         let threadPool = NIOThreadPool(numberOfThreads: max(1, configuration.readerThreads))
         threadPool.start()
         let notifier = LogChangeNotifier(directory: log.reader.directory, logger: logger)
-        let processor = RequestProcessor(log: log, logger: logger)
+        let membership = GroupMembership(settings: configuration.groups, timerLoop: group.next(), logger: logger)
+        let metrics = EndpointMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        let processor = RequestProcessor(log: log, membership: membership, logger: logger, metrics: metrics)
         let connections = ConnectionCount(maximum: configuration.maximumConnections)
+        let fetchMemory = FetchMemory(
+            budget: FetchBudget(perResponse: configuration.maximumFetchResponseBytes, inFlight: configuration.maximumFetchBytesInFlight))
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 guard connections.open() else {
+                    metrics.connectionRefused()
                     logger.info("refused a Kafka client connection: too many open", metadata: [
                         "kafka.client_address": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
                         "kafka.maximum_connections": "\(configuration.maximumConnections)",
                     ])
                     return channel.close()
                 }
-                channel.closeFuture.whenComplete { _ in connections.close() }
+                metrics.connectionOpened()
+                channel.closeFuture.whenComplete { _ in
+                    connections.close()
+                    metrics.connectionClosed()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),
                         KafkaConnectionHandler(
-                            processor: processor, threadPool: threadPool, notifier: notifier, advertisedHost: configuration.advertisedHost,
-                            logger: logger))
+                            processor: processor, threadPool: threadPool, notifier: notifier, fetchMemory: fetchMemory,
+                            advertisedHost: configuration.advertisedHost, readPauseBytes: configuration.maximumFrameSize, logger: logger))
                 }
             }
         do {
             let channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-            return KafkaServer(configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, logger: logger)
+            return KafkaServer(
+                configuration: configuration, channel: channel, group: group, threadPool: threadPool, notifier: notifier, membership: membership,
+                fetchMemory: fetchMemory, logger: logger)
         } catch {
+            membership.stop()
             notifier.stop()
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
@@ -141,6 +176,7 @@ public final class KafkaServer: Sendable {
     /// have) and stops the threads.
     public func shutdown() async {
         try? await channel.close()
+        membership.stop()
         notifier.stop()
         try? await group.shutdownGracefully()
         try? await threadPool.shutdownGracefully()

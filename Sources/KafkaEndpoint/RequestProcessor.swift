@@ -19,22 +19,29 @@ enum Reply: Sendable {
     /// Send nothing (a Produce with acks=0 expects no answer) and close the connection, so the
     /// client learns its write went nowhere.
     case close(reason: String)
+    /// Send this Fetch response, then release the memory it holds.
+    case fetchResponse(ByteBuffer, FetchReservation)
 }
 
 /// Answers decoded requests from the log. Pure apart from reading the log: every method that
 /// takes the log does blocking file I/O and runs on the thread pool.
 struct RequestProcessor: Sendable {
     let log: EndpointLog
+    /// Group membership: which members and generation an OffsetCommit may come from, and what
+    /// DescribeGroups and ListGroups show.
+    let membership: GroupMembership
     let logger: Logger
+    let metrics: EndpointMetrics
 
     /// The APIs this endpoint serves, with the versions it answers: what ApiVersions advertises.
     /// Produce is served only to be refused: librdkafka reads record batch v2 only from a
     /// broker that advertises Produce v3+ with Fetch v4+.
-    /// Of the group APIs, those of committed offsets (see `GroupOffsets.swift`); membership
-    /// is not served yet.
+    /// The group APIs: committed offsets (see `GroupOffsets.swift`) and classic membership
+    /// (`GroupCoordinator`).
     static let servedAPIs: [ApiKey] = [
         .produce, .fetch, .listOffsets, .metadata, .apiVersions, .offsetForLeaderEpoch,
         .findCoordinator, .offsetCommit, .offsetFetch, .listGroups, .describeGroups,
+        .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
     ]
 
     static var advertisedRanges: [ApiVersionsResponse.ApiVersionRange] {
@@ -154,16 +161,20 @@ struct RequestProcessor: Sendable {
     struct FetchRead: Sendable {
         var response: FetchResponse
         var recordBytes: Int
+        /// Records in the data batches of the response (from their headers).
+        var records = 0
         var anyPartitionFailed: Bool
     }
 
-    /// Reads what `request` asks for: the stored batches as they are, within the request's and
-    /// each partition's byte limits (the first batch always, so a consumer makes progress).
-    func readFetch(_ request: FetchRequest) throws(SegmentLogError) -> FetchRead {
+    /// Reads what `request` asks for: the stored batches as they are, within `byteLimit` (what
+    /// the endpoint's fetch memory granted, at most the request's max_bytes) and each
+    /// partition's limit (the first batch always, so a consumer makes progress).
+    func readFetch(_ request: FetchRequest, byteLimit: Int) throws(SegmentLogError) -> FetchRead {
         let counts = try log.partitionCounts()
         let isolation = request.isolationLevel.segmentLogLevel
-        var budget = Int(max(0, request.maxBytes))
+        var budget = max(0, min(Int(max(0, request.maxBytes)), byteLimit))
         var recordBytes = 0
+        var recordCount = 0
         var anyPartitionFailed = false
         var topics: [FetchResponse.Topic] = []
         for topic in request.topics {
@@ -176,7 +187,10 @@ struct RequestProcessor: Sendable {
                     continue
                 }
                 let limit = min(Int(max(0, partition.partitionMaxBytes)), budget)
-                switch try log.fetch(tp, isolation: isolation, from: partition.fetchOffset, maxBytes: max(1, limit)) {
+                // The response's first batch goes whatever the limits; once the response has
+                // records and no budget left, the other partitions report their bounds only.
+                let full = recordBytes > 0 && budget == 0
+                switch try log.fetch(tp, isolation: isolation, from: partition.fetchOffset, maxBytes: full ? 0 : max(1, limit)) {
                 case .offsetOutOfRange(let offsets):
                     anyPartitionFailed = true
                     partitions.append(Self.fetchPartition(index, offsets, error: .offsetOutOfRange, isolation: isolation))
@@ -196,6 +210,7 @@ struct RequestProcessor: Sendable {
                             }
                         }
                         recordBytes += size
+                        recordCount += fetched.batches.reduce(0) { $0 + ($1.header.isControl ? 0 : Int($1.header.recordsCount)) }
                         budget = max(0, budget - size)
                     }
                     partitions.append(answer)
@@ -203,7 +218,7 @@ struct RequestProcessor: Sendable {
             }
             topics.append(FetchResponse.Topic(name: topic.name, partitions: partitions))
         }
-        return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, anyPartitionFailed: anyPartitionFailed)
+        return FetchRead(response: FetchResponse(responses: topics), recordBytes: recordBytes, records: recordCount, anyPartitionFailed: anyPartitionFailed)
     }
 
     /// Records are an empty run, never null, when there are none: kafka-python cannot read a

@@ -45,6 +45,7 @@ public struct KafkaErrorCode: RawRepresentable, Sendable, Hashable, CustomString
     public static let unknownLeaderEpoch = KafkaErrorCode(75)
     public static let offsetNotAvailable = KafkaErrorCode(78)
     public static let memberIDRequired = KafkaErrorCode(79)
+    public static let groupMaxSizeReached = KafkaErrorCode(81)
     public static let fencedInstanceID = KafkaErrorCode(82)
     public static let unstableOffsetCommit = KafkaErrorCode(88)
 
@@ -87,6 +88,7 @@ public struct KafkaErrorCode: RawRepresentable, Sendable, Hashable, CustomString
         case .unknownLeaderEpoch: "UNKNOWN_LEADER_EPOCH"
         case .offsetNotAvailable: "OFFSET_NOT_AVAILABLE"
         case .memberIDRequired: "MEMBER_ID_REQUIRED"
+        case .groupMaxSizeReached: "GROUP_MAX_SIZE_REACHED"
         case .fencedInstanceID: "FENCED_INSTANCE_ID"
         case .unstableOffsetCommit: "UNSTABLE_OFFSET_COMMIT"
         default: "error \(rawValue)"

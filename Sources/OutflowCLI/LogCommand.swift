@@ -29,7 +29,18 @@ struct LogVerifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report: VerificationReport
-        do { report = try LogVerifier.verify(directory: directory) } catch {
+        var line = ProgressLine()
+        defer { line.finish() }
+        do {
+            report = try LogVerifier.verify(directory: directory) { progress in
+                guard progress.bytes > 0 else { return }
+                line.update(
+                    "verify: \(progress.bytesDone * 100 / progress.bytes)% (\(progress.bytesDone) of \(progress.bytes) segment bytes), "
+                        + "partition \(min(progress.partitionsDone + 1, progress.partitions)) of \(progress.partitions)\(progress.current.isEmpty ? "" : " (\(progress.current))")")
+            }
+            line.finish()
+        } catch {
+            line.finish()
             var standardError = StandardError()
             print("outflow log verify: \(error)", to: &standardError)
             throw ExitCode.failure

@@ -11,14 +11,14 @@ struct LogOptions: ParsableArguments {
         case text, json
     }
 
-    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .warning
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error or critical (default: warning; info for serve).", valueName: "level"))
+    var logLevel: Logger.Level?
     @Option(help: ArgumentHelp("Log lines as text or as one JSON object each.", valueName: "text|json"))
     var logFormat: Format = .text
 
     /// Sets up the process's logging once; later loggers (`Logger(label:)`) write through it.
-    func bootstrap(secrets: SecretValues) {
-        let (level, format) = (logLevel, logFormat)
+    func bootstrap(secrets: SecretValues, defaultLevel: Logger.Level = .warning) {
+        let (level, format) = (logLevel ?? defaultLevel, logFormat)
         LoggingSystem.bootstrap { label in RedactingLogHandler(label: label, level: level, format: format, secrets: secrets) }
     }
 }

@@ -23,6 +23,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Last source position to replay.", valueName: "X/Y")) var toLSN: String?
     @Option(help: ArgumentHelp("Write into <topic><suffix> instead of the pipeline's topics, e.g. .replay.", valueName: "suffix"))
     var into: String?
+    @OptionGroup var logging: LogOptions
 
     func validate() throws {
         guard LSN(fromLSN) != nil else { throw ValidationError("--from-lsn \(fromLSN): not a WAL position (X/Y, hexadecimal)") }
@@ -36,8 +37,10 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try loadPipeline(file)
         var standardError = StandardError()
-        var logger = Logger(label: "outflow")
-        logger.logLevel = .warning
+        logging.bootstrap(secrets: config.secrets)
+        let logger = Logger(label: "outflow")
+        // Long replays say how far they are: a live line on a terminal, a line every few seconds otherwise.
+        var line = ProgressLine()
         do {
             let built = try PipelineBuilder.build(config)
             let writer = try LogWriter.open(directory: config.sink.dir, config: built.logConfig, logger: logger)
@@ -47,17 +50,15 @@ struct ReplayCommand: AsyncParsableCommand {
                 rowDecoder: RowDecoder(connectionString: built.connectionString), logger: logger)
             let stop = StopSignal()
             stop.install()
-            // Long replays say how far they are, every few seconds.
-            var lastLine = ContinuousClock.now
             try replayer.replay(from: LSN(fromLSN)!, through: toLSN.flatMap { LSN($0) }, shouldStop: { stop.isRequested }, report: { progress in
-                guard ContinuousClock.now - lastLine >= .seconds(2) else { return }
-                lastLine = .now
-                print("replay: \(progress.sourceTransactions) transactions, \(progress.records) records, at \(progress.last)", to: &standardError)
+                line.update("replay: \(progress.sourceTransactions) transactions, \(progress.records) records, at \(progress.last)")
             })
+            line.finish()
             let progress = replayer.progress
             print("replayed \(progress.sourceTransactions) transactions (\(progress.changes) changes) into \(progress.records) records"
                 + "\(progress.deadLetters > 0 ? ", \(progress.deadLetters) dead letters" : ""), last position \(progress.last)")
         } catch {
+            line.finish()
             print("error: \(config.secrets.redact("\(error)"))", to: &standardError)
             throw ExitCode.failure
         }

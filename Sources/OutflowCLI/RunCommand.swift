@@ -134,6 +134,7 @@ struct RunCommand: AsyncParsableCommand {
             defer { if options.dryRun { try? FileManager.default.removeItem(atPath: logDirectory) } }
             let writer = try LogWriter.open(directory: logDirectory, config: built.logConfig, logger: logger)
             defer { writer.close() }
+            if let metrics = observer.metrics { writer.fsyncObserver = { metrics.observeFsync($0) } }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
             runnerSettings.stateDirectory = PipelineRunner.Settings.stateDirectory(forLog: logDirectory)
@@ -166,7 +167,7 @@ struct RunCommand: AsyncParsableCommand {
             try runner.run(source: ReplicationSource(session), shouldStop: { shouldStop() || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 observer.health.progressed()
                 if let metrics = observer.metrics {
-                    metrics.observe(progress, serverWAL: session.feedback.received, now: Date().timeIntervalSince1970)
+                    metrics.observe(progress, serverWAL: session.feedback.received, sourceBytes: session.bytesReceived, now: Date().timeIntervalSince1970)
                     metrics.observe(stages: built.graph.counts)
                 }
                 guard options.progressInterval > 0, ContinuousClock.now - lastReport >= .milliseconds(Int64(options.progressInterval * 1000)) else { return }

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Prometheus
+import MetricsEndpoint
+import CoreMetrics
 import Foundation
 import KafkaEndpoint
 import Logging
@@ -14,8 +17,9 @@ struct ServeCommand: AsyncParsableCommand {
             This endpoint is the one broker and leader of every partition. Consumers read with \
             their own Kafka clients (bootstrap server = --listen), read_committed or \
             read_uncommitted; the records are the stored batches, byte for byte. Nothing can be \
-            produced: the pipeline is the log's only writer. Consumer groups are not served yet: \
-            consumers assign partitions themselves. There is no authentication yet, so it binds \
+            produced: the pipeline is the log's only writer. Consumer groups (subscribe() with a \
+            group id) share partitions as with a Kafka broker; their committed offsets are the \
+            ones `outflow tail --group` uses. There is no authentication yet, so it binds \
             127.0.0.1 unless told otherwise. SIGINT/SIGTERM stops it.
             """)
 
@@ -34,23 +38,37 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "A request larger than this many bytes closes its connection.")
     var maxRequestBytes = 8 << 20
 
-    @Flag(help: "Log every request (API, version, client id) on standard error.")
+    @Option(help: "The most record bytes one Fetch response carries, whatever the client asks (at least one batch).")
+    var maxFetchBytes = 55 << 20
+
+    @Option(help: "The most record bytes all Fetch responses hold until written; a fetch past it gets what is left (at least one batch).")
+    var maxFetchBytesInFlight = 256 << 20
+
+    @Flag(help: "Log every request (API, version, client id) on standard error (--log-level debug).")
     var verbose = false
+
+    @OptionGroup var logging: LogOptions
+
+    @Option(help: ArgumentHelp("Serve /metrics (Prometheus), /health and /ready on this address (port 0: any free one).", valueName: "host:port"))
+    var metricsListen: String?
 
     func validate() throws {
         guard ListenAddress(listen) != nil else { throw ValidationError("--listen wants host:port, such as 127.0.0.1:9092 or [::1]:9092.") }
+        if let metricsListen, ListenAddress(metricsListen) == nil { throw ValidationError("--metrics-listen wants host:port, such as 127.0.0.1:9464.") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1.") }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024.") }
+        guard maxFetchBytes >= 1 else { throw ValidationError("--max-fetch-bytes must be at least 1.") }
+        guard maxFetchBytesInFlight >= maxFetchBytes else { throw ValidationError("--max-fetch-bytes-in-flight must be at least --max-fetch-bytes.") }
     }
 
     func run() async throws {
         let address = ListenAddress(listen)!
         let (host, port) = (address.host, address.port)
-        var logger = Logger(label: "outflow.kafka")
-        logger.logLevel = verbose ? .debug : .info
+        logging.bootstrap(secrets: SecretValues(), defaultLevel: verbose ? .debug : .info)
+        let logger = Logger(label: "outflow.kafka")
         let configuration = KafkaEndpointConfiguration(
             logDirectory: directory, host: host, port: port, advertisedHost: advertisedHost, maximumFrameSize: maxRequestBytes,
-            maximumConnections: maxConnections)
+            maximumConnections: maxConnections, maximumFetchResponseBytes: maxFetchBytes, maximumFetchBytesInFlight: maxFetchBytesInFlight)
         let directory = self.directory
         let endpoint = KafkaEndpointService(configuration: configuration, logger: logger) { server in
             let reach = host == "127.0.0.1" || host == "::1" || host == "localhost" ? "this machine only; --listen 0.0.0.0:PORT for others" : "reachable from other hosts"
@@ -59,9 +77,21 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var groupLogger = Logger(label: "outflow.lifecycle")
         groupLogger.logLevel = .warning
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Metrics first: services stop in reverse order, so /metrics answers until the endpoint stopped.
+        if let metricsAddress = metricsListen.flatMap({ ListenAddress($0) }) {
+            let registry = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            services.append(.init(service: MetricsServer(
+                host: metricsAddress.host, port: metricsAddress.port,
+                routes: MetricsRoutes(metrics: { registry.emitToBuffer() }, readiness: { (true, "serving") }), logger: groupLogger,
+                onBound: { host, port in
+                    FileHandle.standardError.write(Data("metrics: http://\(ListenAddress(host: host, port: port))/metrics (also /health, /ready)\n".utf8))
+                })))
+        }
+        services.append(.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: endpoint, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
         do { try await group.run() } catch let error as KafkaEndpointError {
             var standardError = StandardError()
             print("outflow serve: \(error.message)", to: &standardError)

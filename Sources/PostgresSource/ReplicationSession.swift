@@ -57,6 +57,8 @@ public final class ReplicationSession {
     var decoder = PGOutputDecoder(protocolVersion: 1)
     public private(set) var assembler = TransactionAssembler()
     public private(set) var feedback: FeedbackPolicy
+    /// Bytes of replication frames received since the session began (across reconnects).
+    public private(set) var bytesReceived = 0
     let logger: Logger
     private var pendingRestart: LSN?
     private var heartbeatConnection: PostgresConnection?
@@ -158,10 +160,11 @@ public final class ReplicationSession {
         let wakeUp = min(deadline, feedback.nextStatusDue(after: now))
         let wait = max(0, min(Int64(Int32.max), (wakeUp - now).millisecondsRoundedUp))
         guard let bytes = try stream.receive(timeoutMilliseconds: Int32(wait)) else {
-            try heartbeatIfQuiet()
+            heartbeatIfQuiet()
             return .nothing
         }
         lastActivity = wait > 0 ? .now : now  // a frame that was already there arrived "now"
+        bytesReceived += bytes.count
         let frame: ReplicationFrame
         do { frame = try ReplicationFrame.decode(from: bytes) } catch { throw malformed(error) }
         switch frame {
@@ -194,14 +197,21 @@ public final class ReplicationSession {
         }
     }
 
-    private func heartbeatIfQuiet() throws(PostgresError) {
+    /// A heartbeat is a transaction of its own in the source database (Begin, the message,
+    /// Commit): acknowledging it moves the slot even when the captured tables are quiet. It never
+    /// stops the stream: a failure is a warning, and the next interval tries again.
+    private func heartbeatIfQuiet() {
         guard let interval = settings.heartbeatInterval, ContinuousClock.now - lastActivity >= interval else { return }
         lastActivity = .now
-        if heartbeatConnection == nil {
-            heartbeatConnection = try PostgresConnection(settings.connectionString, applicationName: settings.applicationName + "-heartbeat")
-        }
-        do {
-            try heartbeatConnection?.execute("SELECT pg_logical_emit_message(true, '\(Self.heartbeatPrefix)', '')")
+        do throws(PostgresError) {
+            let connection: PostgresConnection
+            if let open = heartbeatConnection {
+                connection = open
+            } else {
+                connection = try PostgresConnection(settings.connectionString, applicationName: settings.applicationName + "-heartbeat")
+                heartbeatConnection = connection
+            }
+            try connection.execute("SELECT pg_logical_emit_message(true, '\(Self.heartbeatPrefix)', '')")
         } catch {
             heartbeatConnection = nil  // reconnect next time; a missed heartbeat is harmless
             logger.warning("heartbeat failed", metadata: ["outflow.error": "\(error.message)"])

@@ -17,6 +17,9 @@ public struct LogConfig: Sendable {
     public var retentionMilliseconds: Int64? = 7 * 24 * 3_600_000
     /// Delete the oldest segments while a partition is larger than this; nil means no bound.
     public var retentionBytes: Int64?
+    /// Topics whose retention differs from the log's (the changelog keeps its own): their
+    /// partitions use these instead of `retentionMilliseconds` / `retentionBytes`.
+    public var topicRetention: [String: TopicRetention] = [:]
     /// How often a writer that stays open applies the retention time, at most (Kafka
     /// `log.retention.check.interval.ms`, 5 minutes); see `LogWriter.enforceRetentionIfDue`.
     public var retentionCheckMilliseconds: Int64 = 300_000
@@ -29,4 +32,24 @@ public struct LogConfig: Sendable {
     public var clock: @Sendable () -> Int64 = { wallClockMilliseconds() }
 
     public init() {}
+
+    /// The settings `topic`'s partitions use: the log's, with the topic's own retention.
+    public func forTopic(_ topic: String) -> LogConfig {
+        guard let own = topicRetention[topic] else { return self }
+        var config = self
+        config.retentionMilliseconds = own.milliseconds
+        config.retentionBytes = own.bytes
+        return config
+    }
+}
+
+/// How long and how much of one topic is kept (nil: no bound of that kind).
+public struct TopicRetention: Sendable, Equatable {
+    public var milliseconds: Int64?
+    public var bytes: Int64?
+
+    public init(milliseconds: Int64?, bytes: Int64?) {
+        self.milliseconds = milliseconds
+        self.bytes = bytes
+    }
 }

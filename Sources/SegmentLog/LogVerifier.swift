@@ -26,17 +26,43 @@ public struct VerificationReport: Sendable {
     mutating func warning(_ path: String, _ message: String) { findings.append(Finding(severity: .warning, path: path, message: message)) }
 }
 
+/// How far `LogVerifier.verify` is: segment bytes read of all the partitions' segments.
+public struct VerificationProgress: Sendable {
+    public var partitionsDone = 0
+    public var partitions = 0
+    public var bytesDone: Int64 = 0
+    public var bytes: Int64 = 0
+    /// The partition being read.
+    public var current = ""
+}
+
 /// Read-only check of a whole log directory: every batch (CRC, offsets, records), every
 /// index entry against the batches it points at, every `.txnindex` entry against its ABORT
 /// marker, every commit record in `__transactions` against the partitions it names.
 public enum LogVerifier {
-    public static func verify(directory: String, limits: DecodeLimits = .default) throws -> VerificationReport {
+    /// `progress` is called after each segment (and once before the first), on the caller's thread.
+    public static func verify(
+        directory: String, limits: DecodeLimits = .default, progress: (VerificationProgress) -> Void = { _ in }
+    ) throws -> VerificationReport {
         var report = VerificationReport()
         let reader = try LogReader(directory: directory, limits: limits)
         var markers: [TopicPartition: [Int64: [(offset: Int64, type: ControlType?)]]] = [:]
-        for tp in try reader.partitions() {
+        let partitions = try reader.partitions()
+        var tracker = VerificationProgress()
+        tracker.partitions = partitions.count
+        for tp in partitions {
+            let segments = SegmentDirectory(path: directory + "/" + tp.directoryName)
+            for base in try segments.baseOffsets() { tracker.bytes += FileIO.size(atPath: segments.files(base).log) ?? 0 }
+        }
+        progress(tracker)
+        for tp in partitions {
             report.partitions += 1
-            markers[tp] = try verifyPartition(directory + "/" + tp.directoryName, limits: limits, report: &report)
+            tracker.current = tp.directoryName
+            markers[tp] = try verifyPartition(directory + "/" + tp.directoryName, limits: limits, report: &report) { segmentBytes in
+                tracker.bytesDone += segmentBytes
+                progress(tracker)
+            }
+            tracker.partitionsDone += 1
         }
         try verifyTransactionLog(directory + "/" + TransactionLog.directoryName, markers: markers, limits: limits, report: &report)
         return report
@@ -50,7 +76,7 @@ public enum LogVerifier {
 
     /// Returns, per producer, the markers found (for the commit record check).
     private static func verifyPartition(
-        _ path: String, limits: DecodeLimits, report: inout VerificationReport
+        _ path: String, limits: DecodeLimits, report: inout VerificationReport, segmentRead: (Int64) -> Void
     ) throws -> [Int64: [(offset: Int64, type: ControlType?)]] {
         let directory = SegmentDirectory(path: path)
         let bases = try directory.baseOffsets()
@@ -60,6 +86,7 @@ public enum LogVerifier {
         for (index, base) in bases.enumerated() {
             report.segments += 1
             let files = directory.files(base)
+            defer { segmentRead(FileIO.size(atPath: files.log) ?? 0) }
             let isLast = index == bases.count - 1
             if index > 0 && base != nextOffset {
                 report.error(files.log, "segment starts at offset \(base) but the previous one ends at \(nextOffset): records are missing")

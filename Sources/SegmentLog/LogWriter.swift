@@ -50,6 +50,9 @@ public final class LogWriter {
     private let transactionLog: PartitionLog
     private var touched: [TopicPartition: (first: Int64, last: Int64)] = [:]
     private var isClosed = false
+    /// Told how long each fsync phase took (a commit's data files, its commit record, a plain
+    /// sync's partitions): the metrics' fsync latency histogram. Called on the writer's thread.
+    public var fsyncObserver: ((Duration) -> Void)?
     /// Partition counts already in `topics.json`, read on the first declaration.
     private var declaredTopics: [String: Int32]?
     /// Set when a failure left the files in a state only recovery should repair.
@@ -93,7 +96,7 @@ public final class LogWriter {
                 var partitions: [TopicPartition: PartitionLog] = [:]
                 for name in try FileIO.listDirectory(path).sorted() {
                     guard let tp = TopicPartition(directoryName: name) else { continue }
-                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config, logger: logger)
+                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config.forTopic(tp.topic), logger: logger)
                 }
                 try resolveInDoubt(partitions, lastCommit: lastCommit, logger: logger)
                 let writer = LogWriter(
@@ -185,7 +188,7 @@ public final class LogWriter {
         try usable()
         try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
             try poisonOnFailure { () throws(SegmentLogError) in
-                for log in partitions.values { try log.sync() }
+                try timedSync { () throws(SegmentLogError) in try PartitionLog.syncAll(Array(partitions.values)) }
             }
             enforceRetentionIfDue()
         }
@@ -315,6 +318,15 @@ public final class LogWriter {
         }
     }
 
+    /// Runs one fsync phase (several files synced together count as one: they wait on the
+    /// device together) and tells `fsyncObserver` how long it took.
+    private func timedSync(_ body: () throws(SegmentLogError) -> Void) throws(SegmentLogError) {
+        guard let observer = fsyncObserver else { return try body() }
+        let start = ContinuousClock.now
+        try body()
+        observer(ContinuousClock.now - start)
+    }
+
     /// Makes the open transaction durable with `metadata`; returns once the commit record is
     /// synced. A commit with no appends still records the metadata.
     @discardableResult
@@ -327,7 +339,7 @@ public final class LogWriter {
                 // Every dirty partition, not only this transaction's: the COMMIT markers of the
                 // previous commit are unsynced, and recovery can re-derive markers only for the
                 // newest commit record, so older markers must be durable before a newer record.
-                try PartitionLog.syncAll(Array(partitions.values))
+                try timedSync { () throws(SegmentLogError) in try PartitionLog.syncAll(Array(partitions.values)) }
                 CrashPoint.hit("log.commit.after-data-fsync")
                 let record = CommitRecord(
                     transactionId: (lastCommit?.transactionId ?? 0) + 1, producer: producer, timestamp: config.clock(),
@@ -337,7 +349,7 @@ public final class LogWriter {
                     [Record(key: CommitRecord.key, value: record.encoded(), timestamp: record.timestamp)],
                     producer: .none, baseSequence: nil, transactional: false)
                 CrashPoint.hit("log.commit.after-record-append")
-                try transactionLog.sync()
+                try timedSync { () throws(SegmentLogError) in try transactionLog.sync() }
                 CrashPoint.hit("log.commit.after-record-fsync")
                 // Committed. The markers only make it visible; recovery writes them if we fail here.
                 lastCommit = record
@@ -446,7 +458,7 @@ public final class LogWriter {
 
     private func partition(_ tp: TopicPartition) throws(SegmentLogError) -> PartitionLog {
         if let log = partitions[tp] { return log }
-        let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config, logger: logger)
+        let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config.forTopic(tp.topic), logger: logger)
         partitions[tp] = log
         return log
     }

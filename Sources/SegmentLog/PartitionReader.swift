@@ -341,7 +341,15 @@ public final class PartitionReader {
                 return nil
             case .incomplete(let at), .end(let at):
                 // Move on only when a newer segment exists; the active one may still grow.
-                guard let next = try baseOffsets().first(where: { $0 > current.base }) else { return nil }
+                let bases = try baseOffsets()
+                guard let next = bases.first(where: { $0 > current.base }) else { return nil }
+                // Retention deleted this segment (read on through the open file) and the ones
+                // after it: the records in between are gone by design, as for a seek before the
+                // log start, so the reader goes on from the log start.
+                if !bases.contains(current.base), let start = bases.first, current.minimumOffset < start {
+                    try seek(toOffset: start)
+                    continue
+                }
                 // A sealed segment is whole and ends where the next begins; anything else means
                 // records went missing.
                 if at < size || current.minimumOffset != next {

@@ -1,3 +1,4 @@
+import FaultInjection
 import Foundation
 import PostgresSource
 import SegmentLog
@@ -43,6 +44,14 @@ import Glibc
         var sigkills = 0
         var injectedCrashes = 0
         var crashPointsNotReached = 0
+        /// Large (streamed) transactions the load committed.
+        var largeTransactions = 0
+        /// Injected crashes that were power losses (unsynced writes discarded).
+        var powerLosses = 0
+        /// SIGKILLs sent before the process said it streams (from exec on).
+        var earlyKills = 0
+        /// How often each armed crash point fired.
+        var reached: [String: Int] = [:]
         /// Restarts that found the slot still held by the killed process's walsender.
         var slotWaits = 0
         var events = 0
@@ -54,7 +63,7 @@ import Glibc
 
         var description: String {
             "crash-test | \(mode) | \(cycles) | \(events) | \(lost) | \(duplicated) | \(abortedVisible) | \(orderViolations) | "
-                + "\(sigkills) SIGKILL, \(injectedCrashes) crash points, \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot | \(Int(seconds)) s"
+                + "\(sigkills) SIGKILL (\(earlyKills) during start), \(injectedCrashes) crash points (\(powerLosses) power losses), \(crashPointsNotReached) not reached, \(slotWaits) restarts waited for the slot, \(largeTransactions) large transactions | \(Int(seconds)) s"
         }
     }
 
@@ -72,19 +81,37 @@ import Glibc
             // Restarted at once, as a supervisor would: the old walsender may still hold the
             // slot for a moment, which `outflow run` waits out.
             let injected = cycle % 2 == 1
+            let point = points[(cycle / 2) % points.count]
             var environment: [String: String] = [:]
             if injected {
-                let point = points[(cycle / 2) % points.count]
                 environment["OUTFLOW_CRASH_AT"] = "\(point):\(Int.random(in: 1...3, using: &generator))"
+                // Every other injected crash is a power loss: what was not fsynced is gone too
+                // (which points get one alternates from one round over the points to the next).
+                let armed = cycle / 2
+                if (armed + armed / points.count) % 2 == 1 { environment["OUTFLOW_FAULT_POWER_LOSS"] = "1" }
             }
-            let run = try scenario.start(environment: environment)
-            if injected {
+            // Every fourth kill comes at a random moment from the first instant after exec: log
+            // recovery, index rebuild, the slot wait, stage state restore — not only once it
+            // streams.
+            let early = !injected && cycle % 8 == 0
+            let run = early ? try scenario.startInBackground(environment: environment) : try scenario.start(environment: environment)
+            if early {
+                usleep(UInt32.random(in: 0...400_000, using: &generator))
+                run.kill()
+                outcome.sigkills += 1
+                outcome.earlyKills += 1
+            } else if injected {
                 // The armed point is reached as the load flows; bounded by a deadline.
                 if try run.waitForExit(seconds: 10) {
                     let output = try run.output()
                     #expect(run.process.terminationReason == .uncaughtSignal && run.process.terminationStatus == SIGABRT, "\(output)")
                     #expect(output.contains("crash point"), "\(output)")
                     outcome.injectedCrashes += 1
+                    if environment["OUTFLOW_FAULT_POWER_LOSS"] != nil {
+                        #expect(output.contains("power loss simulated"), "\(output)")
+                        outcome.powerLosses += 1
+                    }
+                    outcome.reached[point, default: 0] += 1
                 } else {
                     outcome.crashPointsNotReached += 1
                     run.kill()
@@ -103,6 +130,22 @@ import Glibc
         }
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
         #expect(outcome.injectedCrashes > 0, "no injected crash point fired: the facility or the points are not wired")
+        // Which points the campaign reached: a point never reached is a part of the protocol
+        // never crashed in. The long campaign (enough cycles to arm each point several times)
+        // fails on one; the short one in `make test` reports it.
+        let never = points.filter { outcome.reached[$0] == nil }
+        print("crash-points | \(mode) | " + points.map { "\($0) \(outcome.reached[$0] ?? 0)" }.joined(separator: ", ")
+            + (never.isEmpty ? "" : " | never reached: \(never.joined(separator: ", "))"))
+        if Self.cycles >= 6 * points.count {
+            #expect(never.isEmpty, "\(mode): crash points never reached in \(Self.cycles) cycles: \(never)")
+        }
+    }
+
+    /// Every crash point in the code is armed by the campaign in some mode: a point added to
+    /// the protocol without a place in the campaign would never be crashed in.
+    @Test func theCampaignArmsEveryCrashPoint() {
+        let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints))
+        #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 
     /// The walsender is terminated (pg_terminate_backend) under load, again and again: the
@@ -153,6 +196,38 @@ import Glibc
         // Reconnected through the proxy: a walsender other than the last one cut.
         _ = try scenario.waitForWalsender(other: walsender)
         try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: run, started: started)
+    }
+
+    /// The disk fails (EIO injected by the file layer): on a write or an fsync while streaming,
+    /// `outflow run` stops with the error — an fsync that failed is never retried as if the data
+    /// were then safe — and on a read during the next start's recovery it refuses to start; a
+    /// restart on a sound disk recovers from what is durable and keeps the mode's contract.
+    @Test(arguments: ["exactly_once", "at_least_once", "at_most_once"])
+    func diskErrorsStopThePipelineAndARestartRecovers(mode: String) throws {
+        let started = ContinuousClock.now
+        let scenario = try CrashScenario(mode: mode)
+        defer { scenario.cleanUp() }
+        let load = try WriteLoad(url: scenario.url, table: scenario.table, keys: Self.keys)
+        load.start()
+        var outcome = Outcome(mode: "\(mode), disk errors")
+        var generator = SystemRandomNumberGenerator()
+        for operation in ["fsync", "write", "fsync", "write"] {
+            // The n-th operation may come while the log is opened or while it streams.
+            let run = try scenario.startInBackground(environment: ["OUTFLOW_FAULT_EIO": "\(operation):\(Int.random(in: 5...40, using: &generator))"])
+            #expect(try run.waitForExit(seconds: 60), "outflow kept running after an EIO on \(operation)")
+            let output = try run.output()
+            #expect(run.process.terminationReason == .exit && run.process.terminationStatus == 1, "\(operation): \(output)")
+            #expect(output.contains("injected EIO on \(operation)") && output.contains("Input/output error"), "\(operation): \(output)")
+            outcome.cycles += 1
+        }
+        // A read failing while the log is recovered at start: a clear error, not a crash.
+        let recovering = try scenario.startInBackground(environment: ["OUTFLOW_FAULT_EIO": "read:1"])
+        #expect(try recovering.waitForExit(seconds: 30), "outflow started on a disk whose reads fail")
+        let output = try recovering.output()
+        #expect(recovering.process.terminationReason == .exit && recovering.process.terminationStatus == 1, "read: \(output)")
+        #expect(output.contains("Input/output error"), "read: \(output)")
+        outcome.cycles += 1
+        try Self.drainAndCheck(scenario, load: load, outcome: &outcome, running: nil, started: started)
     }
 
     /// The log's filesystem fills up (a 1 MiB tmpfs under the log directory): `outflow run`
@@ -298,6 +373,7 @@ import Glibc
         load.stop()
         try #require(load.failure == nil, "the write load failed: \(load.failure ?? "")")
         try #require(load.committed > 0, "the write load committed nothing")
+        outcome.largeTransactions = load.large
 
         let sentinel = UUID().uuidString.lowercased()
         let final: CrashScenario.Run
@@ -409,6 +485,13 @@ struct CrashScenario {
     var slot: String { "crash_slot_\(suffix)" }
     var logDirectory: String { directory.appendingPathComponent("data/log").path }
     var pipelineFile: URL { directory.appendingPathComponent("pipeline.yaml") }
+
+    /// The pipeline's URL: the server streams a transaction while it is open past 256 kB of
+    /// changes (its default is 64 MB), so the load's large transactions are spooled — and
+    /// killed while spooled, at their Stream Commit, while their records are appended.
+    var pipelineURL: String {
+        url + (url.contains("?") ? "&" : "?") + "options=-c%20logical_decoding_work_mem%3D256kB"
+    }
 
     init(mode: String, url: String? = nil) throws {
         self.mode = mode
@@ -550,7 +633,7 @@ struct CrashScenario {
         let process = Process()
         process.executableURL = try OutflowProcess.binary()
         process.arguments = ["run", pipelineFile.path, "--progress-interval", "\(progressInterval)"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": url]) { $1 }.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["OUTFLOW_PG_URL": pipelineURL]) { $1 }.merging(environment) { $1 }
         if environment["OUTFLOW_CRASH_AT"] == nil { process.environment?["OUTFLOW_CRASH_AT"] = nil }
         process.currentDirectoryURL = directory
         process.standardError = try FileHandle(forWritingTo: errorFile)
@@ -620,14 +703,21 @@ final class WriteLoad: Sendable {
         var stop = false
         var committed = 0
         var rolledBack = 0
+        var large = 0
         var failure: String?
-        var finished = false
+        var finished = 0
     }
 
     private let state = Mutex(State())
     let url: String
     let table: String
     let keys: Int
+    /// Writer connections committing concurrently, their transactions interleaved. Each owns
+    /// its keys, so a key's sequence numbers follow its rows' commit order.
+    let writers: Int
+    /// One transaction in this many (per writer) is large: 10,000 committed rows in chunks,
+    /// with chunks under savepoints rolled back — streamed by the server while open.
+    let largeEvery: Int
 
     /// Reconnect when the server goes away (a server restart) instead of failing; a
     /// transaction whose outcome is unknown is settled by the table, the source of truth.
@@ -638,31 +728,61 @@ final class WriteLoad: Sendable {
         self.table = table
         self.keys = keys
         self.survivesServerRestarts = survivesServerRestarts
+        let environment = ProcessInfo.processInfo.environment
+        writers = max(1, Int(environment["OUTFLOW_CRASH_WRITERS"] ?? "") ?? 2)
+        largeEvery = max(1, Int(environment["OUTFLOW_CRASH_LARGE_EVERY"] ?? "") ?? 5000)
     }
 
     var committed: Int { state.withLock { $0.committed } }
     var failure: String? { state.withLock { $0.failure } }
+    /// Large transactions committed.
+    var large: Int { state.withLock { $0.large } }
 
     func start() {
+        for writer in 0..<writers { startWriter(writer) }
+    }
+
+    private func startWriter(_ writer: Int) {
         let thread = Thread { [self] in
             var connection: PostgresConnection?
             var sequences = [Int](repeating: 0, count: keys)
+            var transactions = 0
             while !state.withLock({ $0.stop }) {
                 do {
                     let current = try connection ?? PostgresConnection(try ConnectionString(url))
                     connection = current
+                    transactions += 1
                     var statements = ["BEGIN"]
-                    for _ in 0..<Int.random(in: 1...4) {
+                    let isLarge = transactions % largeEvery == 0
+                    if isLarge {
+                        // 10,000 committed rows of one key in chunks of 2,500, and a chunk
+                        // rolled back to a savepoint between each (its numbers are skipped).
                         let key = Int.random(in: 0..<keys)
-                        sequences[key] += 1
-                        statements.append(
-                            "INSERT INTO \(table) VALUES (gen_random_uuid(), 'order', 'key-\(key)', 'Created', '{\"seq\": \(sequences[key])}')")
+                        for chunk in 0..<7 {
+                            let rolledBack = chunk % 2 == 1
+                            if rolledBack { statements.append("SAVEPOINT s\(chunk)") }
+                            statements.append(
+                                "INSERT INTO \(table) SELECT gen_random_uuid(), 'order', 'key-\(writer)-\(key)', 'Created', "
+                                    + "jsonb_build_object('seq', \(sequences[key]) + g) FROM generate_series(1, 2500) AS g")
+                            sequences[key] += 2500
+                            if rolledBack { statements.append("ROLLBACK TO SAVEPOINT s\(chunk)") }
+                        }
+                    } else {
+                        for _ in 0..<Int.random(in: 1...4) {
+                            let key = Int.random(in: 0..<keys)
+                            sequences[key] += 1
+                            statements.append(
+                                "INSERT INTO \(table) VALUES (gen_random_uuid(), 'order', 'key-\(writer)-\(key)', 'Created', '{\"seq\": \(sequences[key])}')")
+                        }
                     }
-                    let rollBack = Int.random(in: 0..<6) == 0
+                    let rollBack = !isLarge && Int.random(in: 0..<6) == 0
                     statements.append(rollBack ? "ROLLBACK" : "COMMIT")
                     _ = try current.execute(statements.joined(separator: "; "))
-                    state.withLock { if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 } }
-                    usleep(500)  // paces the load (about 1–2 thousand transactions a second); not synchronisation
+                    state.withLock {
+                        if rollBack { $0.rolledBack += 1 } else { $0.committed += 1 }
+                        if isLarge { $0.large += 1 }
+                    }
+                    usleep(500)  // paces the load (about a thousand transactions a second per writer); not synchronisation
                 } catch {
                     guard survivesServerRestarts else {
                         state.withLock { $0.failure = "\(error)" }
@@ -672,7 +792,7 @@ final class WriteLoad: Sendable {
                     usleep(100_000)  // the server is restarting: try again (the test bounds the whole run)
                 }
             }
-            state.withLock { $0.finished = true }
+            state.withLock { $0.finished += 1 }
         }
         thread.start()
     }
@@ -681,6 +801,6 @@ final class WriteLoad: Sendable {
     func stop() {
         state.withLock { $0.stop = true }
         let deadline = ContinuousClock.now.advanced(by: .seconds(30))
-        while !state.withLock({ $0.finished }), ContinuousClock.now < deadline { usleep(5_000) }
+        while state.withLock({ $0.finished }) < writers, ContinuousClock.now < deadline { usleep(5_000) }
     }
 }

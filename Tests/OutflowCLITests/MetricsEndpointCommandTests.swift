@@ -34,6 +34,10 @@ import Glibc
         #expect(metrics["outflow_source_events_total"] == 3)
         #expect((metrics["outflow_sink_commits_total"] ?? 0) >= 1)
         #expect(metrics["outflow_sink_commit_duration_seconds_count"] == metrics["outflow_sink_commits_total"])
+        // Each commit fsyncs its data files and then its commit record: two phases at least.
+        #expect((metrics["outflow_log_fsync_duration_seconds_count"] ?? 0) >= 2 * (metrics["outflow_sink_commits_total"] ?? 1))
+        #expect((metrics["outflow_source_bytes_total"] ?? 0) > 0)
+        #expect((metrics["outflow_source_last_commit_received_timestamp_seconds"] ?? 0) > 0)
         #expect(try Self.get(port: port, path: "/ready").status == 200)
 
         // The durable position is the server's: at most what the slot has confirmed, and at least
@@ -45,6 +49,45 @@ import Glibc
         #expect(confirmed >= durable || confirmed == 0, "confirmed \(confirmed), durable \(durable)")
         #expect((metrics["outflow_replication_lag_bytes"] ?? -1) >= 0)
         #expect(metrics["outflow_replication_lag_bytes"].map { $0 <= current - durable + 1 } == true)
+
+        // The committed Grafana dashboard asks only for metrics this pipeline serves. The log and
+        // slot monitors sample every 10 s: bounded poll until their first figures with data.
+        let wanted = try Self.dashboardMetrics()
+        #expect(wanted.count > 10)
+        // A consumer group's lag exists once some group has committed offsets; none has here.
+        let later: Set<String> = ["outflow_consumer_group_lag"]
+        var missing = wanted.subtracting(later)
+        let monitorDeadline = ContinuousClock.now.advanced(by: .seconds(30))
+        repeat {
+            missing.subtract(Self.families(try Self.get(port: port, path: "/metrics").body))
+            if missing.isEmpty { break }
+            usleep(250_000)
+        } while ContinuousClock.now < monitorDeadline
+        #expect(missing.isEmpty, "the dashboard asks for metrics the pipeline does not serve: \(missing.sorted())")
+    }
+
+    /// The metric families a scrape declares (`# TYPE name kind`).
+    static func families(_ text: String) -> Set<String> {
+        Set(text.split(separator: "\n").compactMap { line in
+            line.hasPrefix("# TYPE ") ? line.split(separator: " ").dropFirst(2).first.map(String.init) : nil
+        })
+    }
+
+    /// Every `outflow_…` family named in the dashboard's queries (histogram series by family).
+    static func dashboardMetrics() throws -> Set<String> {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docker/grafana/dashboards/outflow.json"), encoding: .utf8)
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        let name = try Regex("outflow_[a-z_]+")
+        return Set(expressions.flatMap { expression in
+            expression.matches(of: name).map { match in
+                var family = String(expression[match.range])
+                for suffix in ["_bucket", "_count", "_sum"] where family.hasSuffix(suffix) { family.removeLast(suffix.count) }
+                return family
+            }
+        })
     }
 
     static func lsnBytes(_ text: String) throws -> UInt64 {

@@ -50,12 +50,12 @@ import Glibc
         let port: Int
         let errorURL: URL
 
-        init(logDirectory: String, scratch: URL) throws {
+        init(logDirectory: String, scratch: URL, arguments: [String] = []) throws {
             let output = Pipe()
             errorURL = scratch.appendingPathComponent("serve.stderr")
             _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
             process.executableURL = try OutflowProcess.binary()
-            process.arguments = ["serve", "--log", logDirectory, "--listen", "127.0.0.1:0", "--verbose"]
+            process.arguments = ["serve", "--log", logDirectory, "--listen", "127.0.0.1:0", "--verbose"] + arguments
             process.standardOutput = output
             process.standardError = try FileHandle(forWritingTo: errorURL)
             process.standardInput = FileHandle.nullDevice
@@ -86,7 +86,7 @@ import Glibc
         }
     }
 
-    static func withServer(_ body: (Server, WrittenLog, URL) throws -> Void) throws {
+    static func withServer(arguments: [String] = [], _ body: (Server, WrittenLog, URL) throws -> Void) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
@@ -94,7 +94,7 @@ import Glibc
         let writer = try LogWriter.open(directory: logDirectory)
         defer { writer.close() }
         let written = try writeLog(writer)
-        let server = try Server(logDirectory: logDirectory, scratch: scratch)
+        let server = try Server(logDirectory: logDirectory, scratch: scratch, arguments: arguments)
         do { try body(server, written, scratch) } catch {
             let stopped = try? server.stop()
             print("outflow serve standard error:\n\(stopped?.standardError ?? "?")")
@@ -126,6 +126,35 @@ import Glibc
             #expect(consumed.values["0"] == expected[0])
             #expect(consumed.values["1"] == [])
             #expect(consumed.values["2"] == expected[2])
+        }
+    }
+
+    @Test func serveCountsWhatItServesOnItsMetricsEndpointAndLogsInJSON() throws {
+        guard let python = ProcessInfo.processInfo.environment["OUTFLOW_ORACLE_PYTHON"], !python.isEmpty else {
+            throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
+        }
+        try Self.withServer(arguments: ["--metrics-listen", "127.0.0.1:0", "--log-format", "json"]) { server, written, _ in
+            let port = try #require(MetricsEndpointCommandTests.port(in: try String(contentsOf: server.errorURL, encoding: .utf8)))
+            let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/consume_endpoint.py").path
+            let result = try OutflowProcess.run(executable: URL(fileURLWithPath: python), [script, "127.0.0.1:\(server.port)", Self.topic, "read_committed"])
+            #expect(result.status == 0, "kafka-python failed: \(result.standardError)")
+            let text = try MetricsEndpointCommandTests.get(port: port, path: "/metrics").body
+            let samples = MetricsEndpointCommandTests.samples(text)
+            // The fetches carried at least every committed record (aborted batches go too: the
+            // consumer drops them itself).
+            let committed = written.committed.values.reduce(0) { $0 + $1.count }
+            #expect((samples["outflow_kafka_fetch_records_total"] ?? 0) >= Double(committed))
+            #expect((samples["outflow_kafka_fetch_bytes_total"] ?? 0) > 0)
+            #expect((samples["outflow_kafka_connections_accepted_total"] ?? 0) >= 1)
+            #expect(text.contains(#"outflow_kafka_requests_total{api="Fetch"}"#) && text.contains(#"outflow_kafka_requests_total{api="Metadata"}"#))
+            #expect(try MetricsEndpointCommandTests.get(port: port, path: "/ready").status == 200)
+            // --log-format json: each request (logged at debug with --verbose) is one JSON object.
+            let lines = try String(contentsOf: server.errorURL, encoding: .utf8).split(separator: "\n").filter { $0.contains("Kafka request") }
+            #expect(!lines.isEmpty)
+            for line in lines.prefix(5) {
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["message"] as? String == "Kafka request" && object?["kafka.api"] != nil, "\(line)")
+            }
         }
     }
 

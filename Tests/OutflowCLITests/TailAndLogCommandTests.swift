@@ -124,6 +124,8 @@ import Testing
         let verify = try OutflowProcess.run(["log", "verify", log.path])
         #expect(verify.status == 0, "\(verify.standardOutput)\(verify.standardError)")
         #expect(verify.standardOutput.contains("0 errors"))
+        // Not a terminal: progress comes as plain lines on standard error, the first at once.
+        #expect(verify.standardError.hasPrefix("verify: 0% (0 of "), "\(verify.standardError)")
 
         let segment = log.directory.appendingPathComponent("orders.created-0/00000000000000000000.log")
         let inspect = try OutflowProcess.run(["log", "inspect", segment.path])

@@ -83,9 +83,13 @@ struct ComparableRecord: Hashable, CustomStringConvertible {
         let tps = try [TopicPartition(topic: "orders", partition: 0), TopicPartition(topic: "orders.v2", partition: 5)]
         var random = SeededGenerator(seed: 2024)
         var markers: [TopicPartition: [String]] = [:]
+        // What the test wrote, by outcome: the values each isolation level must show, in order.
+        var committedValues: [TopicPartition: [String?]] = [:]
+        var writtenValues: [TopicPartition: [String?]] = [:]
         for transaction in 0..<40 {
             try writer.beginTransaction()
             var touched: Set<TopicPartition> = []
+            var pending: [TopicPartition: [String?]] = [:]
             for _ in 0..<Int.random(in: 1...3, using: &random) {
                 let tp = tps.randomElement(using: &random)!
                 touched.insert(tp)
@@ -100,14 +104,20 @@ struct ComparableRecord: Hashable, CustomStringConvertible {
                         timestamp: 1_700_000_000_000 + Int64(transaction * 10 + index))
                 }
                 try writer.append(records, to: tp)
+                pending[tp, default: []] += records.map { $0.value.map(ComparableRecord.hex) }
             }
             let outcome = transaction % 6 == 2 ? "ABORT" : "COMMIT"
             if outcome == "ABORT" { try writer.abort() } else { try writer.commit(metadata: [UInt8(transaction)]) }
             for tp in touched { markers[tp, default: []].append(outcome) }
+            for (tp, values) in pending {
+                writtenValues[tp, default: []] += values
+                if outcome == "COMMIT" { committedValues[tp, default: []] += values }
+            }
         }
         // An open transaction at the end: read_committed must stop before it.
         try writer.beginTransaction()
         try writer.append([Record(value: bytes("still open"), timestamp: 1_800_000_000_000)], to: tps[0])
+        writtenValues[tps[0], default: []].append(ComparableRecord.hex(bytes("still open")))
 
         let result = try #require(try Oracle.run("read_log.py", [dir.path]) as? [String: Any])
         #expect((result["errors"] as? [String])?.isEmpty == true)
@@ -134,6 +144,10 @@ struct ComparableRecord: Hashable, CustomStringConvertible {
                 while case let polled = try partitionReader.poll(), !polled.isEmpty { ours += polled.map(ComparableRecord.init) }
                 let theirs = try #require(report[key] as? [[String: Any]]).map(ComparableRecord.init(json:))
                 #expect(ours == theirs, "\(tp) \(key)")
+                // Both readers against what was written and how each transaction ended, not
+                // only against each other (they could share a wrong transaction index).
+                let wanted = isolation == .readCommitted ? committedValues[tp] ?? [] : writtenValues[tp] ?? []
+                #expect(theirs.map(\.value) == wanted, "\(tp) \(key): not what the test committed")
                 #expect(!ours.isEmpty)
             }
             let lso = (report["last_stable_offset"] as? NSNumber)?.int64Value

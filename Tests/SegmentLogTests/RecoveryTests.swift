@@ -227,6 +227,94 @@ import Testing
         writer.close()
     }
 
+    @Test func aReaderWhoseSegmentsRetentionDeletesGoesOnFromTheLogStart() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 600
+        config.retentionMilliseconds = nil
+        config.retentionBytes = 1800
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        defer { writer.close() }
+        func write(_ range: Range<Int>) throws {
+            for index in range {
+                try writer.beginTransaction()
+                try writer.append([record("value-\(index)")], to: orders)
+                try writer.commit(metadata: [])
+            }
+        }
+        try write(0..<10)
+        let reader = try LogReader(directory: dir.path).open(orders)
+        var delivered: [Int64] = []
+        var restarts = 0
+        // A slow reader: one record a poll, while the writer rolls and deletes the segments it
+        // is reading. It must never crash nor go backwards: it reads on from the file it holds,
+        // and a position retention took away moves it to the log start (a segment deleted
+        // between listing and opening it may be a typed error once; the next poll goes on).
+        for round in 0..<40 {
+            if round % 2 == 0 { try write((10 + round * 3)..<(13 + round * 3)) }
+            do throws(SegmentLogError) {
+                let records = try reader.poll(maxRecords: 1)
+                for stored in records {
+                    #expect(stored.offset > (delivered.last ?? -1), "offsets go forward only")
+                    delivered.append(stored.offset)
+                }
+            } catch {
+                #expect(error.code == .io, "\(error.code): \(error)")
+                restarts += 1
+            }
+        }
+        while case let records = try reader.poll(maxRecords: 100), !records.isEmpty {
+            for stored in records {
+                #expect(stored.offset > (delivered.last ?? -1))
+                delivered.append(stored.offset)
+            }
+        }
+        // Retention ran under the reader, and the reader reached the end of what is left.
+        #expect(try reader.logStartOffset() > 0)
+        #expect(restarts <= 2)
+        #expect(delivered.last == (try reader.endOffset()) - 2, "the last record (before its COMMIT marker)")
+        // What it skipped is only what retention deleted before it got there.
+        let start = try reader.logStartOffset()
+        #expect(Set(delivered.filter { $0 >= start }) == Set(try readAllOffsets(dir.path)))
+    }
+
+    func readAllOffsets(_ directory: String) throws -> [Int64] {
+        let reader = try LogReader(directory: directory).open(orders)
+        var offsets: [Int64] = []
+        while case let records = try reader.poll(maxRecords: 100), !records.isEmpty { offsets += records.map(\.offset) }
+        return offsets
+    }
+
+    @Test func aTopicWithItsOwnRetentionKeepsByItsOwnBound() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var config = LogConfig()
+        config.segmentBytes = 800
+        config.retentionMilliseconds = nil
+        config.retentionBytes = 2500
+        // The changelog-like topic keeps more; the others keep the log's bound.
+        config.topicRetention["__kept"] = TopicRetention(milliseconds: nil, bytes: 6000)
+        let kept = try TopicPartition(topic: "__kept", partition: 0)
+        let writer = try LogWriter.open(directory: dir.path, config: config)
+        for index in 0..<80 {
+            try writer.beginTransaction()
+            try writer.append([record("value-\(index)")], to: orders)
+            try writer.append([record("kept-\(index)")], to: kept)
+            try writer.commit(metadata: [])
+        }
+        try writer.enforceRetention()
+        func total(_ tp: TopicPartition) throws -> Int64 { try segmentLogs(dir.file(tp.directoryName)).reduce(Int64(0)) { $0 + (try fileSize($1)) } }
+        #expect(try total(orders) <= 2500)
+        #expect(try total(kept) <= 6000)
+        #expect(try total(kept) > 2500 + 800, "the topic's own bound, not the log's, decides")
+        writer.close()
+        // Reopened with the same settings: recovery keeps each partition's own bound too.
+        let reopened = try LogWriter.open(directory: dir.path, config: config)
+        #expect(try total(kept) > 2500 + 800)
+        reopened.close()
+    }
+
     /// Writes 60 one-record units with `unit` to a writer retaining 2500 bytes of 800-byte
     /// segments, never reopened nor told to enforce retention; after each unit that rolled a
     /// segment, the partition must be back under the bound (between rolls the active segment

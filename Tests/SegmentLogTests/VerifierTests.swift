@@ -32,6 +32,24 @@ import Testing
         #expect(report.commitRecords == 24)
     }
 
+    @Test func progressCountsEverySegmentByteOnce() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try makeLog(dir)
+        var seen: [VerificationProgress] = []
+        let report = try LogVerifier.verify(directory: dir.path) { seen.append($0) }
+        let segmentBytes = try segmentLogs(dir.file("orders-0")).reduce(Int64(0)) { total, path in
+            total + Int64(try #require(try FileIO.readFile(path)).count)
+        }
+        // One report before the first segment, then one per segment.
+        #expect(seen.count == report.segments + 1)
+        #expect(seen.first?.bytesDone == 0)
+        #expect(seen.allSatisfy { $0.bytes == segmentBytes && $0.partitions == 1 })
+        #expect(zip(seen, seen.dropFirst()).allSatisfy { $0.bytesDone < $1.bytesDone })
+        #expect(seen.last?.bytesDone == segmentBytes)
+        #expect(seen.last?.current == "orders-0")
+    }
+
     @Test func damageIsFoundAndLocated() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

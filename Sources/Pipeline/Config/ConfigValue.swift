@@ -158,6 +158,9 @@ public struct SecretValues: Sendable, CustomStringConvertible, CustomReflectable
     /// more than it protects.
     static let minimumLength = 4
 
+    /// None: for commands that read no pipeline file.
+    public init() {}
+
     mutating func insert(_ value: String) {
         guard value.count >= Self.minimumLength, !values.contains(value) else { return }
         values.append(value)

@@ -17,7 +17,7 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     /// table is an outbox table (cleanup deletes are then never decoded).
     public var publishIsDefault = false
     /// How often a heartbeat message is written while the stream is quiet; nil: never.
-    public var heartbeatInterval: ConfigDuration?
+    public var heartbeatInterval: ConfigDuration? = PostgresSourceConfig.defaultHeartbeatInterval
     /// Create the slot and publication when they do not exist.
     public var createMissing: Bool
     /// How often the standby status (flush position) is sent even when idle.
@@ -28,6 +28,7 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var slotWALWarning: ByteSize = PostgresSourceConfig.defaultSlotWALWarning
 
     public static let defaultSlotWALWarning = ByteSize("1GiB")!
+    public static let defaultHeartbeatInterval = ConfigDuration("1m")!
 
     /// Equal when they configure the same source (where a value came from does not count).
     public static func == (lhs: PostgresSourceConfig, rhs: PostgresSourceConfig) -> Bool {
@@ -96,8 +97,8 @@ extension PostgresSourceConfig {
             .defaulted(Operation.allCases, shown: .list(Operation.allCases.map { .string($0.rawValue) })),
             doc: "Operations the publication publishes. Default: insert when every table is read by an outbox stage (cleanup deletes are never decoded), all four otherwise.")
         static let heartbeatInterval = FieldSpec(
-            "heartbeat_interval", .duration, .optional,
-            doc: "Write a pg_logical_emit_message heartbeat this often while nothing is streamed, so the slot can advance past other databases' WAL, as in 1m. Default: none.")
+            "heartbeat_interval", .duration, .defaulted(defaultHeartbeatInterval, shown: .string("1m")),
+            doc: "While nothing has been streamed for this long, write a pg_logical_emit_message heartbeat into the source database, so the slot advances past other databases' WAL even when the captured tables are quiet. 0s turns heartbeats off.")
         static let createMissing = FieldSpec(
             "create_missing", .boolean, .defaulted(true, shown: .scalar("true", kind: .bool, secret: false)),
             doc: "Create the slot and publication when they do not exist.")
@@ -139,7 +140,6 @@ extension PostgresSourceConfig {
         let statusInterval = reader.read(Fields.statusInterval, &context)
         let changelog = reader.read(Fields.changelog, &context)
         let heartbeatInterval = reader.read(Fields.heartbeatInterval, &context)
-        if reader.has(Fields.heartbeatInterval.name) && heartbeatInterval == nil { return nil }
         let slotWALWarning = reader.read(Fields.slotWALWarning, &context)
         if let tables {
             var seen: Set<TableName> = []
@@ -147,13 +147,14 @@ extension PostgresSourceConfig {
                 context.log.error(.invalidValue, "table \(table) is listed twice", at: reader.keyLocation(Fields.tables.name) ?? reader.location)
             }
         }
-        guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval, let slotWALWarning else { return nil }
+        guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval, let slotWALWarning,
+              let heartbeatInterval else { return nil }
         if reader.has(Fields.changelog.name) && changelog == nil { return nil }
         var config = PostgresSourceConfig(
             url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
             statusInterval: statusInterval, changelog: changelog)
         config.publishIsDefault = !reader.has(Fields.publish.name)
-        config.heartbeatInterval = heartbeatInterval
+        config.heartbeatInterval = heartbeatInterval.milliseconds > 0 ? heartbeatInterval : nil
         config.slotWALWarning = slotWALWarning
         return config
     }

@@ -59,6 +59,11 @@ public enum PipelineBuilder {
         log.segmentMilliseconds = config.sink.segmentTime.milliseconds
         log.retentionMilliseconds = config.sink.retention?.milliseconds
         log.retentionBytes = config.sink.retentionBytes?.bytes
+        // The changelog keeps source transactions for replay as long as its own settings say,
+        // whatever the pipeline's topics keep.
+        if let changelog = config.source.changelog {
+            log.topicRetention[ChangelogCodec.topic] = TopicRetention(milliseconds: changelog.retention.milliseconds, bytes: changelog.maxBytes?.bytes)
+        }
 
         var replication = ReplicationSettings(connectionString: connectionString, slot: config.source.slot, publications: [config.source.publication])
         replication.statusInterval = config.source.statusInterval.duration

@@ -275,8 +275,13 @@ public final class PipelineRunner {
         case .message:
             break  // logical messages (heartbeats, other applications') are not pipeline input
         case .restarted(let resume):
-            logger.warning("source reconnected; the open group is dropped and read again", metadata: ["outflow.resume": "\(resume)"])
-            try abortGroup()
+            if mode.keepsGroupOnReconnect {
+                logger.warning("source reconnected; the group read so far is written", metadata: ["outflow.resume": "\(resume)"])
+                try writeGroupOnReconnect(source: source)
+            } else {
+                logger.warning("source reconnected; the open group is dropped and read again", metadata: ["outflow.resume": "\(resume)"])
+                try abortGroup()
+            }
         case .streamStart(let xid, _):
             streamXID = xid
         case .streamStop:
@@ -384,6 +389,33 @@ public final class PipelineRunner {
         progress.durableCommitTime = pendingCommitTime ?? progress.durableCommitTime
         pendingEnd = nil
         pendingCommitTime = nil
+        schedule.groupEnded()
+    }
+
+    /// A reconnect in a mode that acknowledges on receipt: the completed transactions of the
+    /// open group are committed as at any group's end. A transaction the reconnect cut mid-way
+    /// keeps what it wrote (its changes committed in the source; nothing of it is taken back),
+    /// and when the source sends it again it is skipped if any of it reached the sink — its
+    /// remaining changes are the one loss a reconnect can cause, and only when it falls inside
+    /// a transaction that produced records. Otherwise it is read again whole.
+    private func writeGroupOnReconnect(source: any ChangeSource) throws(PipelineError) {
+        try commitGroup(source: source)
+        if let cut = current, !skippingCurrent {
+            do { try sink.flush() } catch { throw PipelineError(error) }
+            let wrote = sink.recordsInGroup
+            sink.endGroup()
+            for stage in graph.statefulStages { stage.didCommit(recorded: false) }
+            committedPosition = mode.positionAfterAbort(committedPosition, sink: sink)
+            if committedPosition > cut.commitLSN {
+                logger.warning("the reconnect cut a transaction after \(wrote) of its records; its remaining changes are skipped when sent again (at_most_once)", metadata: [
+                    "outflow.xid": "\(cut.xid)", "outflow.lsn": "\(cut.commitLSN)",
+                ])
+            }
+        }
+        streamXID = nil
+        spool.reset()  // the source sends streamed transactions again too
+        current = nil
+        skippingCurrent = false
         schedule.groupEnded()
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresSource
+import SegmentLog
 import Testing
 @testable import Pipeline
 
@@ -59,6 +60,11 @@ import Testing
         #expect(config.source.statusInterval.milliseconds == 5_000)
         #expect(config.source.changelog == ChangelogConfig(retention: ConfigDuration("3d")!, maxBytes: ByteSize("10GiB")!))
         #expect(config.source.changelog?.maxBytes?.bytes == 10 << 30)
+        // The changelog's own retention reaches its topic in the log, apart from the sink's.
+        let built = try PipelineBuilder.build(config)
+        #expect(built.logConfig.forTopic(ChangelogCodec.topic).retentionMilliseconds == Int64(3 * 86_400_000))
+        #expect(built.logConfig.forTopic(ChangelogCodec.topic).retentionBytes == Int64(10) << 30)
+        #expect(built.logConfig.forTopic("orders").retentionBytes == built.logConfig.retentionBytes)
 
         let kinds = Dictionary(uniqueKeysWithValues: config.stages.map { ($0.id, $0.kind) })
         #expect(config.stages.map(\.id) == ["events", "paid", "shape", "split", "big_topic", "small_topic", "rekey", "dedupe", "order", "batch"])

@@ -22,6 +22,9 @@ protocol DeliveryMode {
     func transactionCompleted(end: LSN, source: any ChangeSource) -> Bool
     /// Commits the group that ends with the transaction whose Commit ends at `end`.
     func commitGroup(through end: LSN, _ group: inout GroupCommit) throws(PipelineError)
+    /// On a source reconnect, the open group is written (true) rather than dropped and read
+    /// again: a mode that acknowledged its transactions on receipt may never see them again.
+    var keepsGroupOnReconnect: Bool { get }
     /// The position to skip to after the open group was dropped (a source reconnect).
     func positionAfterAbort(_ committedPosition: LSN, sink: any Sink) -> LSN
     /// A clean stop, after the last group commit.
@@ -68,6 +71,7 @@ extension DeliveryMode {
     func finish(sink: any Sink) throws(PipelineError) {}
     func transactionCompleted(end: LSN, source: any ChangeSource) -> Bool { false }
     var restoresStageState: Bool { false }
+    var keepsGroupOnReconnect: Bool { false }
     func sourceStart(committedPosition: LSN) -> LSN { committedPosition }
 }
 
@@ -155,6 +159,9 @@ struct AtLeastOnceDelivery: DeliveryMode {
 /// (or not yet synced, on an OS crash) is lost. Stage state is kept in memory only.
 struct AtMostOnceDelivery: DeliveryMode {
     var transactional: Bool { false }
+    /// Its acknowledgements may have reached the server already (a status goes out at any
+    /// time), so the server may not send the group again: a reconnect is not a crash.
+    var keepsGroupOnReconnect: Bool { true }
 
     func schedule(_ settings: PipelineRunner.Settings) -> GroupCommitSchedule.Settings {
         GroupCommitSchedule.Settings(

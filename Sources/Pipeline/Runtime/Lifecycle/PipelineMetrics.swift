@@ -17,6 +17,9 @@ public final class PipelineMetrics {
     let deadLetters: Counter
     let sinkCommits: Counter
     let commitDuration: Timer
+    let fsyncDuration: Timer
+    let sourceBytes: Counter
+    let lastCommitReceivedTime: Gauge
     let durableLSN: Gauge
     let receivedLSN: Gauge
     let serverWALLSN: Gauge
@@ -26,6 +29,7 @@ public final class PipelineMetrics {
     let spooledTransactions: Gauge
     let spoolBytes: Gauge
     private var last = RunnerProgress()
+    private var lastSourceBytes = 0
     private let factory: any MetricsFactory
     /// Per stage: its counters (made on first sight) and the values last reported.
     private var stageMetrics: [String: (events: (in: Counter, out: Counter, failed: Counter), hits: Counter, window: Gauge, last: StageCounts)] = [:]
@@ -42,6 +46,9 @@ public final class PipelineMetrics {
         deadLetters = Counter(label: "outflow_dead_letters_total", factory: factory)
         sinkCommits = Counter(label: "outflow_sink_commits_total", factory: factory)
         commitDuration = Timer(label: "outflow_sink_commit_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        fsyncDuration = Timer(label: "outflow_log_fsync_duration_seconds", preferredDisplayUnit: .seconds, factory: factory)
+        sourceBytes = Counter(label: "outflow_source_bytes_total", factory: factory)
+        lastCommitReceivedTime = Gauge(label: "outflow_source_last_commit_received_timestamp_seconds", factory: factory)
         durableLSN = Gauge(label: "outflow_source_durable_lsn_bytes", factory: factory)
         receivedLSN = Gauge(label: "outflow_source_received_lsn_bytes", factory: factory)
         serverWALLSN = Gauge(label: "outflow_source_server_wal_lsn_bytes", factory: factory)
@@ -52,9 +59,15 @@ public final class PipelineMetrics {
         spoolBytes = Gauge(label: "outflow_spool_bytes", factory: factory)
     }
 
+    /// One fsync phase of the log (`LogWriter.fsyncObserver`).
+    public func observeFsync(_ duration: Duration) {
+        fsyncDuration.recordNanoseconds(duration.nanoseconds)
+    }
+
     /// Moves the metrics to `progress`. `serverWAL` is the newest WAL position the server has
-    /// reported (its keepalives and data carry it), when known; `now` is Unix time in seconds.
-    public func observe(_ progress: RunnerProgress, serverWAL: LSN?, now: Double) {
+    /// reported (its keepalives and data carry it), when known; `sourceBytes` the bytes the
+    /// source has received in all; `now` is Unix time in seconds.
+    public func observe(_ progress: RunnerProgress, serverWAL: LSN?, sourceBytes bytes: Int = 0, now: Double) {
         func advance(_ counter: Counter, _ value: Int, _ previous: Int) { if value > previous { counter.increment(by: Int64(value - previous)) } }
         advance(sourceTransactions, progress.sourceTransactions, last.sourceTransactions)
         advance(skippedTransactions, progress.skippedTransactions, last.skippedTransactions)
@@ -66,6 +79,11 @@ public final class PipelineMetrics {
         if progress.logCommits > last.logCommits, let duration = progress.lastCommitDuration {
             commitDuration.recordNanoseconds(duration.nanoseconds)
         }
+        if bytes > lastSourceBytes { sourceBytes.increment(by: Int64(bytes - lastSourceBytes)) }
+        lastSourceBytes = max(lastSourceBytes, bytes)
+        // A new Commit arrived since the last report: its arrival is "now" to within one report
+        // (reports follow every group commit). Alert on time() minus this when the source is quiet.
+        if progress.received > last.received { lastCommitReceivedTime.record(now) }
         durableLSN.record(Double(progress.durable.rawValue))
         spooledTransactions.record(Double(progress.spooledTransactions))
         spoolBytes.record(Double(progress.spoolBytes))

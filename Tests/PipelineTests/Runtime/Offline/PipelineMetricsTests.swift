@@ -1,8 +1,10 @@
 import CoreMetrics
+import Foundation
 import MetricsTestKit
 import PGOutput
 @testable import Pipeline
 import PostgresSource
+import SegmentLog
 import Testing
 
 /// The metrics follow the runner's progress reports: counters move by what changed, gauges
@@ -95,6 +97,39 @@ import Testing
         // A second report with no change moves no counter.
         metrics.observe(progress, serverWAL: LSN(9_000), now: 131)
         #expect(try factory.expectCounter("outflow_source_transactions_total").totalValue == 0)
+    }
+
+    @Test func sourceBytesCountWhatArrivedAndTheLastCommitsArrivalIsKept() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        var progress = RunnerProgress()
+        progress.received = LSN(100)
+        metrics.observe(progress, serverWAL: nil, sourceBytes: 4_096, now: 50)
+        // Only bytes arrive (keepalives): the last commit's arrival stays where it was.
+        metrics.observe(progress, serverWAL: nil, sourceBytes: 4_200, now: 60)
+        #expect(try factory.expectCounter("outflow_source_bytes_total").totalValue == 4_200)
+        #expect(try factory.expectGauge("outflow_source_last_commit_received_timestamp_seconds").lastValue == 50)
+        progress.received = LSN(200)
+        metrics.observe(progress, serverWAL: nil, sourceBytes: 9_000, now: 70)
+        #expect(try factory.expectCounter("outflow_source_bytes_total").totalValue == 9_000)
+        #expect(try factory.expectGauge("outflow_source_last_commit_received_timestamp_seconds").lastValue == 70)
+    }
+
+    @Test func everyFsyncPhaseOfTheLogIsTimed() throws {
+        let factory = TestMetrics()
+        let metrics = PipelineMetrics(factory: factory)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-fsync-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let writer = try LogWriter.open(directory: directory)
+        defer { writer.close() }
+        writer.fsyncObserver = { metrics.observeFsync($0) }
+        try writer.beginTransaction()
+        try writer.append([Record(key: Array("k".utf8), value: Array("v".utf8), timestamp: 0)], to: TopicPartition(topic: "t", partition: 0))
+        try writer.commit(metadata: [])
+        // A commit: its data files, then its commit record.
+        #expect(try factory.expectTimer("outflow_log_fsync_duration_seconds").values.count == 2)
+        try writer.sync()
+        #expect(try factory.expectTimer("outflow_log_fsync_duration_seconds").values.count == 3)
     }
 
     @Test func readinessFollowsThePhaseAndStallsWithoutProgress() {

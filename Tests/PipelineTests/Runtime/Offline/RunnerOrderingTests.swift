@@ -66,6 +66,45 @@ import Testing
         #expect(run.sink.visibleKeys == ["a", "b"])
     }
 
+    @Test func atMostOnceWritesItsGroupOnAReconnectInsteadOfDroppingIt() throws {
+        let run = ScriptedRun(guarantee: .atMostOnce)
+        // Transactions 10 and 11 are acknowledged on receipt, and the server had the
+        // acknowledgement: after the reconnect it sends only what follows.
+        var script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a"]) + OutboxScript.transaction(xid: 11, at: 0, keys: ["b"])
+        script.append((0, .restarted(resumeFrom: OutboxScript.end(11))))
+        script += OutboxScript.transaction(xid: 12, at: 1, keys: ["c"])
+        try run.run(script, extraMilliseconds: 0)
+        #expect(!run.trace.steps.contains(.abort))
+        #expect(run.sink.visibleKeys == ["a", "b", "c"])
+    }
+
+    @Test func atMostOnceWritesNothingTwiceWhenTheServerSendsTheGroupAgain() throws {
+        let run = ScriptedRun(guarantee: .atMostOnce)
+        // The acknowledgement never reached the server: it sends 10 and 11 again; the second
+        // reading is skipped, as the sink holds them.
+        var script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a"]) + OutboxScript.transaction(xid: 11, at: 0, keys: ["b"])
+        script.append((0, .restarted(resumeFrom: .zero)))
+        script += OutboxScript.transaction(xid: 10, at: 1, keys: ["a"]) + OutboxScript.transaction(xid: 11, at: 1, keys: ["b"])
+            + OutboxScript.transaction(xid: 12, at: 1, keys: ["c"])
+        let runner = try run.run(script, extraMilliseconds: 0)
+        #expect(run.sink.visibleKeys == ["a", "b", "c"])
+        #expect(runner.progress.skippedTransactions == 2)
+    }
+
+    @Test func atMostOnceKeepsWhatATransactionCutByAReconnectWroteAndNeverWritesItTwice() throws {
+        let run = ScriptedRun(guarantee: .atMostOnce)
+        var script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a"])
+        // Transaction 12 is cut after its first change; the server sends it again whole.
+        let twelve = OutboxScript.transaction(xid: 12, at: 0, keys: ["c", "d"])
+        script += twelve.prefix(2)
+        script.append((0, .restarted(resumeFrom: OutboxScript.end(10))))
+        script += OutboxScript.transaction(xid: 12, at: 1, keys: ["c", "d"]) + OutboxScript.transaction(xid: 13, at: 1, keys: ["e"])
+        let runner = try run.run(script, extraMilliseconds: 0)
+        // What it wrote stays; its rest is the loss at_most_once allows; nothing twice.
+        #expect(run.sink.visibleKeys == ["a", "c", "e"])
+        #expect(runner.progress.skippedTransactions == 1)
+    }
+
     @Test func aStopFinishesTheOpenTransactionThenCommits() throws {
         let run = ScriptedRun(guarantee: .exactlyOnce)
         let script = OutboxScript.transaction(xid: 10, at: 0, keys: ["a", "b", "c"])
