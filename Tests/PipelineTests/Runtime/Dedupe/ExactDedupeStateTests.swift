@@ -148,6 +148,23 @@ import Testing
         #expect(try !seen(restored, "later-1", at: 5000))
     }
 
+    @Test func aRunOutsideExactlyOnceLeavesTheRecordedFilesAlone() throws {
+        // A log switched to another guarantee and back: the last exactly-once record still names
+        // its files, whatever the run in between did.
+        let directory = Directory()
+        let state = try Self.open(directory)
+        for index in 0..<5000 { _ = try seen(state, "key-\(index)", at: 1) }
+        let record = try #require(try state.pendingChanges())
+        state.didCommit(recorded: true)
+        let volatile = try ExactDedupeState.open(settings: Self.settings(), directory: directory.path, committed: nil, logger: Logger(label: "test"))
+        for index in 0..<5000 { _ = try seen(volatile, "other-\(index)", at: 2) }
+        _ = try volatile.pendingChanges()
+        volatile.didCommit(recorded: false)
+        let restored = try Self.open(directory, committed: [record])
+        #expect(try seen(restored, "key-42", at: 3))
+        #expect(try !seen(restored, "other-42", at: 3))
+    }
+
     @Test func anAbortGoesBackToTheLastCommitEvenAfterASealMidTransaction() throws {
         let directory = Directory()
         let state = try Self.open(directory)

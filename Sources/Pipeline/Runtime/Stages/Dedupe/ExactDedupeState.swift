@@ -101,7 +101,18 @@ package final class ExactDedupeState {
         settings: Settings, directory: String, committed: [[UInt8]]?, logger: Logger, secret: DigestSecret? = nil
     ) throws(DedupeStateError) -> ExactDedupeState {
         let changes = committed ?? []
-        try POSIXFile<DedupeStateError>.createDirectory(directory, intermediate: true)
+        // Outside exactly-once the state goes in a directory of its own, emptied on start: the
+        // files the last exactly-once commit record names stay as they are, for when the log is
+        // run in exactly-once again.
+        let directory = committed == nil ? directory + "/volatile" : directory
+        if !POSIXFile<DedupeStateError>.exists(directory) {
+            // The new directories' entries must be durable before any file in them is named by a
+            // commit record: the state's directory in its parent, that one in the log directory.
+            try POSIXFile<DedupeStateError>.createDirectory(directory, intermediate: true)
+            let parent = POSIXFile<DedupeStateError>.directory(of: directory)
+            try POSIXFile<DedupeStateError>.syncDirectory(parent)
+            try POSIXFile<DedupeStateError>.syncDirectory(POSIXFile<DedupeStateError>.directory(of: parent))
+        }
         var manifests: [(index: Int, manifest: DedupeManifest)] = []
         for (index, bytes) in changes.enumerated() where DedupeManifest.isManifest(bytes) {
             manifests.append((index, try DedupeManifest(decoding: bytes)))
