@@ -76,7 +76,7 @@ public final class KafkaSink: Sink {
     private var retainedBytes = 0
     private var partitionCounts: [String: Int32] = [:]
     private var lastTopic: (name: String, partitions: [TopicPartition])?
-    private var lastPosition: (lsn: LSN, xid: UInt32, bytes: [UInt8])?
+    private var positionHeaders = PositionHeaders()
     /// The position the last plain checkpoint recorded.
     private var lastRecorded: LSN?
 
@@ -149,7 +149,7 @@ public final class KafkaSink: Sink {
             body = try LogSink.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
         }
         // The record the log sink would append, read back into its parts for librdkafka.
-        let encoded = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders(of: commit))
+        let encoded = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders.encoded(for: commit))
         let record: Record
         do { record = try encoded.decoded() } catch {
             throw SinkError(.invalidEvent, "the record cannot be encoded: \(error)", underlying: error)
@@ -158,16 +158,6 @@ public final class KafkaSink: Sink {
         highestWritten = max(highestWritten ?? commit.lsn, commit.lsn)
         recordsInGroup += 1
         groupBytes += encoded.size + 16
-    }
-
-    private func positionHeaders(of commit: SourceCommit) -> [UInt8] {
-        if let lastPosition, lastPosition.lsn == commit.lsn, lastPosition.xid == commit.xid { return lastPosition.bytes }
-        var bytes: [UInt8] = []
-        // Cannot fail: two short headers.
-        try! EncodedRecord.appendHeader(key: LogSink.lsnHeader, value: commit.lsn.text, to: &bytes)
-        try! EncodedRecord.appendHeader(key: LogSink.xidHeader, value: Array(String(commit.xid).utf8), to: &bytes)
-        lastPosition = (commit.lsn, commit.xid, bytes)
-        return bytes
     }
 
     public func writeChangelog(_ change: SourceChange, origin: EventOrigin) throws(SinkError) {

@@ -93,7 +93,7 @@ public final class LogSink: Sink {
             body = try Self.bodyPrefix(key: envelope.key, value: value, headers: envelope.headers)
         }
         // The position headers end the record: one array for the whole transaction.
-        let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders(of: commit))
+        let record = EncodedRecord(timestamp: commit.time.unixMicroseconds / 1000, body: body, trailer: positionHeaders.encoded(for: commit))
         if let onRecord { onRecord(Self.jsonLine(record, pending.topicPartition)) }
         highestBuffered = max(highestBuffered ?? commit.lsn, commit.lsn)
         recordsInGroup += 1
@@ -122,8 +122,8 @@ public final class LogSink: Sink {
         ]).jsonText
     }
 
-    static let lsnHeader = "outflow.lsn"
-    static let xidHeader = "outflow.xid"
+    static let lsnHeader = PositionHeaders.lsnKey
+    static let xidHeader = PositionHeaders.xidKey
 
     /// The last topic's partitions, validated once: consecutive records mostly share a topic,
     /// and validating the name is a scan of it per record otherwise.
@@ -150,19 +150,8 @@ public final class LogSink: Sink {
         }
     }
 
-    /// The source position headers of the last transaction, encoded: every record of a
-    /// transaction carries the same two, so they are made once.
-    private var lastPosition: (lsn: LSN, xid: UInt32, bytes: [UInt8])?
-
-    private func positionHeaders(of commit: SourceCommit) -> [UInt8] {
-        if let lastPosition, lastPosition.lsn == commit.lsn, lastPosition.xid == commit.xid { return lastPosition.bytes }
-        var bytes: [UInt8] = []
-        // Cannot fail: two short headers.
-        try! EncodedRecord.appendHeader(key: Self.lsnHeader, value: commit.lsn.text, to: &bytes)
-        try! EncodedRecord.appendHeader(key: Self.xidHeader, value: Array(String(commit.xid).utf8), to: &bytes)
-        lastPosition = (commit.lsn, commit.xid, bytes)
-        return bytes
-    }
+    /// The position headers of the last transaction, encoded once.
+    private var positionHeaders = PositionHeaders()
 
     static let changelogPartition = try! TopicPartition(topic: ChangelogCodec.topic, partition: 0)
 
