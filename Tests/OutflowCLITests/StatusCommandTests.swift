@@ -14,6 +14,8 @@ import Testing
         var partitions: [Partition]
         var groups: [Group]
         var slot: Slot?
+        struct Dedupe: Decodable { var stage: String; var keys: Int64; var buckets: Int }
+        var dedupe: [Dedupe]?
     }
 
     @Test func statusAgreesWithTheLogAndTheSlot() throws {
@@ -56,11 +58,15 @@ import Testing
         #expect(slot.walStatus == "reserved")
         // What the log holds durable is what the slot was told, or behind it (a keepalive's end).
         #expect(status.durablePosition != nil)
+        // The pipeline's dedupe stage (key id) remembers the four events' ids.
+        let dedupe = try #require(status.dedupe?.first)
+        #expect(dedupe.stage == "dedupe" && dedupe.keys == 4 && dedupe.buckets == 0)
 
         let text = try OutflowProcess.run(["status", "--log", scenario.logDirectory])
         #expect(text.status == 0)
         #expect(text.standardOutput.contains("durable source position: \(status.durablePosition ?? "?")"))
         #expect(text.standardOutput.contains("group billing"))
+        #expect(text.standardOutput.contains("dedupe dedupe: 4 keys"))
     }
 
     @Test func statusNeedsAFileOrALog() throws {

@@ -54,6 +54,20 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
     /// The source positions the changelog can replay.
     public var changelogRange: [String]?
     public var slot: Slot?
+    /// Each exact dedupe stage's window, as the last commit record names it.
+    public var dedupe: [DedupeWindow]?
+
+    /// What an exact dedupe stage holds: keys and the span of their times (source commit times),
+    /// from the state files the last commit record names — so it is the committed state.
+    public struct DedupeWindow: Codable, Sendable, Equatable {
+        public var stage: String
+        /// Keys held; buckets go whole, so up to an eighth of the window may be past it.
+        public var keys: Int64
+        /// Sealed bucket files on disk (the newest keys are in memory and a journal beside them).
+        public var buckets: Int
+        /// The oldest key's time, ms since the epoch; nil when only the journal holds keys.
+        public var oldestKeyTimestampMs: Int64?
+    }
 
     /// Reads the status of the log at `logDirectory`, and of `slot` over `connectionString` when given.
     public static func read(logDirectory: String, source: (connectionString: ConnectionString, slot: String)? = nil) throws(PipelineError) -> PipelineStatus {
@@ -63,7 +77,12 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
             var positions: [LSN] = []
             if let commit = try reader.lastCommit() {
                 status.lastCommitTimestampMs = commit.timestamp
-                if let checkpoint = try? Checkpoint(decoding: commit.metadata) { positions.append(checkpoint.sourceEnd) }
+                if let checkpoint = try? Checkpoint(decoding: commit.metadata) {
+                    positions.append(checkpoint.sourceEnd)
+                    if !checkpoint.stageChanges.isEmpty, let history = try? reader.commitHistory() {
+                        status.dedupe = Self.dedupeWindows(history.compactMap { try? Checkpoint(decoding: $0.metadata) })
+                    }
+                }
             }
             if let recorded = try? SourcePositionFile.read(directory: logDirectory) { positions.append(recorded) }
             status.durablePosition = positions.max()?.description
@@ -111,6 +130,30 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// The exact dedupe stages' committed state, summed up from the retained checkpoints (oldest
+    /// first): the last reference names the sealed buckets and the synced journal, and the keys
+    /// of the commits since that journal sync travel inline in each of their records. Nil when none.
+    static func dedupeWindows(_ history: [Checkpoint]) -> [DedupeWindow]? {
+        let stages = Set(history.flatMap(\.stageChanges.keys)).sorted()
+        let windows = stages.compactMap { stage -> DedupeWindow? in
+            let manifests = history.compactMap { checkpoint -> DedupeManifest? in
+                guard let bytes = checkpoint.stageChanges[stage], DedupeManifest.isManifest(bytes) else { return nil }
+                return try? DedupeManifest(decoding: bytes)
+            }
+            guard let last = manifests.last else { return nil }
+            var inline = 0
+            for manifest in manifests.reversed() {
+                guard manifest.continuesJournal(of: last) else { break }
+                inline += manifest.inline.count
+            }
+            let sealed = last.buckets.reduce(Int64(0)) { $0 + Int64($1.count) }
+            return DedupeWindow(
+                stage: stage, keys: sealed + Int64(last.journal.syncedEntries) + Int64(inline), buckets: last.buckets.count,
+                oldestKeyTimestampMs: last.buckets.filter { $0.count > 0 }.map(\.minTime).min())
+        }
+        return windows.isEmpty ? nil : windows
+    }
+
     /// The status for a person.
     public var text: String {
         var lines: [String] = ["log \(logDirectory)"]
@@ -124,6 +167,10 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
         }
         for group in groups {
             lines.append("  group \(group.group) \(group.topic)-\(group.partition): committed \(group.committedOffset), lag \(group.lag)")
+        }
+        for window in dedupe ?? [] {
+            let oldest = window.oldestKeyTimestampMs.map { ", oldest key \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)))" } ?? ""
+            lines.append("  dedupe \(window.stage): \(window.keys) keys, \(window.buckets) sealed buckets\(oldest)")
         }
         if let slot {
             guard slot.exists else {
