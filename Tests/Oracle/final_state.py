@@ -12,34 +12,12 @@ import json
 import os
 import sys
 
-from kafka.record.memory_records import MemoryRecords
+from read_committed import committed_records
 
 
 def committed_values(path):
     """The values of the read_committed records of one partition directory, in offset order."""
-    visible = []  # (offset, value) of non-transactional and committed records
-    pending = {}  # producer id -> [(offset, value)] of its open transaction
-    for name in sorted(n for n in os.listdir(path) if n.endswith(".log")):
-        with open(os.path.join(path, name), "rb") as f:
-            records = MemoryRecords(f.read())
-        while records.has_next():
-            batch = records.next_batch()
-            if batch is None:
-                break
-            if batch.is_control_batch:
-                for control in batch:
-                    done = pending.pop(batch.producer_id, [])
-                    if control.commit:
-                        visible.extend(done)
-                continue
-            rows = [(r.offset, r.value) for r in batch]
-            if batch.is_transactional:
-                pending.setdefault(batch.producer_id, []).extend(rows)
-            else:
-                visible.extend(rows)
-    open_firsts = [rows[0][0] for rows in pending.values() if rows]
-    last_stable = min(open_firsts) if open_firsts else float("inf")
-    return [value for offset, value in sorted(visible, key=lambda row: row[0]) if offset < last_stable]
+    return [record.value for _, record in committed_records(path)]
 
 
 def main():

@@ -10,10 +10,11 @@ import sys
 from kafka.record.memory_records import MemoryRecords
 
 
-def partition_records(path):
-    """(offset, id) of the read_committed records of one partition directory."""
-    visible = []  # (offset, id) of non-transactional and committed records
-    pending = {}  # producer id -> [(offset, id)] of its open transaction
+def committed_records(path):
+    """(offset, record) of the read_committed records of one partition directory, in offset
+    order: non-transactional and committed records before the last stable offset."""
+    visible = []  # (offset, record) of non-transactional and committed records
+    pending = {}  # producer id -> [(offset, record)] of its open transaction
     for name in sorted(n for n in os.listdir(path) if n.endswith(".log")):
         with open(os.path.join(path, name), "rb") as f:
             records = MemoryRecords(f.read())
@@ -27,14 +28,19 @@ def partition_records(path):
                     if control.commit:
                         visible.extend(done)
                 continue
-            rows = [(r.offset, dict(r.headers).get("id", b"?").decode()) for r in batch]
+            rows = [(r.offset, r) for r in batch]
             if batch.is_transactional:
                 pending.setdefault(batch.producer_id, []).extend(rows)
             else:
                 visible.extend(rows)
     open_firsts = [rows[0][0] for rows in pending.values() if rows]
     last_stable = min(open_firsts) if open_firsts else float("inf")
-    return sorted(row for row in visible if row[0] < last_stable)
+    return sorted((row for row in visible if row[0] < last_stable), key=lambda row: row[0])
+
+
+def partition_records(path):
+    """(offset, id header) of the read_committed records of one partition directory."""
+    return [(offset, dict(record.headers).get("id", b"?").decode()) for offset, record in committed_records(path)]
 
 
 def main():
