@@ -489,22 +489,24 @@ public final class PipelineRunner {
                 ])
             }
         }
-        streamXID = nil
-        spool.reset()  // the source sends streamed transactions again too
-        current = nil
-        skippingCurrent = false
-        schedule.groupEnded()
+        forgetOpenGroup()
     }
 
     private func abortGroup() throws(PipelineError) {
-        streamXID = nil
-        spool.reset()  // the source sends streamed transactions again too
         do { try sink.abort() } catch { throw PipelineError(error) }
         committedPosition = mode.positionAfterAbort(committedPosition, sink: sink)
         for stage in graph.statefulStages {
             do { try stage.didAbort() } catch { throw PipelineError(.checkpoint, "\(error)", underlying: error) }
         }
         snapshots?.didAbort()
+        forgetOpenGroup()
+    }
+
+    /// What the runner holds of the source's open group, let go: the source sends everything
+    /// after its acknowledged position again, streamed transactions included.
+    private func forgetOpenGroup() {
+        streamXID = nil
+        spool.reset()
         current = nil
         skippingCurrent = false
         pendingEnd = nil
