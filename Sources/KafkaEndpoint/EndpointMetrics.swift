@@ -1,6 +1,5 @@
 import CoreMetrics
 import KafkaProtocol
-import Synchronization
 
 /// What on-call sees of the Kafka endpoint, through the swift-metrics facade (Prometheus when
 /// the process serves `/metrics`; nothing otherwise): connections open, accepted and refused,
@@ -15,7 +14,6 @@ final class EndpointMetrics: Sendable {
     private let fetchResponses: Counter
     private let fetchBytes: Counter
     private let fetchRecords: Counter
-    private let open = Atomic<Int>(0)
 
     init(factory: any MetricsFactory) {
         openConnections = Gauge(label: "outflow_kafka_connections", factory: factory)
@@ -33,14 +31,13 @@ final class EndpointMetrics: Sendable {
         openConnections.record(0)
     }
 
-    func connectionOpened() {
+    /// `nowOpen`: the connections open counting this one (the server's own count).
+    func connectionOpened(nowOpen: Int) {
         acceptedConnections.increment()
-        openConnections.record(open.add(1, ordering: .relaxed).newValue)
+        openConnections.record(nowOpen)
     }
 
-    func connectionClosed() {
-        openConnections.record(open.subtract(1, ordering: .relaxed).newValue)
-    }
+    func connectionClosed(nowOpen: Int) { openConnections.record(nowOpen) }
 
     func connectionRefused() { refusedConnections.increment() }
 

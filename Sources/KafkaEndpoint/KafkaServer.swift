@@ -137,7 +137,7 @@ public final class KafkaServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard connections.open() else {
+                guard let open = connections.open() else {
                     metrics.connectionRefused()
                     logger.info("refused a Kafka client connection: too many open", metadata: [
                         "kafka.client_address": "\(channel.remoteAddress.map { "\($0)" } ?? "?")",
@@ -145,11 +145,8 @@ public final class KafkaServer: Sendable {
                     ])
                     return channel.close()
                 }
-                metrics.connectionOpened()
-                channel.closeFuture.whenComplete { _ in
-                    connections.close()
-                    metrics.connectionClosed()
-                }
+                metrics.connectionOpened(nowOpen: open)
+                channel.closeFuture.whenComplete { _ in metrics.connectionClosed(nowOpen: connections.close()) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),
@@ -190,18 +187,20 @@ private final class ConnectionCount: Sendable {
 
     init(maximum: Int) { self.maximum = maximum }
 
-    /// Counts a new connection; false (and not counted) when the maximum is reached.
-    func open() -> Bool {
+    /// Counts a new connection and returns how many are open; nil (and not counted) when the
+    /// maximum is reached.
+    func open() -> Int? {
         var current = count.load(ordering: .relaxed)
         while current < maximum {
             let (exchanged, original) = count.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
+            if exchanged { return current + 1 }
             current = original
         }
-        return false
+        return nil
     }
 
-    func close() { count.subtract(1, ordering: .relaxed) }
+    /// Returns how many stay open.
+    func close() -> Int { count.subtract(1, ordering: .relaxed).newValue }
 }
 
 /// The endpoint as a service of a `ServiceGroup`: listens until graceful shutdown.
