@@ -47,7 +47,9 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw PipelineError(.configuration, "replay reads the changelog of sink.log; this pipeline writes into Kafka")
             }
             let writer = try LogWriter.open(directory: sink.dir, config: logConfig, logger: logger)
-            defer { writer.close() }
+            // Finished or stopped, replay leaves the clean shutdown marker; after a failure the
+            // writer declines (the next open recovers).
+            defer { writer.closeCleanly() }
             let replayer = Replayer(
                 graph: built.graph, writer: writer, settings: built.runner, topicSuffix: into,
                 rowDecoder: RowDecoder(connectionString: built.connectionString), logger: logger)

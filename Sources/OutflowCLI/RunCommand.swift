@@ -141,10 +141,18 @@ struct RunCommand: AsyncParsableCommand {
             // The log sink, or (sink.kafka, not a dry run) the Kafka sink.
             let sink: any Sink
             var writer: LogWriter?
-            defer { writer?.close() }
+            // A clean stop leaves the clean shutdown marker, so the next start skips reading the
+            // active segments through; after a failure the writer declines and says why.
+            defer {
+                if let writer, !options.dryRun {
+                    print(writer.closeCleanly() ? "log: closed cleanly" : "log: closed without a clean shutdown marker", to: &standardError)
+                }
+                writer?.close()
+            }
             if let logDirectory {
                 let logWriter = try LogWriter.open(directory: logDirectory, config: built.logConfig ?? LogConfig(), logger: logger)
                 writer = logWriter
+                if !options.dryRun { print("log: \(logWriter.opening)", to: &standardError) }
                 if let metrics = observer.metrics { logWriter.fsyncObserver = { metrics.observeFsync($0) } }
                 let logSink = LogSink(writer: logWriter, settings: runnerSettings)
                 if options.dryRun {

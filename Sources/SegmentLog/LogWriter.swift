@@ -58,6 +58,29 @@ public final class LogWriter {
     /// Set when a failure left the files in a state only recovery should repair.
     private var poisoned: SegmentLogError?
 
+    /// How `open` found the log: after a clean shutdown (no segment read through) or recovered.
+    public private(set) var opening: Opening = .created
+
+    /// How a writer's `open` found its directory.
+    public enum Opening: Hashable, Sendable, CustomStringConvertible {
+        /// The clean shutdown marker described every partition's files as they are: nothing
+        /// was read through.
+        case cleanShutdown
+        /// Active segments were read through (indexes rebuilt, torn tails cut, transactions
+        /// resolved); `reason` says why for the first partition that needed it.
+        case recovered(reason: String)
+        /// A new log: nothing to recover.
+        case created
+
+        public var description: String {
+            switch self {
+            case .created: "created"
+            case .cleanShutdown: "opened after a clean shutdown (recovery skipped)"
+            case .recovered(let reason): "recovered: \(reason)"
+            }
+        }
+    }
+
     public var lastCommittedMetadata: [UInt8]? { lastCommit?.metadata }
     public var isInTransaction: Bool { transactionStartedAt != nil }
 
@@ -83,6 +106,9 @@ public final class LogWriter {
         try FileIO.createDirectory(directory, intermediate: true)
         let path = URL(fileURLWithPath: directory).resolvingSymlinksInPath().standardizedFileURL.path
         let lease = try DirectoryLease.acquire(path)
+        // The marker goes before anything is written, so a crash from here on is never taken
+        // for a clean shutdown.
+        let (marker, noMarker) = try takeCleanShutdownMarker(path)
         let idPath = path + "/" + ProducerIdFile.name
         let stored = try FileIO.readFile(idPath).map { bytes throws(SegmentLogError) in try ProducerIdFile.decode(bytes, path: idPath) }
         let producer = ProducerIdFile.next(after: stored)
@@ -90,18 +116,27 @@ public final class LogWriter {
         lease.install(producer)
         do {
             return try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+                func entry(_ name: String) -> CleanShutdownMarker.Partition? { marker?.partitions[name] }
+                let notTrusted = marker == nil ? noMarker : "the clean shutdown marker does not name this partition"
                 let transactionLog = try PartitionLog.open(
-                    path: path + "/" + TransactionLog.directoryName, config: TransactionLog.config(from: config), logger: logger)
-                let lastCommit = try TransactionLog.lastCommit(in: transactionLog.path, limits: config.limits)
+                    path: path + "/" + TransactionLog.directoryName, config: TransactionLog.config(from: config), logger: logger,
+                    cleanShutdown: entry(TransactionLog.directoryName), notTrusted: notTrusted)
+                let lastCommit = try TransactionLog.lastCommit(
+                    in: transactionLog.path, limits: config.limits,
+                    lastBatch: transactionLog.recoveryReason == nil ? (transactionLog.active.baseOffset, transactionLog.active.lastBatchPosition) : nil)
                 var partitions: [TopicPartition: PartitionLog] = [:]
                 for name in try FileIO.listDirectory(path).sorted() {
                     guard let tp = TopicPartition(directoryName: name) else { continue }
-                    partitions[tp] = try PartitionLog.open(path: path + "/" + name, config: config.forTopic(tp.topic), logger: logger)
+                    partitions[tp] = try PartitionLog.open(
+                        path: path + "/" + name, config: config.forTopic(tp.topic), logger: logger, cleanShutdown: entry(name), notTrusted: notTrusted)
                 }
                 try resolveInDoubt(partitions, lastCommit: lastCommit, logger: logger)
                 let writer = LogWriter(
                     directory: path, producer: producer, config: config, logger: logger, lease: lease,
                     partitions: partitions, transactionLog: transactionLog, lastCommit: lastCommit)
+                let recovered = ([(TransactionLog.directoryName, transactionLog)] + partitions.sorted { $0.key < $1.key }.map { ($0.key.directoryName, $0.value) })
+                    .first { $0.1.recoveryReason != nil }
+                writer.opening = recovered.map { .recovered(reason: "\($0.0): \($0.1.recoveryReason!)") } ?? (marker == nil ? .created : .cleanShutdown)
                 do throws(SegmentLogError) { try writer.enforceRetentionHeld() } catch {
                     // The lease's lock is held here: the writer must not release it from its
                     // deinit (a recursive lock); the caller releases it.
@@ -110,13 +145,29 @@ public final class LogWriter {
                 }
                 logger.info("log writer open", metadata: [
                     "segmentlog.directory": "\(path)", "segmentlog.producer": "\(producer)",
-                    "segmentlog.partitions": "\(partitions.count)",
+                    "segmentlog.partitions": "\(partitions.count)", "segmentlog.opening": "\(writer.opening)",
                 ])
                 return writer
             }
         } catch {
             lease.release(by: producer)
             throw error
+        }
+    }
+
+    /// Reads and deletes the clean shutdown marker (syncing the directory, so the deletion is
+    /// durable before the first write). Returns it, or nil and why there is none to trust.
+    private static func takeCleanShutdownMarker(_ path: String) throws(SegmentLogError) -> (CleanShutdownMarker?, String) {
+        let markerPath = path + "/" + CleanShutdownMarker.fileName
+        // A marker whose atomic write was cut short never counted.
+        if FileIO.exists(markerPath + ".tmp") { try FileIO.remove(markerPath + ".tmp") }
+        guard let bytes = try FileIO.readFile(markerPath) else { return (nil, "no clean shutdown marker (the last writer did not close cleanly)") }
+        try FileIO.remove(markerPath)
+        try FileIO.syncDirectory(path)
+        do {
+            return (try CleanShutdownMarker.decode(bytes), "")
+        } catch {
+            return (nil, "the clean shutdown marker is unreadable (\(error.message))")
         }
     }
 
@@ -429,8 +480,45 @@ public final class LogWriter {
         declaredTopics = try declarations.declare([topic: partitionCount])
     }
 
-    /// Releases the directory. An open transaction is left in doubt and aborted by the next
-    /// open (it has no commit record).
+    /// Closes after making everything durable and writing the clean shutdown marker, so the
+    /// next `open` trusts the files instead of reading the active segments through. Without
+    /// the marker (returns false, logged why) when the writer cannot vouch for the files: a
+    /// transaction is open (the next open aborts it), an earlier failure stopped the writer, a
+    /// newer writer fenced it, or a sync or the marker's write failed. The directory is
+    /// released in every case.
+    @discardableResult
+    public func closeCleanly() -> Bool {
+        guard !isClosed else { return false }
+        defer { close() }
+        let refusal: String? =
+            if let poisoned { "an earlier failure stopped the writer (\(poisoned.message))" }
+            else if transactionStartedAt != nil { "a transaction is open" }
+            else { nil }
+        if let refusal {
+            logger.info("closing without a clean shutdown marker", metadata: ["segmentlog.directory": "\(directory)", "segmentlog.reason": "\(refusal)"])
+            return false
+        }
+        do throws(SegmentLogError) {
+            try lease.whileHeld(by: producer) { () throws(SegmentLogError) in
+                var marker = CleanShutdownMarker(partitions: [:])
+                // Everything the marker vouches for is durable before the marker exists.
+                marker.partitions[TransactionLog.directoryName] = try transactionLog.syncForCleanShutdown()
+                for (tp, log) in partitions { marker.partitions[tp.directoryName] = try log.syncForCleanShutdown() }
+                CrashPoint.hit("log.close.after-sync")
+                try FileIO.writeAtomically(directory + "/" + CleanShutdownMarker.fileName, marker.encoded())
+                CrashPoint.hit("log.close.after-marker")
+            }
+        } catch {
+            logger.warning("closing without a clean shutdown marker", metadata: ["segmentlog.directory": "\(directory)", "segmentlog.error": "\(error)"])
+            return false
+        }
+        logger.info("closed cleanly", metadata: ["segmentlog.directory": "\(directory)"])
+        return true
+    }
+
+    /// Releases the directory without a clean shutdown marker: the next open reads the active
+    /// segments through. An open transaction is left in doubt and aborted by the next open
+    /// (it has no commit record).
     public func close() {
         guard !isClosed else { return }
         isClosed = true

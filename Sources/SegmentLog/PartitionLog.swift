@@ -26,18 +26,32 @@ final class PartitionLog {
     var nextOffset: Int64 { active.nextOffset }
     var logStartOffset: Int64 { sealedSegments.first ?? active.baseOffset }
 
-    private init(path: String, config: LogConfig, logger: Logger, sealed: [Int64], active: Segment, producers: [Int64: ProducerEntry]) {
+    /// Why `open` read the active segment through, or nil when it did not have to: the
+    /// partition was new, or the clean shutdown marker described its files as they are.
+    private(set) var recoveryReason: String?
+
+    private init(
+        path: String, config: LogConfig, logger: Logger, sealed: [Int64], active: Segment, producers: [Int64: ProducerEntry],
+        recoveryReason: String? = nil
+    ) {
         self.path = path
         self.config = config
         self.logger = logger
         self.sealedSegments = sealed
         self.active = active
         self.producers = producers
+        self.recoveryReason = recoveryReason
     }
 
     /// Opens a partition directory, creating it with an empty first segment when absent, and
-    /// recovers it: torn tail truncated, indexes rebuilt, producer state replayed.
-    static func open(path: String, config: LogConfig, logger: Logger) throws(SegmentLogError) -> PartitionLog {
+    /// recovers it: torn tail truncated, indexes rebuilt, producer state replayed. With the
+    /// partition's entry of a clean shutdown marker (`cleanShutdown`) whose sizes match the
+    /// files, the active segment's state is taken from it instead of reading it through;
+    /// `notTrusted` says why there is no such entry (it becomes the recovery reason).
+    static func open(
+        path: String, config: LogConfig, logger: Logger, cleanShutdown: CleanShutdownMarker.Partition? = nil,
+        notTrusted: String = "no clean shutdown marker"
+    ) throws(SegmentLogError) -> PartitionLog {
         if !FileIO.exists(path) {
             try FileIO.createDirectory(path)
             try FileIO.syncDirectory((path as NSString).deletingLastPathComponent)
@@ -67,13 +81,38 @@ final class PartitionLog {
             try segment.seal()
         }
         let activeFiles = SegmentFiles(directory: path, baseOffset: activeBase)
+        var reason = notTrusted
+        if let cleanShutdown {
+            if let mismatch = cleanShutdown.segment.mismatch(activeBaseOffset: activeBase, sizeOf: { FileIO.size(atPath: activeFiles.path($0)) }) {
+                reason = "the clean shutdown marker does not match: " + mismatch
+            } else {
+                let segment = try Segment(
+                    files: activeFiles, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes,
+                    resuming: cleanShutdown.segment)
+                if segment.size > 0 { segment.firstAppendTime = config.clock() }
+                return PartitionLog(path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: cleanShutdown.producers)
+            }
+        }
+        logger.info("reading the active segment through", metadata: [
+            "segmentlog.segment": "\(activeFiles.log)", "segmentlog.reason": "\(reason)",
+        ])
         var producers = try snapshot(activeFiles, isFirst: sealed.isEmpty)
         let segment = try Segment(
             files: activeFiles, indexInterval: config.indexIntervalBytes, lsnIndexInterval: config.lsnIndexIntervalBytes, rebuilding: true)
         try replay(segment, producers: &producers, limits: config.limits, allowTornTail: true, logger: logger)
         try segment.finishRebuild()
         if segment.size > 0 { segment.firstAppendTime = config.clock() }
-        return PartitionLog(path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: producers)
+        return PartitionLog(
+            path: path, config: config, logger: logger, sealed: sealed, active: segment, producers: producers, recoveryReason: reason)
+    }
+
+    /// Makes everything of the partition durable (data, the active segment's indexes, the
+    /// directory's entries) and returns what a clean shutdown marker records of it.
+    func syncForCleanShutdown() throws(SegmentLogError) -> CleanShutdownMarker.Partition {
+        try active.syncAll()
+        try FileIO.syncDirectory(path)
+        isDirty = false
+        return CleanShutdownMarker.Partition(segment: active.state, producers: producers)
     }
 
     /// The producer state at the start of a segment. The first segment starts empty; any other

@@ -41,6 +41,8 @@ final class Segment {
     private var offsetOfMaxTimestampSoFar: Int64 = -1
     private var lastTimeIndexTimestamp: Int64 = .min
     private var lastLSNIndexed: UInt64?
+    /// Where the last batch starts (-1: none), so the newest commit record is found without a scan.
+    private(set) var lastBatchPosition: Int64 = -1
 
     var baseOffset: Int64 { files.baseOffset }
 
@@ -52,17 +54,58 @@ final class Segment {
     /// transaction whose ABORT marker they see for a committed one. The rebuild writes the
     /// same entries over it, in place, and `finishRebuild` cuts off what it did not write
     /// again. The other indexes only speed up seeks; a reader finding them short scans.
-    init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int, rebuilding: Bool = false) throws(SegmentLogError) {
+    convenience init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int, rebuilding: Bool = false) throws(SegmentLogError) {
+        try self.init(
+            files: files, indexInterval: indexInterval, lsnIndexInterval: lsnIndexInterval,
+            indexFlags: O_TRUNC, txnIndexFlags: rebuilding ? 0 : O_TRUNC)
+    }
+
+    /// Opens a segment a clean shutdown left as `state` describes (the caller checked the file
+    /// sizes): the indexes are kept as they are and appending goes on where the writer stopped.
+    convenience init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int, resuming state: ActiveSegmentState) throws(SegmentLogError) {
+        try self.init(files: files, indexInterval: indexInterval, lsnIndexInterval: lsnIndexInterval, indexFlags: 0, txnIndexFlags: 0)
+        size = state.logSize
+        nextOffset = state.nextOffset
+        offsetIndexSize = state.offsetIndexSize
+        timeIndexSize = state.timeIndexSize
+        lsnIndexSize = state.lsnIndexSize
+        txnIndexSize = state.txnIndexSize
+        bytesSinceLastIndexEntry = Int(state.bytesSinceLastIndexEntry)
+        bytesSinceLastLSNLook = Int(state.bytesSinceLastLSNLook)
+        lookedForLSN = state.lookedForLSN
+        maxTimestampSoFar = state.maxTimestampSoFar
+        offsetOfMaxTimestampSoFar = state.offsetOfMaxTimestampSoFar
+        lastTimeIndexTimestamp = state.lastTimeIndexTimestamp
+        lastLSNIndexed = state.lastLSNIndexed
+        lastBatchPosition = state.lastBatchPosition
+    }
+
+    private init(files: SegmentFiles, indexInterval: Int, lsnIndexInterval: Int, indexFlags: Int32, txnIndexFlags: Int32) throws(SegmentLogError) {
         self.files = files
         self.indexInterval = indexInterval
         self.lsnIndexInterval = lsnIndexInterval
         log = try FileHandleBox(path: files.log, flags: O_RDWR | O_CREAT)
-        offsetIndex = try FileHandleBox(path: files.path(OffsetIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
-        timeIndex = try FileHandleBox(path: files.path(TimeIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
-        lsnIndex = try FileHandleBox(path: files.path(LSNIndex.suffix), flags: O_RDWR | O_CREAT | O_TRUNC)
-        txnIndex = try FileHandleBox(path: files.path(TxnIndex.suffix), flags: O_RDWR | O_CREAT | (rebuilding ? 0 : O_TRUNC))
+        offsetIndex = try FileHandleBox(path: files.path(OffsetIndex.suffix), flags: O_RDWR | O_CREAT | indexFlags)
+        timeIndex = try FileHandleBox(path: files.path(TimeIndex.suffix), flags: O_RDWR | O_CREAT | indexFlags)
+        lsnIndex = try FileHandleBox(path: files.path(LSNIndex.suffix), flags: O_RDWR | O_CREAT | indexFlags)
+        txnIndex = try FileHandleBox(path: files.path(TxnIndex.suffix), flags: O_RDWR | O_CREAT | txnIndexFlags)
         size = try log.size()
         nextOffset = files.baseOffset
+    }
+
+    /// What a clean shutdown records of this segment (see `CleanShutdownMarker`).
+    var state: ActiveSegmentState {
+        ActiveSegmentState(
+            baseOffset: baseOffset, logSize: size, offsetIndexSize: offsetIndexSize, timeIndexSize: timeIndexSize,
+            lsnIndexSize: lsnIndexSize, txnIndexSize: txnIndexSize, nextOffset: nextOffset,
+            bytesSinceLastIndexEntry: Int64(bytesSinceLastIndexEntry), bytesSinceLastLSNLook: Int64(bytesSinceLastLSNLook),
+            lookedForLSN: lookedForLSN, maxTimestampSoFar: maxTimestampSoFar, offsetOfMaxTimestampSoFar: offsetOfMaxTimestampSoFar,
+            lastTimeIndexTimestamp: lastTimeIndexTimestamp, lastLSNIndexed: lastLSNIndexed, lastBatchPosition: lastBatchPosition)
+    }
+
+    /// Makes the log and its indexes durable as they are, without sealing (a clean shutdown).
+    func syncAll() throws(SegmentLogError) {
+        for file in [log, offsetIndex, timeIndex, lsnIndex, txnIndex] { try file.sync() }
     }
 
     /// Ends a rebuild: `.txnindex` entries past the rebuilt ones (left by a crash between an
@@ -112,6 +155,7 @@ final class Segment {
         bytesSinceLastIndexEntry += header.sizeInBytes
         bytesSinceLastLSNLook += header.sizeInBytes
         nextOffset = header.nextOffset
+        lastBatchPosition = position
     }
 
     func addAbortedTransaction(_ entry: AbortedTransaction) throws(SegmentLogError) {

@@ -91,9 +91,21 @@ enum TransactionLog {
     }
 
     /// The newest commit record: the last batch of the newest segment that has one.
-    static func lastCommit(in path: String, limits: DecodeLimits) throws(SegmentLogError) -> CommitRecord? {
+    /// `lastBatch` (a segment's base offset and the position of its last batch, known after a
+    /// clean shutdown) reads that one batch instead of scanning the segment.
+    static func lastCommit(
+        in path: String, limits: DecodeLimits, lastBatch: (baseOffset: Int64, position: Int64)? = nil
+    ) throws(SegmentLogError) -> CommitRecord? {
         let directory = SegmentDirectory(path: path)
         guard FileIO.exists(path) else { return nil }
+        if let lastBatch, lastBatch.position >= 0 {
+            let file = try FileHandleBox.readOnly(directory.files(lastBatch.baseOffset).log)
+            var scanner = BatchScanner(file: file, from: lastBatch.position, fileSize: try file.size(), limits: limits)
+            if case .batch(let found) = try scanner.next(), case .end = try scanner.next() {
+                return try commitRecord(in: found.batch, path: file.path, limits: limits)
+            }
+            // Not where the marker said: scan as after any other open.
+        }
         for base in try directory.baseOffsets().reversed() {
             let file = try FileHandleBox.readOnly(directory.files(base).log)
             var scanner = BatchScanner(file: file, from: 0, fileSize: try file.size(), limits: limits)
@@ -110,13 +122,15 @@ enum TransactionLog {
                     break scan
                 }
             }
-            if let last {
-                guard let value = try last.records(limits: limits).last?.value else {
-                    throw SegmentLogError(.corruptTransactionLog, "commit record without a value", path: file.path)
-                }
-                do { return try CommitRecord.decode(value) } catch { throw error.located(path: file.path, position: nil) }
-            }
+            if let last { return try commitRecord(in: last, path: file.path, limits: limits) }
         }
         return nil
+    }
+
+    private static func commitRecord(in batch: RecordBatch, path: String, limits: DecodeLimits) throws(SegmentLogError) -> CommitRecord {
+        guard let value = try batch.records(limits: limits).last?.value else {
+            throw SegmentLogError(.corruptTransactionLog, "commit record without a value", path: path)
+        }
+        do { return try CommitRecord.decode(value) } catch { throw error.located(path: path, position: nil) }
     }
 }
