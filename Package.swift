@@ -46,7 +46,7 @@ let package = Package(
         .target(
             name: "KafkaEndpoint",
             dependencies: [
-                "KafkaProtocol", "SegmentLog",
+                "KafkaProtocol", "SegmentLog", "FaultInjection",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

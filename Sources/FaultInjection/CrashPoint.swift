@@ -26,6 +26,9 @@ public enum CrashPoint {
         "log.commit.after-markers",  // COMMIT markers written
         // SegmentLog: plain (non-transactional) writes.
         "log.sync.after-fsync",  // LogWriter.sync made every partition durable
+        // SegmentLog: the clean shutdown (LogWriter.closeCleanly).
+        "log.close.after-sync",  // every partition and index durable, no clean shutdown marker yet
+        "log.close.after-marker",  // the marker durable, the directory not yet released
         // Pipeline: the runner, every mode.
         "runner.before-commit",  // a group is complete, nothing committed/synced yet
         "runner.after-commit",  // the group is durable (EO: commit record; ALO: fsync + position file), not yet marked durable
@@ -36,6 +39,10 @@ public enum CrashPoint {
         // PostgresSource: the acknowledgement path.
         "source.status.before-send",
         "source.status.after-send",
+        // KafkaEndpoint: a consumer group's OffsetCommit (the group's offsets file replaced atomically).
+        "endpoint.offsets.before-write",  // the commit accepted, nothing written
+        "endpoint.offsets.after-temp-write",  // the new offsets in the temporary file, fsynced, not renamed
+        "endpoint.offsets.after-replace",  // the new offsets durable, no response sent
     ]
 
     struct Armed {

@@ -31,8 +31,10 @@ final class EndpointLog: Sendable {
         groups = ConsumerGroups(logDirectory: reader.directory)
     }
 
-    func commit(group: String, offsets: [TopicPartition: Int64]) throws(SegmentLogError) {
-        try groupCommits.withLock { _ throws(SegmentLogError) in try groups.commit(group: group, offsets: offsets) }
+    func commit(group: String, offsets: [TopicPartition: Int64], afterTemporaryWrite: () -> Void = {}) throws(SegmentLogError) {
+        try groupCommits.withLock { _ throws(SegmentLogError) in
+            try groups.commit(group: group, offsets: offsets, afterTemporaryWrite: afterTemporaryWrite)
+        }
     }
 
     /// Every topic and its partition count (see `LogReader.partitionCounts`), internal ones

@@ -1,3 +1,4 @@
+import FaultInjection
 import KafkaProtocol
 import NIOCore
 import SegmentLog
@@ -46,7 +47,12 @@ extension RequestProcessor {
             }
             topics.append(OffsetCommitResponse.Topic(name: topic.name, partitions: partitions))
         }
-        if !offsets.isEmpty { try log.commit(group: request.groupID, offsets: offsets) }
+        if !offsets.isEmpty {
+            // The crash campaign kills here: a restart must read the old offsets or the new, whole.
+            CrashPoint.hit("endpoint.offsets.before-write")
+            try log.commit(group: request.groupID, offsets: offsets) { CrashPoint.hit("endpoint.offsets.after-temp-write") }
+            CrashPoint.hit("endpoint.offsets.after-replace")
+        }
         return KafkaResponseFrame.encode(OffsetCommitResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
     }
 

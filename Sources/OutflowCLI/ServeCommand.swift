@@ -2,6 +2,7 @@ import ArgumentParser
 import Prometheus
 import MetricsEndpoint
 import CoreMetrics
+import FaultInjection
 import Foundation
 import KafkaEndpoint
 import Logging
@@ -66,6 +67,12 @@ struct ServeCommand: AsyncParsableCommand {
         let (host, port) = (address.host, address.port)
         logging.bootstrap(secrets: SecretValues(), defaultLevel: verbose ? .debug : .info)
         let logger = Logger(label: "outflow.kafka")
+        do {
+            if let armed = try CrashPoint.validate() { FileHandle.standardError.write(Data("crash point armed: \(armed)\n".utf8)) }
+        } catch {
+            FileHandle.standardError.write(Data("outflow serve: \(error.description)\n".utf8))
+            throw ExitCode(1)
+        }
         let configuration = KafkaEndpointConfiguration(
             logDirectory: directory, host: host, port: port, advertisedHost: advertisedHost, maximumFrameSize: maxRequestBytes,
             maximumConnections: maxConnections, maximumFetchResponseBytes: maxFetchBytes, maximumFetchBytesInFlight: maxFetchBytesInFlight)

@@ -31,18 +31,24 @@ public struct ConsumerGroups: Sendable {
     }
 
     /// Merges `offsets` (the next offset to read per partition) into the group's file.
-    public func commit(group: String, offsets: [TopicPartition: Int64]) throws(SegmentLogError) {
+    /// `afterTemporaryWrite` runs once the new file is durable under its temporary name.
+    public func commit(group: String, offsets: [TopicPartition: Int64], afterTemporaryWrite: () -> Void = {}) throws(SegmentLogError) {
         try Self.validate(group: group)
         var merged = try committedOffsets(group: group)
         merged.merge(offsets) { _, new in new }
-        try FileIO.createDirectory(path)
+        if !FileIO.exists(path) {
+            // The directory's own entry must be durable too, or a power loss takes the group's
+            // first offsets with it.
+            try FileIO.createDirectory(path)
+            try FileIO.syncDirectory(FileIO.directory(of: path))
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data: Data
         do { data = try encoder.encode(Dictionary(uniqueKeysWithValues: merged.map { ($0.key.directoryName, $0.value) })) } catch {
             throw SegmentLogError(.io, "cannot encode offsets: \(error)")
         }
-        try FileIO.writeAtomically(path + "/" + group + ".json", Array(data))
+        try FileIO.writeAtomically(path + "/" + group + ".json", Array(data), afterTemporaryWrite: afterTemporaryWrite)
     }
 
     /// The groups that have committed offsets, sorted.

@@ -50,7 +50,8 @@ import Glibc
         let port: Int
         let errorURL: URL
 
-        init(logDirectory: String, scratch: URL, arguments: [String] = []) throws {
+        /// `environment` is added to this process's (crash tests arm crash points with it).
+        init(logDirectory: String, scratch: URL, arguments: [String] = [], environment: [String: String] = [:]) throws {
             let output = Pipe()
             errorURL = scratch.appendingPathComponent("serve.stderr")
             _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
@@ -59,6 +60,7 @@ import Glibc
             process.standardOutput = output
             process.standardError = try FileHandle(forWritingTo: errorURL)
             process.standardInput = FileHandle.nullDevice
+            if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
             try process.run()
             // The one line it prints names the port it picked.
             var line = Data()
