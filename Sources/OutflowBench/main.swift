@@ -23,6 +23,14 @@
 //   outflow-bench open DIR
 //       Opens the log at DIR for writing and closes it; prints open_s (a restart's cost).
 //
+//   outflow-bench open-cost DIR [MIB]
+//       Writes one partition whose active segment holds about MIB MiB (default 1024) of batches
+//       (zstd level 1; records of 1 KiB of random hex, which compresses about 2:1, each with its
+//       `outflow.lsn`), then times opening it for writing after a clean close (the clean shutdown
+//       marker is trusted: nothing is read through) and after a close without the marker (the
+//       active segment is read through, as after a crash). Prints segment_bytes, open_clean_s,
+//       open_unclean_s. Both opens find the files in the page cache.
+//
 //   outflow-bench latency DIR TOPIC TIMEOUT_SECONDS
 //       Polls every partition of TOPIC in the log at DIR, read_committed, until 500 ms after it
 //       reads a record without "t" (the end marker), or TIMEOUT_SECONDS passed. Each other record value is JSON
@@ -162,6 +170,53 @@ func timeToOpen(_ directory: String, config: LogConfig = LogConfig()) throws -> 
     return elapsed
 }
 
+/// The restart cost of a large active segment, after a clean close and after an unclean one.
+func openCost(directory: String, mebibytes: Int) throws {
+    try? FileManager.default.removeItem(atPath: directory)
+    var config = LogConfig()
+    config.compression = .zstd
+    config.zstdLevel = 1
+    config.segmentBytes = Int64(Int32.max)
+    let tp = try TopicPartition(topic: "bench", partition: 0)
+    let writer = try LogWriter.open(directory: directory, config: config)
+    var random = SplitMix64(state: 7)
+    let hex = Array("0123456789abcdef".utf8)
+    let target = Int64(mebibytes) << 20
+    let segment = directory + "/" + tp.directoryName + "/" + String(repeating: "0", count: 20) + ".log"
+    var lsn: UInt64 = 0x1_0000_0000
+    while (FileManager.default.fileExists(atPath: segment) ? (try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int64) ?? 0 : 0) < target {
+        try writer.beginTransaction()
+        for _ in 0..<32 {
+            let records = (0..<2000).map { _ in
+                lsn += 200
+                var value = [UInt8](repeating: 0, count: 1024)
+                for i in stride(from: 0, to: value.count, by: 16) {
+                    let r = random.next()
+                    for j in 0..<16 { value[i + j] = hex[Int((r >> (UInt64(j) * 4)) & 15)] }
+                }
+                return Record(value: value, headers: [RecordHeader(key: SourcePosition.headerKey, text: SourcePosition.format(lsn))], timestamp: 1_780_000_000_000)
+            }
+            try writer.append(records, to: tp)
+        }
+        try writer.commit(metadata: Array(String(lsn).utf8))
+    }
+    guard writer.closeCleanly() else { fail("open-cost: the writer did not close cleanly") }
+    let size = (try FileManager.default.attributesOfItem(atPath: segment)[.size] as? Int64) ?? 0
+    var started = ContinuousClock.now
+    let clean = try LogWriter.open(directory: directory, config: config)
+    let cleanSeconds = seconds(ContinuousClock.now - started)
+    guard clean.opening == .cleanShutdown else { fail("open-cost: the clean shutdown marker was not trusted: \(clean.opening)") }
+    clean.close()  // no marker: the next open reads the active segment through
+    started = ContinuousClock.now
+    let unclean = try LogWriter.open(directory: directory, config: config)
+    let uncleanSeconds = seconds(ContinuousClock.now - started)
+    guard case .recovered = unclean.opening else { fail("open-cost: expected a full recovery, got \(unclean.opening)") }
+    unclean.closeCleanly()
+    print("segment_bytes \(size)")
+    print("open_clean_s \(String(format: "%.4f", cleanSeconds))")
+    print("open_unclean_s \(String(format: "%.3f", uncleanSeconds))")
+}
+
 /// The microseconds in `"t": 123…` of a JSON value.
 func sendTime(_ value: [UInt8]) -> Int64? {
     let pattern = Array(#""t":"#.utf8)
@@ -285,6 +340,8 @@ do {
             valueBytes: argument(4, default: 300), partitions: Int32(clamping: argument(5, default: 4)), level: Int32(level))
     case "open" where arguments.count == 2:
         print("open_s \(String(format: "%.3f", try timeToOpen(arguments[1])))")
+    case "open-cost" where arguments.count >= 2:
+        try openCost(directory: arguments[1], mebibytes: arguments.count > 2 ? Int(arguments[2]) ?? 1024 : 1024)
     case "latency" where arguments.count == 4:
         guard let timeout = Double(arguments[3]) else { fail("latency: TIMEOUT_SECONDS is a number") }
         try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
