@@ -19,6 +19,8 @@ public struct CommitResult: Hashable, Sendable {
 ///     try writer.append(records, to: TopicPartition(topic: "orders", partition: 0))
 ///     ...                                               // any number of appends, partitions
 ///     try writer.commit(metadata: sourcePositionBytes)  // durable when it returns
+///     ...
+///     writer.closeCleanly()                             // the next open skips recovery
 ///
 /// Commit protocol (see DESIGN.md "Atomic commit"): (1) fsync every partition written since
 /// the last commit (this transaction's data and the previous commit's markers); (2) append a `CommitRecord` to `__transactions` and fsync it: the commit

@@ -29,6 +29,9 @@
 //   first, so recovery never needs an older commit record.
 // - Recovery reads only the active segment of each partition (PartitionLog.open): sealed
 //   segments were synced whole when rolled, and `.pstate` carries transaction state across.
+//   After a clean shutdown it reads none: the clean shutdown marker (CleanShutdownMarker,
+//   written by LogWriter.closeCleanly once everything it names is synced, deleted by the next
+//   open before any write) holds each active segment's state, trusted when the sizes match.
 // - Torn tail vs corruption: a bad batch at the end of the active segment is cut off; a bad
 //   batch followed by a good one, a cut sealed segment, or an offset gap is an error.
 // - Readers need no lock, see only whole batches, stop at the last stable offset in
