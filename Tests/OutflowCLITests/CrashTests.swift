@@ -182,6 +182,7 @@ import Glibc
     /// the protocol without a place in the campaign would never be crashed in.
     @Test func theCampaignArmsEveryCrashPoint() {
         let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints))
+            .union(["exactly_once", "at_least_once"].flatMap(PostgresSinkCrashTests.crashPoints))
         #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 
