@@ -86,7 +86,7 @@ public final class PostgresSink: Sink {
     private var ordinal: (lsn: LSN, xid: UInt32, next: Int32)?
     private var positionHeaders = PositionHeaders()
     private var lastPrune: ContinuousClock.Instant?
-    /// What the checkpoint row said when the sink started.
+    /// What the checkpoint row said when last read (nil again after each commit or position).
     private var stored: StoredPositions?
 
     public init(settings: Settings, logger: Logger) {
@@ -190,6 +190,7 @@ public final class PostgresSink: Sink {
             if sentBytes > settings.retainedBytesLimit { sentInTransaction = nil } else { sentInTransaction! += rows }
         }
         buffered.removeAll(keepingCapacity: true)
+        stored = nil
         if let buffered = highestBuffered { highestWritten = max(highestWritten ?? buffered, buffered) }
         highestBuffered = nil
     }
@@ -208,6 +209,7 @@ public final class PostgresSink: Sink {
             try connection.execute("COMMIT")
         }
         CrashPoint.hit("sink.postgres.after-commit")
+        stored = nil
         inTransaction = false
         sentInTransaction = []
         sentBytes = 0
@@ -223,6 +225,7 @@ public final class PostgresSink: Sink {
         try withConnection("recording the position") { connection throws(PostgresError) in
             try connection.execute(self.statements.recordPosition, parameters: [.text(self.settings.pipelineName), .lsn(position)])
         }
+        stored = nil
         pruneIfDue()
     }
 
@@ -357,6 +360,7 @@ public final class PostgresSink: Sink {
     /// Runs `body` on the target. A lost (or refused) connection is retried with doubling
     /// backoff: reconnect, take the lock again, and in a transaction BEGIN and send the rows it
     /// held before `body` runs again. Other errors stop the pipeline.
+    @discardableResult
     private func withConnection<T>(_ what: String, _ body: (PostgresConnection) throws(PostgresError) -> T) throws(SinkError) -> T {
         var backoff = Backoff(maximum: settings.maximumBackoff)
         while true {
