@@ -36,6 +36,9 @@ public enum CrashPoint {
         "runner.position.after-temp-write",  // position file: temporary written and fsynced, not renamed
         "runner.amo.after-ack",  // at_most_once: acknowledged (status sent), nothing written
         "runner.amo.after-write",  // at_most_once: group appended, not synced
+        // Pipeline: the Postgres sink's target transaction (exactly-once).
+        "sink.postgres.before-commit",  // rows, processed ids and checkpoint written in the open transaction; no COMMIT yet
+        "sink.postgres.after-commit",  // the target committed; the runner has not acknowledged
         // PostgresSource: the acknowledgement path.
         "source.status.before-send",
         "source.status.after-send",

@@ -134,11 +134,11 @@ struct RunCommand: AsyncParsableCommand {
             defer { if options.dryRun, let logDirectory { try? FileManager.default.removeItem(atPath: logDirectory) } }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
-            // Stateful stages keep their files beside the log; with sink.kafka, in the directory
-            // outflow run starts in (.outflow-state/<pipeline>): the Kafka checkpoint names them.
+            // Stateful stages keep their files beside the log; with sink.kafka or sink.postgres, in
+            // the directory outflow run starts in (.outflow-state/<pipeline>): the checkpoint names them.
             runnerSettings.stateDirectory = logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
                 ?? FileManager.default.currentDirectoryPath + "/.outflow-state/" + config.name
-            // The log sink, or (sink.kafka, not a dry run) the Kafka sink.
+            // The log sink, or (not a dry run) the Kafka or the Postgres sink.
             let sink: any Sink
             var writer: LogWriter?
             // A clean stop leaves the clean shutdown marker, so the next start skips reading the
@@ -162,6 +162,8 @@ struct RunCommand: AsyncParsableCommand {
                 sink = logSink
             } else if let kafka = config.sink.kafka {
                 sink = KafkaSink(settings: KafkaSink.Settings(kafka, runner: runnerSettings, configHash: config.configHash), logger: logger)
+            } else if let postgres = config.sink.postgres {
+                sink = PostgresSink(settings: try PostgresSink.Settings(postgres, runner: runnerSettings, configHash: config.configHash), logger: logger)
             } else {
                 throw PipelineError(.configuration, "the pipeline has no sink")
             }

@@ -51,8 +51,16 @@ extension ValidateCommand {
                 tables: config.source.tables, slot: config.source.slot, publication: config.source.publication,
                 operations: config.source.publish.compactMap { PublishedOperation(rawValue: $0.rawValue) }))
             for line in report.lines { print("\(file): online: \(line)", to: &standardError) }
-            guard report.isReady else {
+            // sink.postgres: the target database, and what it lacks when the sink may not create it.
+            var sinkProblems: [String] = []
+            if let postgres = config.sink.postgres {
+                let target = try PostgresSink.checkTarget(postgres)
+                for line in target.lines { print("\(file): online: \(config.secrets.redact(line))", to: &standardError) }
+                sinkProblems = target.problems
+            }
+            guard report.isReady, sinkProblems.isEmpty else {
                 for problem in report.problems { print("\(file): online: error: \(config.secrets.redact(problem.description))", to: &standardError) }
+                for problem in sinkProblems { print("\(file): online: error: sink.postgres: \(config.secrets.redact(problem))", to: &standardError) }
                 throw ExitCode.failure
             }
         } catch let error as PostgresError {

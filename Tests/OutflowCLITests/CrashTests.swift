@@ -222,10 +222,11 @@ import Glibc
     }
 
     /// Every crash point in the code is armed by the campaign in some mode (or, for the Kafka
-    /// endpoint's, by `ServeGroupCrashTests`): a point added to the protocol without a place in
+    /// endpoint's, by `ServeGroupCrashTests`; for the Postgres sink's, by `PostgresSinkCrashTests`): a point added to the protocol without a place in
     /// the campaign would never be crashed in.
     @Test func theCampaignArmsEveryCrashPoint() {
         let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints) + ServeGroupCrashTests.crashPoints)
+            .union(["exactly_once", "at_least_once"].flatMap(PostgresSinkCrashTests.crashPoints))
         #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 

@@ -209,18 +209,21 @@ extension KafkaSinkConfig.TLS {
     }
 }
 
-/// `sink:` holds exactly one of `log` and `kafka`.
+/// `sink:` holds exactly one of `log`, `kafka` and `postgres`.
 public enum SinkConfig: Sendable, Equatable {
     case log(LogSinkConfig)
     case kafka(KafkaSinkConfig)
+    case postgres(PostgresSinkConfig)
 
     public var log: LogSinkConfig? { if case .log(let log) = self { log } else { nil } }
     public var kafka: KafkaSinkConfig? { if case .kafka(let kafka) = self { kafka } else { nil } }
+    public var postgres: PostgresSinkConfig? { if case .postgres(let postgres) = self { postgres } else { nil } }
 
     public var minCommitInterval: ConfigDuration {
         switch self {
         case .log(let log): log.minCommitInterval
         case .kafka(let kafka): kafka.minCommitInterval
+        case .postgres(let postgres): postgres.minCommitInterval
         }
     }
 
@@ -229,6 +232,7 @@ public enum SinkConfig: Sendable, Equatable {
         switch self {
         case .log(let log): "log \(log.dir), \(log.partitions) partition\(log.partitions == 1 ? "" : "s")"
         case .kafka(let kafka): "Kafka \(kafka.bootstrapServers.redacted)"
+        case .postgres(let postgres): "PostgreSQL \(postgres.displayURL), schema \(postgres.schema)"
         }
     }
 }

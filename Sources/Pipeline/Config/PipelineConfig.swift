@@ -8,7 +8,8 @@ public struct PipelineConfig: Sendable {
     /// In file order; `graph.order` gives an order that respects inputs.
     public var stages: [StageConfig]
     public var graph: StageGraph
-    /// Where records go: the local log (`sink.log`) or a Kafka cluster (`sink.kafka`).
+    /// Where records go: the local log (`sink.log`), a Kafka cluster (`sink.kafka`) or tables of
+    /// another PostgreSQL database (`sink.postgres`).
     public var sink: SinkConfig
     public var guarantee: DeliveryGuarantee
     public var deadLetterTopic: String
@@ -52,7 +53,7 @@ enum PipelineFields {
     static let source = FieldSpec("source", sourceValue, .required, doc: "Where changes come from.")
     static let stages = FieldSpec(
         "stages", stagesValue, .defaulted([], shown: .list([])), doc: "The stages events go through, in order unless inputs say otherwise.")
-    static let sink = FieldSpec("sink", ValueSpec<Bool>.decodedByHand(sinkSpec.schema), .required, doc: "Where events go: exactly one of log and kafka.")
+    static let sink = FieldSpec("sink", ValueSpec<Bool>.decodedByHand(sinkSpec.schema), .required, doc: "Where events go: exactly one of log, kafka and postgres.")
     static let guarantee = FieldSpec(
         "guarantee", ValueSpec<DeliveryGuarantee>.enumeration, .defaulted(.exactlyOnce, shown: .string("exactly_once")),
         doc: "Delivery guarantee: exactly_once, at_least_once or at_most_once.")
@@ -78,7 +79,11 @@ enum PipelineFields {
     // knows the pipeline's name (the default transactional.id needs it).
     static let log = FieldSpec("log", ValueSpec<LogSinkConfig>.object(LogSinkConfig.spec, build: LogSinkConfig.decode), .optional, doc: LogSinkConfig.spec.doc)
     static let kafka = FieldSpec("kafka", ValueSpec<Bool>.decodedByHand(KafkaSinkConfig.spec.schema), .optional, doc: KafkaSinkConfig.spec.doc)
-    static let sinkSpec = ObjectSpec(name: "sink", doc: "Where events go: exactly one of log and kafka.", fields: [log.schema, kafka.schema])
+    static let postgresSink = FieldSpec(
+        "postgres", ValueSpec<PostgresSinkConfig>.object(PostgresSinkConfig.spec, build: PostgresSinkConfig.decode), .optional,
+        doc: PostgresSinkConfig.spec.doc)
+    static let sinkSpec = ObjectSpec(
+        name: "sink", doc: "Where events go: exactly one of log, kafka and postgres.", fields: [log.schema, kafka.schema, postgresSink.schema])
 
     static let deadLetterTopic = FieldSpec("topic", ValueSpec<String>.topicName, .required, doc: "The dead-letter topic.")
     static let deadLetterSpec = ObjectSpec(

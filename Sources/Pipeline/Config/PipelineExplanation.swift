@@ -13,6 +13,10 @@ extension PipelineConfig {
         case .kafka(let kafka):
             output += "sink: kafka \(kafka.bootstrapServers.redacted), transactional.id \(kafka.transactionalID), compression \(kafka.compression.rawValue), "
                 + "checkpoints in \(kafka.checkpointTopic)\n"
+        case .postgres(let postgres):
+            output += "sink: postgres \(postgres.displayURL), schema \(postgres.schema)"
+                + (postgres.eventsTable.map { ", events in \($0)" } ?? "") + (postgres.upsertTable.map { ", newest per key in \($0)" } ?? "")
+                + ", processed ids kept \(postgres.processedWindow)\n"
         }
         output += "dead letters: \(deadLetterTopic)\n\ngraph:\n"
         for id in graph.order {
@@ -39,7 +43,7 @@ extension PipelineConfig {
         for stage in stages {
             lines.append("  \(node(StageInput(stage: stage.id))) [label=\(quoted("\(stage.id)\n[\(stage.kind.type.rawValue)]"))];")
         }
-        lines.append("  sink [shape=cylinder, label=\(quoted(sink.log.map { "log\n\($0.dir)" } ?? "kafka\n\(sink.kafka!.bootstrapServers.redacted)"))];")
+        lines.append("  sink [shape=cylinder, label=\(quoted(sink.log.map { "log\n\($0.dir)" } ?? sink.kafka.map { "kafka\n\($0.bootstrapServers.redacted)" } ?? "postgres\n\(sink.postgres!.displayURL)"))];")
         for id in graph.order {
             for input in graph.inputs[id] ?? [] {
                 let label = input.output.map { " [label=\(quoted($0))]" } ?? ""

@@ -72,14 +72,16 @@ public enum PipelineFile {
         let runtime = top.read(PipelineFields.runtime, &context)
         let serve = top.read(PipelineFields.serve, &context)
         let serveInvalid = top.has(PipelineFields.serve.name) && serve == nil
-        // Serving and the changelog read the local log: a Kafka sink has none.
-        if case .kafka = sink {
+        // Serving and the changelog read the local log: a Kafka or Postgres sink has none.
+        if let sink, sink.log == nil {
+            let name = sink.kafka != nil ? "sink.kafka" : "sink.postgres"
+            let where_ = sink.kafka != nil ? "the Kafka cluster" : "the target database"
             if serve != nil, let location = top.keyLocation(PipelineFields.serve.name) {
-                context.log.error(.conflictingOptions, "serve needs sink.log: with sink.kafka, consumers read the Kafka cluster", at: location,
+                context.log.error(.conflictingOptions, "serve needs sink.log: with \(name), consumers read \(where_)", at: location,
                                   length: PipelineFields.serve.name.count, hint: "remove serve")
             }
             if source?.changelog != nil {
-                context.log.error(.conflictingOptions, "source.postgres.changelog needs sink.log (replay from Kafka is not supported yet)",
+                context.log.error(.conflictingOptions, "source.postgres.changelog needs sink.log (replay from \(where_) is not supported yet)",
                                   at: top.keyLocation(PipelineFields.source.name) ?? top.location, hint: "remove changelog, or write to sink.log")
             }
         }
@@ -153,16 +155,20 @@ public enum PipelineFile {
         }
         let sinkReader = ObjectReader(node, spec: PipelineFields.sinkSpec, context: &context)
         guard sinkReader.isMapping else { return nil }
-        let hasLog = sinkReader.has(PipelineFields.log.name), hasKafka = sinkReader.has(PipelineFields.kafka.name)
-        guard hasLog != hasKafka else {
+        let present = [PipelineFields.log.name, PipelineFields.kafka.name, PipelineFields.postgresSink.name].filter { sinkReader.has($0) }
+        guard present.count == 1 else {
             context.log.error(
-                hasLog ? .conflictingOptions : .missingField, hasLog ? "sink has both log and kafka" : "missing required field 'log' or 'kafka' in sink",
-                at: sinkReader.location, hint: "write exactly one: sink: {log: {dir: …}} or sink: {kafka: {bootstrap_servers: …}}")
+                present.isEmpty ? .missingField : .conflictingOptions,
+                present.isEmpty ? "missing required field 'log', 'kafka' or 'postgres' in sink" : "sink has both \(present.joined(separator: " and "))",
+                at: sinkReader.location,
+                hint: "write exactly one: sink: {log: {dir: …}}, sink: {kafka: {bootstrap_servers: …}} or sink: {postgres: {url: …}}")
             return nil
         }
         let config: SinkConfig?
-        if hasLog {
+        if present[0] == PipelineFields.log.name {
             config = sinkReader.read(PipelineFields.log, &context).map(SinkConfig.log)
+        } else if present[0] == PipelineFields.postgresSink.name {
+            config = sinkReader.read(PipelineFields.postgresSink, &context).map(SinkConfig.postgres)
         } else {
             let reader = ObjectReader(sinkReader.node(PipelineFields.kafka.name)!, spec: KafkaSinkConfig.spec, context: &context)
             guard reader.isMapping else { return nil }

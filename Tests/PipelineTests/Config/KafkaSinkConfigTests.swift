@@ -89,7 +89,7 @@ import Testing
         let both = Self.file(sink: "log: {dir: d}\nkafka: {bootstrap_servers: b:9092}")
         #expect(Fixtures.diagnostics(both, environment: Self.environment).map(\.message) == ["sink has both log and kafka"])
         let neither = Self.file(sink: "x-note: nothing")
-        #expect(Fixtures.diagnostics(neither, environment: Self.environment).map(\.message) == ["missing required field 'log' or 'kafka' in sink"])
+        #expect(Fixtures.diagnostics(neither, environment: Self.environment).map(\.message) == ["missing required field 'log', 'kafka' or 'postgres' in sink"])
     }
 
     @Test func theSinksOwnPropertiesCannotBePassedThrough() {
