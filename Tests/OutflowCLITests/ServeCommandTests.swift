@@ -80,6 +80,18 @@ import Glibc
             #expect(text.contains("this machine only"))
         }
 
+        /// Its standard error once `condition` holds of it: lines it prints from services that
+        /// start beside the listener (the metrics endpoint) may come after the port line.
+        func standardError(within seconds: Double = 30, until condition: (String) -> Bool) throws -> String {
+            let deadline = Date().addingTimeInterval(seconds)
+            while true {
+                let text = try String(contentsOf: errorURL, encoding: .utf8)
+                if condition(text) { return text }
+                guard Date() < deadline, process.isRunning else { return text }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+
         /// Stops it; returns its exit status and standard error.
         func stop() throws -> (status: Int32, standardError: String) {
             process.terminate()
@@ -136,7 +148,7 @@ import Glibc
             throw MissingTestPrerequisite(description: "OUTFLOW_ORACLE_PYTHON is not set: this test needs the venv with kafka-python that `make test` creates")
         }
         try Self.withServer(arguments: ["--metrics-listen", "127.0.0.1:0", "--log-format", "json"]) { server, written, _ in
-            let port = try #require(MetricsEndpointCommandTests.port(in: try String(contentsOf: server.errorURL, encoding: .utf8)))
+            let port = try #require(MetricsEndpointCommandTests.port(in: try server.standardError { MetricsEndpointCommandTests.port(in: $0) != nil }))
             let script = OutflowProcess.sourceRoot.appendingPathComponent("Tests/Oracle/consume_endpoint.py").path
             let result = try OutflowProcess.run(executable: URL(fileURLWithPath: python), [script, "127.0.0.1:\(server.port)", Self.topic, "read_committed"])
             #expect(result.status == 0, "kafka-python failed: \(result.standardError)")
