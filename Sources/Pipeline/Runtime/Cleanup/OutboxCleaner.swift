@@ -218,8 +218,9 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
             switch action {
             case .clean(let watermark):
                 report.cleanedWith = watermark
-                report.rowsDeleted += try deleteRows(statements, watermark, connection: connection, state: &work.state)
+                // Whole partitions first (cheap), then row by row what is left.
                 report.partitionsDropped += try dropPartitions(statements, watermark, connection: connection, state: &work.state)
+                report.rowsDeleted += try deleteRows(statements, watermark, connection: connection, state: &work.state)
                 work.planner.cleaned(with: watermark)
             case .takeWatermark:
                 let row = try connection.execute(CleanupStatements.watermark)
