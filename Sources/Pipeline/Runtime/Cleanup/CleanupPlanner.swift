@@ -1,28 +1,35 @@
 import PGOutput
 
 /// A visibility watermark: what the source database had committed at one moment. Taken in one
-/// statement: `pg_current_snapshot()` (the statement's snapshot, taken first), then
-/// `pg_current_wal_insert_lsn()` and `clock_timestamp()` (read while the statement runs, so
-/// after the snapshot). Every transaction visible in `snapshot` had inserted its commit record
-/// before `lsn`, and committed before `time`.
+/// repeatable-read transaction, in this order: `pg_current_snapshot()`; the transaction ids
+/// still running (`pg_locks`: every transaction id, a subtransaction's too, is locked until its
+/// top-level transaction ends — the snapshot lists top-level ids only, so a row written after a
+/// SAVEPOINT of a transaction in progress would look visible in it); then
+/// `pg_current_wal_insert_lsn()` and `clock_timestamp()`. A row whose xmin is visible in the
+/// snapshot and not among the running ids was committed before the ids were read: its commit
+/// record is before `lsn`, and it committed before `time`.
 public struct CleanupWatermark: Sendable, Equatable, Codable {
     /// The `pg_snapshot` in its text form, `xmin:xmax:xip,…` (64-bit transaction ids).
     public var snapshot: String
+    /// Transaction ids (32-bit, as a row's xmin) still running after the snapshot, subtransactions included.
+    public var running: [UInt32]
     public var lsn: LSN
     /// The server's clock, seconds since the epoch.
     public var time: Double
 
-    public init(snapshot: String, lsn: LSN, time: Double) {
+    public init(snapshot: String, running: [UInt32] = [], lsn: LSN, time: Double) {
         self.snapshot = snapshot
+        self.running = running
         self.lsn = lsn
         self.time = time
     }
 
-    enum CodingKeys: String, CodingKey { case snapshot, lsn, time }
+    enum CodingKeys: String, CodingKey { case snapshot, running, lsn, time }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         snapshot = try container.decode(String.self, forKey: .snapshot)
+        running = try container.decodeIfPresent([UInt32].self, forKey: .running) ?? []
         let text = try container.decode(String.self, forKey: .lsn)
         guard let lsn = LSN(text) else {
             throw DecodingError.dataCorruptedError(forKey: .lsn, in: container, debugDescription: "not a WAL position: \(text)")
@@ -34,6 +41,7 @@ public struct CleanupWatermark: Sendable, Equatable, Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(snapshot, forKey: .snapshot)
+        try container.encode(running, forKey: .running)
         try container.encode(lsn.description, forKey: .lsn)
         try container.encode(time, forKey: .time)
     }

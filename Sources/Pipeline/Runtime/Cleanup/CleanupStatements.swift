@@ -9,13 +9,11 @@ struct CleanupStatements {
     /// The timestamp column, quoted.
     let column: String
 
-    /// One statement: the snapshot is the statement's (taken before it runs), the WAL insert
-    /// position and the clock are read while it runs — so every transaction visible in the
-    /// snapshot inserted its commit record before that position and committed before that time.
-    static let watermark = """
-        SELECT pg_current_snapshot()::text AS snapshot, pg_current_wal_insert_lsn()::text AS lsn,
-               extract(epoch FROM clock_timestamp())::float8 AS time
-        """
+    /// A watermark, statement by statement in one repeatable-read transaction (`CleanupWatermark`
+    /// says why in this order): the snapshot, the running transaction ids, the WAL position and clock.
+    static let watermarkSnapshot = "SELECT pg_current_snapshot()::text AS snapshot"
+    static let watermarkRunning = "SELECT transactionid::text AS xid FROM pg_locks WHERE locktype = 'transactionid' AND transactionid IS NOT NULL"
+    static let watermarkPosition = "SELECT pg_current_wal_insert_lsn()::text AS lsn, extract(epoch FROM clock_timestamp())::float8 AS time"
 
     /// The server's clock and the slot's confirmed position, at the start of a run.
     static func clockAndSlot(slotLiteral: String) -> String {
@@ -45,6 +43,8 @@ struct CleanupStatements {
             return "pg_visible_in_snapshot(\(full)::text::xid8, '\(watermark.snapshot)'::pg_snapshot)"
         }
         var cases = ["WHEN \(xid) < 3 THEN true"]
+        // Still running when the watermark was taken (a subtransaction of one in progress, too).
+        if !watermark.running.isEmpty { cases.append("WHEN \(xid) IN (\(watermark.running.map(String.init).joined(separator: ", "))) THEN false") }
         if let above = widening.previousEpochAbove { cases.append("WHEN \(xid) > \(above) THEN \(test(widening.previousEpochOffset))") }
         if let below = widening.nextEpochBelow { cases.append("WHEN \(xid) < \(below) THEN \(test(widening.nextEpochOffset))") }
         return "(CASE \(cases.joined(separator: " ")) ELSE \(test(widening.sameEpochOffset)) END)"

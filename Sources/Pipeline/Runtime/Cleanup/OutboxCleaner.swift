@@ -223,10 +223,8 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
                 report.rowsDeleted += try deleteRows(statements, watermark, connection: connection, state: &work.state)
                 work.planner.cleaned(with: watermark)
             case .takeWatermark:
-                let row = try connection.execute(CleanupStatements.watermark)
-                guard let snapshot = row.value("snapshot"), let lsn = row.value("lsn").flatMap({ LSN($0) }),
-                      let time = row.value("time").flatMap(Double.init) else { continue }
-                work.planner.recorded(CleanupWatermark(snapshot: snapshot, lsn: lsn, time: time))
+                guard let watermark = try takeWatermark(connection) else { continue }
+                work.planner.recorded(watermark)
                 report.tookWatermark = true
             }
         }
@@ -235,6 +233,21 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
         oldestRowAge.record(max(0, age ?? 0))
         work.state.lastRunTime = now
         lastRun.record(now)
+    }
+
+    private func takeWatermark(_ connection: PostgresConnection) throws(PostgresError) -> CleanupWatermark? {
+        try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        do throws(PostgresError) {
+            let snapshot = try connection.execute(CleanupStatements.watermarkSnapshot).value("snapshot")
+            let running = try connection.execute(CleanupStatements.watermarkRunning).rows.compactMap { $0[0].flatMap { UInt32($0) } }
+            let position = try connection.execute(CleanupStatements.watermarkPosition)
+            try connection.execute("COMMIT")
+            guard let snapshot, let lsn = position.value("lsn").flatMap({ LSN($0) }), let time = position.value("time").flatMap(Double.init) else { return nil }
+            return CleanupWatermark(snapshot: snapshot, running: Array(Set(running)).sorted(), lsn: lsn, time: time)
+        } catch {
+            _ = try? connection.execute("ROLLBACK")
+            throw error
+        }
     }
 
     /// Batches of `batchSize` rows, each a transaction of its own, until a batch comes back short.
