@@ -36,6 +36,10 @@ public enum CrashPoint {
         // PostgresSource: the acknowledgement path.
         "source.status.before-send",
         "source.status.after-send",
+        // Pipeline: outbox cleanup (a service beside the runner).
+        "cleanup.batch.before-commit",  // a batch's DELETE ran, its transaction not committed
+        "cleanup.batch.after-commit",  // a batch committed, the cleaner's state not yet written
+        "cleanup.state.after-temp-write",  // the cleaner's state: temporary written and fsynced, not renamed
     ]
 
     struct Armed {
