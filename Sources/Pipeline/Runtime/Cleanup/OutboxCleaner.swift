@@ -220,8 +220,10 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
                 report.cleanedWith = watermark
                 // Whole partitions first (cheap), then row by row what is left.
                 report.partitionsDropped += try dropPartitions(statements, watermark, connection: connection, state: &work.state)
-                report.rowsDeleted += try deleteRows(statements, watermark, connection: connection, state: &work.state)
-                work.planner.cleaned(with: watermark)
+                let (deleted, finished) = try deleteRows(statements, watermark, connection: connection, state: &work.state)
+                report.rowsDeleted += deleted
+                // A backlog cut short by the time budget goes on with the same watermark next run.
+                if finished { work.planner.cleaned(with: watermark) }
             case .takeWatermark:
                 guard let watermark = try takeWatermark(connection) else { continue }
                 work.planner.recorded(watermark)
@@ -250,19 +252,26 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
         }
     }
 
-    /// Batches of `batchSize` rows, each a transaction of its own, until a batch comes back short.
+    /// How long one run deletes before it lets the next run go on (a large backlog, say when
+    /// cleanup is first switched on, must not hold a stop of the pipeline for minutes).
+    static let runBudget: Duration = .seconds(10)
+
+    /// Batches of `batchSize` rows, each a transaction of its own, until a batch comes back short
+    /// (finished) or the run's time budget is spent.
     private func deleteRows(
         _ statements: CleanupStatements, _ watermark: CleanupWatermark, connection: PostgresConnection, state: inout OutboxCleanupState
-    ) throws(PostgresError) -> Int64 {
+    ) throws(PostgresError) -> (deleted: Int64, finished: Bool) {
         var total: Int64 = 0
+        let started = ContinuousClock.now
         while true {
+            if ContinuousClock.now - started > Self.runBudget { return (total, false) }
             try connection.execute("BEGIN")
             let deleted: Int64
             do throws(PostgresError) {
                 guard let reference = try connection.execute(CleanupStatements.currentXmax).value("xmax").flatMap({ UInt64($0) }),
                       let delete = statements.deleteBatch(watermark, limit: settings.batchSize, reference: reference) else {
                     try connection.execute("ROLLBACK")
-                    return total
+                    return (total, true)
                 }
                 let result = try connection.execute(delete)
                 deleted = Int64(result.commandTag.split(separator: " ").last ?? "") ?? 0
@@ -276,7 +285,7 @@ public final class OutboxCleaner: Service, @unchecked Sendable {
             total += deleted
             state.rowsDeleted += deleted
             rowsDeleted.increment(by: deleted)
-            if deleted < Int64(settings.batchSize) { return total }
+            if deleted < Int64(settings.batchSize) { return (total, true) }
         }
     }
 
