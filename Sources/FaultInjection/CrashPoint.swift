@@ -46,6 +46,10 @@ public enum CrashPoint {
         "endpoint.offsets.before-write",  // the commit accepted, nothing written
         "endpoint.offsets.after-temp-write",  // the new offsets in the temporary file, fsynced, not renamed
         "endpoint.offsets.after-replace",  // the new offsets durable, no response sent
+        // Pipeline: outbox cleanup (a service beside the runner).
+        "cleanup.batch.before-commit",  // a batch's DELETE ran, its transaction not committed
+        "cleanup.batch.after-commit",  // a batch committed, the cleaner's state not yet written
+        "cleanup.state.after-temp-write",  // the cleaner's state: temporary written and fsynced, not renamed
     ]
 
     struct Armed {

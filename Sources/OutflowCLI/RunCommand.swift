@@ -97,7 +97,15 @@ struct RunCommand: AsyncParsableCommand {
             services.append(.init(service: SlotMonitor(
                 connectionString: connectionString, slot: config.source.slot, warnAbove: config.source.slotWALWarning.bytes, logger: groupLogger)))
         }
-        let observer = RunObserver(health: health, metrics: metrics)
+        // Outbox cleanup: a service per outbox stage with `cleanup:`, on what the pipeline reports durable.
+        let sinkDurable = SinkDurablePosition()
+        if !dryRun, let connectionString = try? ConnectionString(config.source.url.value) {
+            for settings in OutboxCleanupSettings.all(config, stateDirectory: Self.stateDirectory(config, logDirectory: config.sink.log?.dir)) {
+                services.append(.init(service: OutboxCleaner(
+                    settings: settings, connectionString: connectionString, durable: sinkDurable, logger: Logger(label: "outflow.cleanup"))))
+            }
+        }
+        let observer = RunObserver(health: health, metrics: metrics, sinkDurable: sinkDurable)
         let pipeline = PipelineService { shouldStop in Self.runPipeline(config, options: options, observer: observer, shouldStop: shouldStop) }
         services.append(.init(service: pipeline, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: groupLogger))
@@ -118,6 +126,14 @@ struct RunCommand: AsyncParsableCommand {
         // `metrics` is used on the pipeline's thread only; `health` is thread-safe.
         let health: PipelineHealth
         let metrics: PipelineMetrics?
+        let sinkDurable: SinkDurablePosition
+    }
+
+    /// Where stateful stages and outbox cleanup keep their files: beside the log; with
+    /// sink.kafka, in the directory outflow run starts in (.outflow-state/<pipeline>).
+    static func stateDirectory(_ config: PipelineConfig, logDirectory: String?) -> String {
+        logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
+            ?? FileManager.default.currentDirectoryPath + "/.outflow-state/" + config.name
     }
 
     static func runPipeline(_ config: PipelineConfig, options: Options, observer: RunObserver, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
@@ -136,8 +152,12 @@ struct RunCommand: AsyncParsableCommand {
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
             // Stateful stages keep their files beside the log; with sink.kafka or sink.postgres, in
             // the directory outflow run starts in (.outflow-state/<pipeline>): the checkpoint names them.
-            runnerSettings.stateDirectory = logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
-                ?? FileManager.default.currentDirectoryPath + "/.outflow-state/" + config.name
+            runnerSettings.stateDirectory = stateDirectory(config, logDirectory: logDirectory)
+            if !options.dryRun {
+                for cleanup in OutboxCleanupSettings.all(config, stateDirectory: runnerSettings.stateDirectory!) {
+                    try OutboxCleaner.preflight(cleanup, connectionString: built.connectionString) { print($0, to: &standardError) }
+                }
+            }
             // The log sink, or (not a dry run) the Kafka or the Postgres sink.
             let sink: any Sink
             var writer: LogWriter?
@@ -195,6 +215,7 @@ struct RunCommand: AsyncParsableCommand {
             let until = options.untilLSN
             try runner.run(source: ReplicationSource(session), shouldStop: { shouldStop() || until.map { session.feedback.flushPosition >= $0 } ?? false }, report: { progress in
                 observer.health.progressed()
+                if !options.dryRun { observer.sinkDurable.advance(to: SinkDurablePosition.durable(progress, sourceFlush: session.feedback.flushPosition)) }
                 if let metrics = observer.metrics {
                     metrics.observe(progress, serverWAL: session.feedback.received, sourceBytes: session.bytesReceived, now: Date().timeIntervalSince1970)
                     metrics.observe(stages: built.graph.counts)

@@ -227,6 +227,7 @@ import Glibc
     @Test func theCampaignArmsEveryCrashPoint() {
         let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints) + ServeGroupCrashTests.crashPoints)
             .union(["exactly_once", "at_least_once"].flatMap(PostgresSinkCrashTests.crashPoints))
+            .union(OutboxCleanupCrashTests.crashPoints)
         #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 
@@ -563,6 +564,8 @@ struct CrashScenario {
     let mode: String
     let directory: URL
     let url: String
+    /// Outbox cleanup on, with this retention, and a delete audit (OutboxCleanupCrashTests).
+    let cleanupRetention: String?
     var table: String { "crash_outbox_\(suffix)" }
     var slot: String { "crash_slot_\(suffix)" }
     var logDirectory: String { directory.appendingPathComponent("data/log").path }
@@ -575,8 +578,9 @@ struct CrashScenario {
         url + (url.contains("?") ? "&" : "?") + "options=-c%20logical_decoding_work_mem%3D256kB"
     }
 
-    init(mode: String, url: String? = nil) throws {
+    init(mode: String, url: String? = nil, cleanupRetention: String? = nil) throws {
         self.mode = mode
+        self.cleanupRetention = cleanupRetention
         self.url = try url ?? testDatabaseURL()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-crash-\(suffix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -592,7 +596,7 @@ struct CrashScenario {
                 status_interval: 1s
             stages:
               - outbox:
-                  table: public.\(table)
+                  table: public.\(table)\(cleanupRetention.map { "\n      cleanup: {retention: \($0), interval: 200ms, batch_size: 500}" } ?? "")
               # Every row has its own id, so the dedupe must drop nothing: a key restored from a
               # transaction that never committed would drop that transaction when it is read
               # again (a loss). The short window seals and expires state files under the kills.
@@ -609,6 +613,7 @@ struct CrashScenario {
             guarantee: \(mode)
             """.write(to: pipelineFile, atomically: true, encoding: .utf8)
         try sql("CREATE TABLE \(table) (id uuid PRIMARY KEY, aggregatetype text NOT NULL, aggregateid text NOT NULL, type text NOT NULL, payload jsonb)")
+        if cleanupRetention != nil { try installDeleteAudit() }
         // The slot exists before the load starts: every row committed from now on is the pipeline's.
         try sql("CREATE PUBLICATION crash_pub_\(suffix) FOR TABLE \(table)")
         try sql("SELECT pg_create_logical_replication_slot('\(slot)', 'pgoutput')")
@@ -623,6 +628,10 @@ struct CrashScenario {
         _ = try? sql("SELECT pg_drop_replication_slot('\(slot)') WHERE EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active)")
         _ = try? sql("DROP PUBLICATION IF EXISTS crash_pub_\(suffix)")
         _ = try? sql("DROP TABLE IF EXISTS \(table)")
+        if cleanupRetention != nil {
+            _ = try? sql("DROP TABLE IF EXISTS \(auditTable)")
+            _ = try? sql("DROP FUNCTION IF EXISTS \(auditTable)_fn()")
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -770,7 +779,9 @@ struct CrashScenario {
     /// Committed rows of the table: id → key.
     func committedRows() throws -> [String: String] {
         let connection = try PostgresConnection(try ConnectionString(url))
-        let result = try connection.execute("SELECT id::text AS id, aggregateid FROM \(table)")
+        // With cleanup on, the rows it deleted (the audit keeps them) were committed too.
+        let result = try connection.execute(
+            "SELECT id::text AS id, aggregateid FROM \(table)" + (cleanupRetention != nil ? " UNION ALL SELECT id, aggregateid FROM \(auditTable)" : ""))
         var rows: [String: String] = [:]
         for row in result.rows { rows[row[0] ?? ""] = row[1] ?? "" }
         return rows

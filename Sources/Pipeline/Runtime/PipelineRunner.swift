@@ -16,8 +16,13 @@ public struct RunnerProgress: Sendable {
     public var deadLetters = 0
     /// Groups that reached the sink (a commit, or a sync of plain appends).
     public var logCommits = 0
-    /// The last source position made durable (Commit end LSN).
+    /// The last source position made durable (Commit end LSN) — at_most_once: acknowledged on
+    /// receipt, which is not durable in the sink; see `sinkDurable`.
     public var durable: LSN = .zero
+    /// Every source transaction up to this position is durable in the sink (equal to `durable`
+    /// except in at_most_once, where it moves at the background sync). What outbox cleanup may
+    /// rely on.
+    public var sinkDurable: LSN = .zero
     /// The newest commit LSN seen from the source.
     public var received: LSN = .zero
     /// When the newest durable source transaction committed in the source.
@@ -118,6 +123,8 @@ public final class PipelineRunner {
     private var pendingEnd: LSN?
     /// Its commit time in the source.
     private var pendingCommitTime: PostgresTimestamp?
+    /// The end of the last group appended but not yet synced (at_most_once).
+    private var appendedThrough: LSN = .zero
     /// Snapshots (exactly-once pipelines): chunks read between watermarks and merged with the
     /// stream; nil when the pipeline takes none.
     let snapshots: SnapshotCoordinator?
@@ -172,6 +179,7 @@ public final class PipelineRunner {
         schedule = GroupCommitSchedule(settings: mode.schedule(settings), now: clock.now)
         committedPosition = try mode.resumePosition(sink: sink)
         progress.durable = committedPosition
+        progress.sinkDurable = committedPosition
         try openStageState()
         if let snapshots {
             let last: Checkpoint?
@@ -208,7 +216,9 @@ public final class PipelineRunner {
             }
             if current == nil, stopDeadline != nil || source.isExhausted {
                 try commitGroup(source: source)
+                let appended = appendedThrough
                 try mode.finish(sink: sink)
+                progress.sinkDurable = max(progress.sinkDurable, appended)
                 reportProgress(report)
                 return
             }
@@ -223,7 +233,9 @@ public final class PipelineRunner {
             if wait.sleep > .zero { clock.sleep(for: wait.sleep) }
             let event = try source.next(timeout: wait.readTimeout)
             if schedule.backgroundSyncDue(now: clock.now) {
+                let appended = appendedThrough
                 do { try sink.sync(recording: nil) } catch { throw PipelineError(error) }
+                progress.sinkDurable = max(progress.sinkDurable, appended)
             }
             guard let event else {
                 switch schedule.idle(now: clock.now, inTransaction: current != nil) {
@@ -463,6 +475,8 @@ public final class PipelineRunner {
             progress.lastCommitDuration = clock.now - started
         }
         progress.durable = end
+        // A mode whose group commit only appends (at_most_once) is durable at its next sync.
+        if mode.groupCommitIsDurable { progress.sinkDurable = end } else { appendedThrough = end }
         progress.durableCommitTime = pendingCommitTime ?? progress.durableCommitTime
         pendingEnd = nil
         pendingCommitTime = nil

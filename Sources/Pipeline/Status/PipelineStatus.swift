@@ -56,6 +56,21 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
     public var slot: Slot?
     /// Each exact dedupe stage's window, as the last commit record names it.
     public var dedupe: [DedupeWindow]?
+    /// Each outbox table with cleanup on, as its cleaner last wrote it: rows deleted, partitions
+    /// dropped, the oldest row's age, the last run and its error.
+    public var outboxCleanup: [OutboxCleanup]?
+
+    public struct OutboxCleanup: Codable, Sendable, Equatable {
+        public var table: String
+        public var rowsDeleted: Int64
+        public var partitionsDropped: Int64
+        public var oldestRowAgeSeconds: Double?
+        /// Seconds since the epoch (the server's clock).
+        public var lastRunTime: Double?
+        public var lastError: String?
+        /// Visibility watermarks kept (docs/outbox-cleanup.md).
+        public var watermarks: Int
+    }
 
     /// What an exact dedupe stage holds: keys and the span of their times (source commit times),
     /// from the state files the last commit record names — so it is the committed state.
@@ -108,6 +123,12 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
         if let range = try ChangelogSource.retainedRange(in: logDirectory) {
             status.changelogRange = [range.lowerBound.description, range.upperBound.description]
         }
+        let cleanups = OutboxCleanupState.readAll(stateDirectory: PipelineRunner.Settings.stateDirectory(forLog: logDirectory)).map {
+            OutboxCleanup(
+                table: $0.table, rowsDeleted: $0.rowsDeleted, partitionsDropped: $0.partitionsDropped, oldestRowAgeSeconds: $0.oldestRowAgeSeconds,
+                lastRunTime: $0.lastRunTime, lastError: $0.lastError, watermarks: $0.watermarks.count)
+        }
+        status.outboxCleanup = cleanups.isEmpty ? nil : cleanups
         if let source { status.slot = try slot(source.slot, over: source.connectionString) }
         return status
     }
@@ -171,6 +192,12 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
         for window in dedupe ?? [] {
             let oldest = window.oldestKeyTimestampMs.map { ", oldest key \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double($0) / 1000)))" } ?? ""
             lines.append("  dedupe \(window.stage): \(window.keys) keys, \(window.buckets) sealed buckets\(oldest)")
+        }
+        for cleanup in outboxCleanup ?? [] {
+            let lastRun = cleanup.lastRunTime.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) } ?? "never"
+            let oldest = cleanup.oldestRowAgeSeconds.map { "oldest row \(Int($0)) s old" } ?? "no rows left"
+            lines.append("  outbox cleanup \(cleanup.table): \(cleanup.rowsDeleted) rows deleted, \(cleanup.partitionsDropped) partitions dropped, \(oldest), last run \(lastRun)"
+                + (cleanup.lastError.map { "; last error: \($0)" } ?? ""))
         }
         if let slot {
             guard slot.exists else {

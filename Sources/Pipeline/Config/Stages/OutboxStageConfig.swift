@@ -63,10 +63,34 @@ public struct OutboxStageConfig: Sendable, Equatable {
     /// an event with an empty value; for compacted topics.
     public var tombstoneOnEmptyPayload: Bool
 
+    /// Deleting outbox rows once their transaction is durable in the sink and older than a
+    /// retention (docs/outbox-cleanup.md). Off (nil) unless the file asks for it.
+    public struct Cleanup: Sendable, Equatable {
+        /// How long a row stays after its transaction committed (0s: as soon as it is durable).
+        public var retention: ConfigDuration
+        /// A timestamp column set when the row is inserted (`DEFAULT now()`), indexed: it narrows
+        /// each batch to an index range and gives the oldest row's age.
+        public var column: String
+        /// How often the cleaner looks (and takes a visibility watermark).
+        public var interval: ConfigDuration
+        /// Rows per DELETE, each batch a transaction of its own, so its locks are short.
+        public var batchSize: Int
+
+        public init(retention: ConfigDuration, column: String = "created_at", interval: ConfigDuration = ConfigDuration("30s")!, batchSize: Int = 1000) {
+            self.retention = retention
+            self.column = column
+            self.interval = interval
+            self.batchSize = batchSize
+        }
+    }
+
+    public var cleanup: Cleanup?
+
     public init(
         table: TableName, columns: Columns = Columns(), topic: EventTemplate, headers: [HeaderColumn] = [],
-        onUpdate: OnUpdate = .warnDrop, onDelete: OnDelete = .drop, tombstoneOnEmptyPayload: Bool = false
+        onUpdate: OnUpdate = .warnDrop, onDelete: OnDelete = .drop, tombstoneOnEmptyPayload: Bool = false, cleanup: Cleanup? = nil
     ) {
+        self.cleanup = cleanup
         self.table = table
         self.columns = columns
         self.topic = topic
@@ -102,6 +126,38 @@ extension OutboxStageConfig.Columns {
     }
 }
 
+extension OutboxStageConfig.Cleanup {
+    enum Fields {
+        static let retention = FieldSpec(
+            "retention", .duration, .defaulted(ConfigDuration("7d")!, shown: .string("7d")),
+            doc: "How long a row stays after its transaction committed and is durable in the sink; 0s deletes as soon as it is durable.")
+        static let column = FieldSpec(
+            "column", .string, .defaulted("created_at", shown: .string("created_at")),
+            doc: "A timestamp column set at insert (DEFAULT now()) with an index on it (CREATE INDEX ON <table> (<column>)).")
+        static let interval = FieldSpec(
+            "interval", .duration, .defaulted(ConfigDuration("30s")!, shown: .string("30s")),
+            doc: "How often the cleaner runs (each run deletes what has become durable and old enough).")
+        static let batchSize = FieldSpec(
+            "batch_size", .integer(1...100_000), .defaulted(1000, shown: .number("1000")),
+            doc: "Rows per DELETE; each batch is a transaction of its own, so locks stay short.")
+    }
+
+    static let spec = ObjectSpec(
+        name: "outbox cleanup",
+        doc: "Deletes outbox rows once their transaction is durable in the sink and older than the retention (whole partitions of a table partitioned by the column). Off when absent.",
+        fields: [Fields.retention.schema, Fields.column.schema, Fields.interval.schema, Fields.batchSize.schema])
+
+    static let value = ValueSpec<Self>.object(spec) { reader, context in
+        guard let retention = reader.read(Fields.retention, &context), let column = reader.read(Fields.column, &context),
+              let interval = reader.read(Fields.interval, &context), let batchSize = reader.read(Fields.batchSize, &context) else { return nil }
+        if interval.milliseconds == 0 {
+            context.log.error(.invalidValue, "the cleanup interval must be longer than 0", at: reader.keyLocation(Fields.interval.name) ?? reader.location)
+            return nil
+        }
+        return Self(retention: retention, column: column, interval: interval, batchSize: batchSize)
+    }
+}
+
 extension OutboxStageConfig {
     /// Debezium's default topic, `outbox.event.${<aggregate type column>}`.
     public static func defaultTopic(aggregateTypeColumn: String = "aggregatetype") throws(ExpressionSyntaxError) -> EventTemplate {
@@ -127,13 +183,16 @@ extension OutboxStageConfig {
         static let tombstone = FieldSpec(
             "tombstone_on_empty_payload", .boolean, .defaulted(false, shown: .scalar("false", kind: .bool, secret: false)),
             doc: "Emit a tombstone (null value) for a row whose payload is null or empty.")
+        static let cleanup = FieldSpec(
+            "cleanup", Cleanup.value, .optional,
+            doc: "Delete published rows once durable in the sink and older than a retention: {retention: 7d, column: created_at, interval: 30s, batch_size: 1000}. Off when absent.")
     }
 
     static let spec = ObjectSpec(
         name: "outbox stage",
         doc: "Turns outbox-table rows into events with Debezium EventRouter semantics and defaults.",
         fields: [Fields.table.schema, Fields.columns.schema, Fields.topic.schema, Fields.headers.schema,
-                 Fields.onUpdate.schema, Fields.onDelete.schema, Fields.tombstone.schema],
+                 Fields.onUpdate.schema, Fields.onDelete.schema, Fields.tombstone.schema, Fields.cleanup.schema],
         shorthand: "table")
 
     static func decode(_ reader: ObjectReader, _ context: inout DecodingContext) -> OutboxStageConfig? {
@@ -162,9 +221,11 @@ extension OutboxStageConfig {
         let headers = reader.read(Fields.headers, &context) ?? []
         let onUpdate = reader.read(Fields.onUpdate, &context), onDelete = reader.read(Fields.onDelete, &context)
         let tombstone = reader.read(Fields.tombstone, &context)
+        let cleanup = reader.read(Fields.cleanup, &context)
+        if reader.has(Fields.cleanup.name), cleanup == nil { return nil }
         guard let table, let columns, let topic, let onUpdate, let onDelete, let tombstone else { return nil }
         return OutboxStageConfig(
             table: table, columns: columns, topic: topic, headers: headers.map { HeaderColumn(column: $0.key, header: $0.value) },
-            onUpdate: onUpdate, onDelete: onDelete, tombstoneOnEmptyPayload: tombstone)
+            onUpdate: onUpdate, onDelete: onDelete, tombstoneOnEmptyPayload: tombstone, cleanup: cleanup)
     }
 }

@@ -29,6 +29,12 @@ protocol DeliveryMode {
     func positionAfterAbort(_ committedPosition: LSN, sink: any Sink) -> LSN
     /// A clean stop, after the last group commit.
     func finish(sink: any Sink) throws(PipelineError)
+    /// A group commit leaves the group durable in the sink (false: appended, synced later).
+    var groupCommitIsDurable: Bool { get }
+}
+
+extension DeliveryMode {
+    var groupCommitIsDurable: Bool { true }
 }
 
 /// What a group commit works on.
@@ -161,6 +167,7 @@ struct AtLeastOnceDelivery: DeliveryMode {
 /// (or not yet synced, on an OS crash) is lost. Stage state is kept in memory only.
 struct AtMostOnceDelivery: DeliveryMode {
     var transactional: Bool { false }
+    var groupCommitIsDurable: Bool { false }
     /// Its acknowledgements may have reached the server already (a status goes out at any
     /// time), so the server may not send the group again: a reconnect is not a crash.
     var keepsGroupOnReconnect: Bool { true }

@@ -147,3 +147,36 @@ import Testing
         #expect(run.sink.visible.map(\.record.topicPartition.topic) == ["test.dead-letter", "outbox.event.order"])
     }
 }
+
+/// What the runner reports durable in the sink (what outbox cleanup relies on): in at_most_once
+/// the acknowledged position runs ahead of it until the background sync.
+@Suite struct SinkDurablePositionTests {
+    func reports(_ guarantee: DeliveryGuarantee) throws -> (reports: [RunnerProgress], final: RunnerProgress) {
+        var run = ScriptedRun(guarantee: guarantee)
+        run.settings.backgroundSyncInterval = .milliseconds(300)
+        let script = (0..<10).flatMap { OutboxScript.transaction(xid: UInt32(10 + $0), at: Int64($0) * 100, keys: ["k\($0)"]) }
+        let source = ScriptedSource(script, clock: run.clock, trace: run.trace)
+        let runner = try PipelineRunner(graph: try OutboxScript.graph(), sink: run.sink, settings: run.settings, clock: run.clock)
+        var reports: [RunnerProgress] = []
+        try runner.run(source: source, shouldStop: { source.remaining == 0 }, report: { reports.append($0) })
+        return (reports, runner.progress)
+    }
+
+    @Test func atMostOnceReportsTheSinksDurablePositionBehindTheAcknowledgedOne() throws {
+        let (reports, final) = try reports(.atMostOnce)
+        #expect(reports.allSatisfy { $0.sinkDurable <= $0.durable })
+        #expect(reports.contains { $0.sinkDurable < $0.durable }, "acknowledged on receipt, synced later")
+        #expect(reports.contains { $0.sinkDurable > .zero && $0.sinkDurable < final.durable }, "the background sync moves it")
+        #expect(final.sinkDurable == final.durable, "the stop syncs")
+        // Cleanup does not take the source's flush position while the sink is behind.
+        let behind = try #require(reports.first { $0.sinkDurable < $0.durable })
+        #expect(SinkDurablePosition.durable(behind, sourceFlush: LSN(.max)) == behind.sinkDurable)
+        #expect(SinkDurablePosition.durable(final, sourceFlush: LSN(.max)) == LSN(.max))
+    }
+
+    @Test func exactlyOnceReportsTheCommittedPosition() throws {
+        let (reports, final) = try reports(.exactlyOnce)
+        #expect(reports.allSatisfy { $0.sinkDurable == $0.durable })
+        #expect(final.sinkDurable == OutboxScript.end(19))
+    }
+}
