@@ -277,3 +277,16 @@ public struct KafkaReader {
         return rest
     }
 }
+
+extension KafkaReader {
+    /// librdkafka (2.x) asks for every topic in a flexible Metadata request by reserving four
+    /// bytes for the topic count and leaving them zero: a compact null (0) followed by three
+    /// zero bytes. A Kafka broker reads the fields that follow from those zeros and ignores the
+    /// real ones left over; here the three bytes are skipped when the body is exactly the
+    /// strict form (`tail` bytes with no tagged fields) plus three zeros, so every other body
+    /// is still read strictly and a client that writes the protocol correctly is never misread.
+    mutating func skipLibrdkafkaNullArrayPadding(tail: Int) {
+        guard remaining == tail + 3, buffer.getBytes(at: buffer.readerIndex, length: 3) == [0, 0, 0] else { return }
+        buffer.moveReaderIndex(forwardBy: 3)
+    }
+}

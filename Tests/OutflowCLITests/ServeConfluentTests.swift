@@ -54,6 +54,23 @@ import Glibc
         return try JSONDecoder().decode(Consumed.self, from: Data(result.standardOutput.utf8))
     }
 
+    /// librdkafka asks for every topic (`list_topics()`, regex subscriptions) with a Metadata
+    /// request whose topic count is padded with three zero bytes; the endpoint answers it.
+    @Test func confluentKafkaListsEveryTopic() throws {
+        let python = try Self.python()
+        try ServeCommandTests.withServer { server, _, _ in
+            let script = """
+                import sys
+                from confluent_kafka.admin import AdminClient
+                metadata = AdminClient({"bootstrap.servers": sys.argv[1]}).list_topics(timeout=20)
+                print(" ".join(sorted(metadata.topics)))
+                """
+            let result = try runWithDeadline(URL(fileURLWithPath: python), ["-c", script, "127.0.0.1:\(server.port)"], seconds: 60)
+            #expect(result.status == 0, "\(result.standardError)")
+            #expect(result.standardOutput.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.contains(ServeCommandTests.topic))
+        }
+    }
+
     @Test(arguments: ["read_committed", "read_uncommitted"])
     func confluentKafkaReadsWhatTheFileOracleReads(isolation: String) throws {
         let python = try Self.python()

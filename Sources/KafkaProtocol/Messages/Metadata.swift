@@ -51,6 +51,7 @@ public struct MetadataRequest: KafkaRequestMessage {
 
     public static func read(from reader: inout KafkaReader, version: Int16) throws(KafkaProtocolError) -> Self {
         var request = Self(topics: try reader.readNullableArray("topics", of: Topic.self, version: version))
+        if request.topics == nil, version >= 9 { reader.skipLibrdkafkaNullArrayPadding(tail: version <= 10 ? 4 : 3) }
         if version >= 4 { request.allowAutoTopicCreation = try reader.readBool("allow_auto_topic_creation") }
         if (8...10).contains(version) {
             request.includeClusterAuthorizedOperations = try reader.readBool("include_cluster_authorized_operations")

@@ -43,6 +43,26 @@ import Testing
         try expectResponseRoundTrip(Self.response(version: version), version: version)
     }
 
+    /// librdkafka 2.x asks for every topic in v9+ with its four-byte count placeholder left zero:
+    /// a compact null and three zero bytes before the real fields. Those are read; one or four
+    /// extra zeros are still refused (two happen to read as an empty tagged field: valid).
+    @Test(arguments: [Int16(9), 10, 11, 12])
+    func librdkafkasAllTopicsRequestIsRead(version: Int16) throws {
+        // allow_auto_topic_creation true, (v9–10: include_cluster_authorized_operations true),
+        // include_topic_authorized_operations false, no tagged fields.
+        let fields: [UInt8] = version <= 10 ? [1, 1, 0, 0] : [1, 0, 0]
+        let request = try MetadataRequest.decode(from: ByteBuffer(bytes: [0, 0, 0, 0] + fields), version: version)
+        #expect(request.topics == nil)
+        #expect(request.allowAutoTopicCreation)
+        #expect(request.includeClusterAuthorizedOperations == (version <= 10))
+        #expect(!request.includeTopicAuthorizedOperations)
+        for padding in [1, 4] {
+            #expect(throws: KafkaProtocolError.self) {
+                try MetadataRequest.decode(from: ByteBuffer(bytes: [0] + [UInt8](repeating: 0, count: padding) + fields), version: version)
+            }
+        }
+    }
+
     /// A Metadata v1 response written by hand from the schema.
     @Test func v1ResponseGoldenBytes() throws {
         let response = MetadataResponse(

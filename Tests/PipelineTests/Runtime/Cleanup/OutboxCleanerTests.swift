@@ -41,7 +41,7 @@ final class CleanupFixture {
     }
 
     func cleaner(retention: String = "0s", batchSize: Int = 1000) -> OutboxCleaner {
-        let config = OutboxStageConfig.Cleanup(retention: ConfigDuration(retention)!, interval: ConfigDuration("10ms")!, batchSize: batchSize)
+        let config = OutboxStageConfig.Cleanup(retention: ConfigDuration(retention)!, interval: ConfigDuration("0s")!, batchSize: batchSize)
         let settings = OutboxCleanupSettings(config, table: TableName(schema: "public", name: table), slot: slot, stateDirectory: stateDirectory)
         return OutboxCleaner(settings: settings, connectionString: url, durable: durable, logger: Logger(label: "test"), factory: metrics)
     }
