@@ -66,17 +66,7 @@ extension PostgresConnection {
         let result = pointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { values in
             PQexecParams(handle, sql, Int32(parameters.count), types, values.baseAddress, lengths, formats, 0)
         }
-        guard let result else { throw connectionError("the server did not answer") }
-        defer { PQclear(result) }
-        switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
-            return QueryResult(result)
-        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR:
-            throw serverError(result)
-        default:
-            let status = String(cString: PQresStatus(PQresultStatus(result)))
-            throw PostgresError(code: .protocolViolation, message: "unexpected result \(status) for a statement with parameters")
-        }
+        return try takeResult(result, of: "for a statement with parameters")
     }
 
     /// Whether the connection is still usable (libpq's view: a lost socket shows here once a

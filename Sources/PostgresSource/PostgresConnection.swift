@@ -76,9 +76,13 @@ public final class PostgresConnection {
     /// Runs one statement (or replication command) and returns its rows as text.
     @discardableResult
     public func execute(_ sql: String) throws(PostgresError) -> QueryResult {
-        guard let result = PQexec(handle, sql) else {
-            throw connectionError("the server did not answer")
-        }
+        try takeResult(PQexec(handle, sql), of: "for: \(sql)")
+    }
+
+    /// The rows of a statement's result, or its error; frees the result. `statement` names it
+    /// in the error for a result of an unexpected kind.
+    func takeResult(_ result: OpaquePointer?, of statement: @autoclosure () -> String) throws(PostgresError) -> QueryResult {
+        guard let result else { throw connectionError("the server did not answer") }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
@@ -87,7 +91,7 @@ public final class PostgresConnection {
             throw serverError(result)
         default:
             let status = String(cString: PQresStatus(PQresultStatus(result)))
-            throw PostgresError(code: .protocolViolation, message: "unexpected result \(status) for: \(sql)")
+            throw PostgresError(code: .protocolViolation, message: "unexpected result \(status) \(statement())")
         }
     }
 
