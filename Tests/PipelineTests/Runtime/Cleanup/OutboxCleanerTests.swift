@@ -54,11 +54,25 @@ final class CleanupFixture {
         Set(try sql.execute("SELECT id FROM \(table)").rows.compactMap { $0[0] })
     }
 
+    /// The server's insert position once it is flushed: everything committed so far (a
+    /// watermark's position among it) is before it, and a slot cannot be advanced past the flush
+    /// position. A commit that wrote nothing but its commit record is not flushed at once (no
+    /// synchronous commit), so the flush position alone may still be behind a watermark.
+    func flushedPosition() throws -> LSN {
+        let lsn = try #require(try sql.execute("SELECT pg_current_wal_insert_lsn()::text AS lsn").value("lsn").flatMap { LSN($0) })
+        let deadline = ContinuousClock.now + .seconds(20)
+        while true {
+            let flushed = try #require(try sql.execute("SELECT pg_current_wal_flush_lsn()::text AS lsn").value("lsn").flatMap { LSN($0) })
+            if flushed >= lsn { return lsn }
+            try #require(ContinuousClock.now < deadline, "the server did not flush its WAL to \(lsn) within 20 s")
+            usleep(10_000)  // polling for the WAL writer, bounded by the deadline
+        }
+    }
+
     /// Everything committed so far becomes durable: in the sink (as the pipeline would report)
     /// and confirmed to the server (the slot).
     func makeEverythingDurable() throws {
-        try sql.execute("SELECT txid_current()")  // a commit record, flushed: the flush position passes every earlier commit
-        let lsn = try #require(try sql.execute("SELECT pg_current_wal_flush_lsn()::text AS lsn").value("lsn").flatMap { LSN($0) })
+        let lsn = try flushedPosition()
         try sql.execute("SELECT pg_replication_slot_advance('\(slot)', '\(lsn)')")
         durable.advance(to: lsn)
     }
@@ -107,8 +121,7 @@ final class CleanupFixture {
         behindDurable.advance(to: LSN(1))
         let behind = OutboxCleaner(
             settings: cleaner.settings, connectionString: fixture.url, durable: behindDurable, logger: Logger(label: "test"), factory: TestMetrics())
-        try fixture.sql.execute("SELECT txid_current()")
-        let flushed = try #require(try fixture.sql.execute("SELECT pg_current_wal_flush_lsn()::text AS lsn").value("lsn").flatMap { LSN($0) })
+        let flushed = try fixture.flushedPosition()
         try fixture.sql.execute("SELECT pg_replication_slot_advance('\(fixture.slot)', '\(flushed)')")
         for _ in 0..<3 { #expect(behind.runOnce().rowsDeleted == 0) }
         #expect(try fixture.rows() == ["a", "b"])
