@@ -31,12 +31,10 @@ public final class PipelineService: Service, Sendable {
     public func run() async throws {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
-                let status: Int32 = await withCheckedContinuation { continuation in
-                    let thread = Thread { [self] in
-                        continuation.resume(returning: body { self.isStopRequested })
-                    }
-                    thread.stackSize = 8 << 20
-                    thread.start()
+                guard let status = await DedicatedThread.run({ [self] in body { self.isStopRequested } }) else {
+                    FileHandle.standardError.write(Data("outflow: cannot start the pipeline's thread\n".utf8))
+                    exitStatus.store(1, ordering: .releasing)
+                    return
                 }
                 exitStatus.store(status, ordering: .releasing)
             } onCancel: {

@@ -121,12 +121,8 @@ public struct PeriodicSampler: Service {
         let stop = DispatchSemaphore(value: 0)
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
         await withGracefulShutdownHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread { [sample] in
-                    repeat { try? sample() } while stop.wait(timeout: .now() + seconds) == .timedOut
-                    continuation.resume()
-                }
-                thread.start()
+            _ = await DedicatedThread.run(stackSize: 1 << 20) { [sample] in
+                repeat { try? sample() } while stop.wait(timeout: .now() + seconds) == .timedOut
             }
         } onGracefulShutdown: {
             stop.signal()
