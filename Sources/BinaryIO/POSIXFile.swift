@@ -139,9 +139,27 @@ package enum POSIXFile<Failure: FileFailure> {
         }
         close(fd)
         afterTemporaryWrite()
-        guard rename(temporary, path) == 0 else { throw failure("rename", path) }
+        guard Glibc.rename(temporary, path) == 0 else { throw failure("rename", path) }
         PowerLoss.didRename(temporary, to: path)
         try syncDirectory(directory(of: path))
+    }
+
+    /// Renames `from` over `to` (atomic; the directory still needs an fsync to make it durable).
+    package static func rename(_ from: String, to: String) throws(Failure) {
+        guard Glibc.rename(from, to) == 0 else { throw failure("rename", to) }
+        PowerLoss.didRename(from, to: to)
+    }
+
+    /// Which file (device and inode) `fd` is, to tell whether a name still refers to it.
+    package static func identity(_ fd: Int32) -> FileIdentity? {
+        var info = stat()
+        return fstat(fd, &info) == 0 ? FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
+    }
+
+    /// Which file the name `path` refers to now; nil when there is none.
+    package static func identity(atPath path: String) -> FileIdentity? {
+        var info = stat()
+        return stat(path, &info) == 0 ? FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino)) : nil
     }
 
     /// The directory holding `path` ("." for a bare name).
@@ -223,6 +241,14 @@ package final class OpenFile<Failure: FileFailure> {
     }
     package func sync() throws(Failure) { try POSIXFile<Failure>.sync(fd, path: path) }
     package func truncate(to size: Int64) throws(Failure) { try POSIXFile<Failure>.truncate(fd, to: size, path: path) }
+    package var identity: FileIdentity? { POSIXFile<Failure>.identity(fd) }
+}
+
+/// A file as the file system knows it, whatever its name: renaming a file over a name makes the
+/// name refer to another identity, while an open descriptor keeps its own.
+package struct FileIdentity: Hashable, Sendable {
+    package var device: UInt64
+    package var inode: UInt64
 }
 
 /// Milliseconds since the Unix epoch by the wall clock.

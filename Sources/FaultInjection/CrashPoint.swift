@@ -29,6 +29,10 @@ public enum CrashPoint {
         // SegmentLog: the clean shutdown (LogWriter.closeCleanly).
         "log.close.after-sync",  // every partition and index durable, no clean shutdown marker yet
         "log.close.after-marker",  // the marker durable, the directory not yet released
+        // SegmentLog: the swap of a recompressed sealed segment (SegmentRecompression).
+        "log.recompress.before-swap",  // new .log and .index durable under temporary names, nothing renamed
+        "log.recompress.after-log-swap",  // the new .log renamed over the old (not yet synced), old .index in place
+        "log.recompress.after-index-swap",  // both swapped and synced, no marker yet
         // Pipeline: the runner, every mode.
         "runner.before-commit",  // a group is complete, nothing committed/synced yet
         "runner.after-commit",  // the group is durable (EO: commit record; ALO: fsync + position file), not yet marked durable

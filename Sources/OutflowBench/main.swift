@@ -20,6 +20,10 @@
 //       of the topic "bench", zstd level LEVEL (default 3), each commit fsynced, then reads
 //       them back read_committed; prints the write and read throughput.
 //
+//   outflow-bench log-recompress DIR [RECORDS] [LEVEL] [SEGMENT_MIB]
+//       Sealed segments recompressed in the background at LEVEL (default 19) against zstd -3
+//       of their values, and appends beside it (see Recompression.swift).
+//
 //   outflow-bench open DIR
 //       Opens the log at DIR for writing and closes it; prints open_s (a restart's cost).
 //
@@ -327,6 +331,15 @@ do {
         let level = argument(3, default: 3)
         guard (1...22).contains(level) else { fail("log-micro: LEVEL is a zstd level, 1 to 22") }
         try logMicro(directory: arguments[1], count: argument(2, default: 400_000), level: Int32(level), batch: argument(4, default: 2000))
+    case "log-recompress" where arguments.count >= 2:
+        func argument(_ index: Int, default value: Int) -> Int {
+            guard arguments.count > index else { return value }
+            guard let number = Int(arguments[index]), number > 0 else { fail("log-recompress: argument \(index) is a positive number") }
+            return number
+        }
+        let level = argument(3, default: 19)
+        guard (1...22).contains(level) else { fail("log-recompress: LEVEL is a zstd level, 1 to 22") }
+        try logRecompress(directory: arguments[1], count: argument(2, default: 200_000), level: Int32(level), segmentMiB: argument(4, default: 4))
     case "log-bench" where (2...7).contains(arguments.count):
         func argument(_ index: Int, default value: Int) -> Int {
             guard arguments.count > index else { return value }

@@ -5,8 +5,8 @@ import SegmentLog
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log",
-        abstract: "Inspects and verifies a log directory.",
-        subcommands: [LogVerifyCommand.self, LogInspectCommand.self]
+        abstract: "Inspects, verifies and recompresses a log directory.",
+        subcommands: [LogVerifyCommand.self, LogInspectCommand.self, LogRecompressCommand.self]
     )
 }
 

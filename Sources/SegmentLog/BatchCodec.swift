@@ -145,6 +145,28 @@ public enum BatchCodec {
         return bytes
     }
 
+    /// The same batch with its records section compressed again at `level`, for sealed
+    /// segments (`SegmentRecompression`): every header field but the length and the CRC stays
+    /// (offsets, timestamps, producer, epoch, sequence, transactional and control bits, codec),
+    /// so a reader sees the same records. Control batches, batches not compressed with zstd,
+    /// and batches the new level does not make smaller come back as they are.
+    static func recompressed(_ batch: RecordBatch, level: Int32, limits: DecodeLimits) throws(SegmentLogError) -> [UInt8] {
+        let header = batch.header
+        guard !header.isControl, header.compression == .zstd else { return batch.bytes }
+        let plain = try Zstd.decompress(batch.bytes, from: BatchHeader.size, to: batch.bytes.count, limit: limits.maxUncompressedBytes)
+        let section = try Zstd.compress(plain, level: level)
+        guard section.count < batch.bytes.count - BatchHeader.size else { return batch.bytes }
+        var rewritten = header
+        rewritten.batchLength = Int32(BatchHeader.size - BatchHeader.logOverhead + section.count)
+        rewritten.crc = 0
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(BatchHeader.size + section.count)
+        rewritten.encode(into: &bytes)
+        bytes.append(contentsOf: section)
+        bytes.setInteger(CRC32C.checksum(bytes, from: BatchHeader.crcStart), at: 17)
+        return bytes
+    }
+
     // MARK: Decoding
 
     /// Checks that `bytes` is exactly one well-formed batch with a good CRC.

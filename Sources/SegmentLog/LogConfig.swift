@@ -28,6 +28,9 @@ public struct LogConfig: Sendable {
     /// The writer cuts an append into batches of about this many uncompressed bytes.
     public var maxBatchBytes: Int = 1 << 20
     public var limits: DecodeLimits = .default
+    /// Recompress sealed segments in the background at a higher zstd level (see
+    /// `SealedSegmentRecompressor`); nil leaves them as written.
+    public var recompression: RecompressionSettings?
     /// Milliseconds since the epoch; replaceable so tests control roll and retention.
     public var clock: @Sendable () -> Int64 = { wallClockMilliseconds() }
 

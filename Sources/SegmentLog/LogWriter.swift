@@ -59,6 +59,8 @@ public final class LogWriter {
     private var declaredTopics: [String: Int32]?
     /// Set when a failure left the files in a state only recovery should repair.
     private var poisoned: SegmentLogError?
+    /// The background recompression of sealed segments, when `config.recompression` asks for it.
+    public private(set) var recompressor: SealedSegmentRecompressor?
 
     /// How `open` found the log: after a clean shutdown (no segment read through) or recovered.
     public private(set) var opening: Opening = .created
@@ -144,6 +146,18 @@ public final class LogWriter {
                     // deinit (a recursive lock); the caller releases it.
                     writer.isClosed = true
                     throw error
+                }
+                // Started once the open can no longer fail; the segments sealed now are offered
+                // here, later ones after each retention pass. Its swaps wait for the lease.
+                if let settings = config.recompression {
+                    let recompressor = SealedSegmentRecompressor(
+                        settings: settings, indexInterval: config.indexIntervalBytes, limits: config.limits, logger: logger,
+                        exclusively: { body throws(SegmentLogError) in try lease.whileHeld(by: producer, body) })
+                    writer.recompressor = recompressor
+                    for log in partitions.values {
+                        log.recompressor = recompressor
+                        recompressor.offer(partition: log.path, sealed: log.sealedSegments)
+                    }
                 }
                 logger.info("log writer open", metadata: [
                     "segmentlog.directory": "\(path)", "segmentlog.producer": "\(producer)",
@@ -524,6 +538,7 @@ public final class LogWriter {
     public func close() {
         guard !isClosed else { return }
         isClosed = true
+        recompressor?.stop()
         partitions = [:]
         lease.release(by: producer)
     }
@@ -549,6 +564,7 @@ public final class LogWriter {
     private func partition(_ tp: TopicPartition) throws(SegmentLogError) -> PartitionLog {
         if let log = partitions[tp] { return log }
         let log = try PartitionLog.open(path: directory + "/" + tp.directoryName, config: config.forTopic(tp.topic), logger: logger)
+        log.recompressor = recompressor
         partitions[tp] = log
         return log
     }

@@ -22,6 +22,8 @@ final class PartitionLog {
     private(set) var producers: [Int64: ProducerEntry]
     /// Bytes written since the last `sync`, so a commit fsyncs only partitions it dirtied.
     private(set) var isDirty = false
+    /// Told the sealed segments after each retention pass, when the writer recompresses them.
+    var recompressor: SealedSegmentRecompressor?
 
     var nextOffset: Int64 { active.nextOffset }
     var logStartOffset: Int64 { sealedSegments.first ?? active.baseOffset }
@@ -55,6 +57,10 @@ final class PartitionLog {
         if !FileIO.exists(path) {
             try FileIO.createDirectory(path)
             try FileIO.syncDirectory((path as NSString).deletingLastPathComponent)
+        }
+        // A recompression's swap cut short is finished or undone before anything reads the files.
+        if try SwapRecovery.recover(in: path, names: try FileIO.listDirectory(path)).isEmpty == false {
+            logger.info("finished or undid a recompression cut short", metadata: ["segmentlog.partition": "\(path)"])
         }
         let names = try FileIO.listDirectory(path)
         let bases = names.compactMap { SegmentFileName.baseOffset(of: $0, suffix: "log") }.sorted()
@@ -218,7 +224,7 @@ final class PartitionLog {
     /// temporary files of interrupted atomic writes.
     private static func removeOrphans(in path: String, names: [String], bases: Set<Int64>) throws(SegmentLogError) {
         for name in names {
-            let suffixes = SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix]
+            let suffixes = SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix, RecompressionFiles.markerSuffix]
             let orphan = suffixes.contains { suffix in
                 SegmentFileName.baseOffset(of: name, suffix: suffix).map { !bases.contains($0) } ?? false
             }
@@ -463,7 +469,9 @@ final class PartitionLog {
             guard tooBig || tooOld else { break }
             // The log goes first: a crash in between leaves orphans that `open` removes.
             try FileIO.remove(files.log)
-            for suffix in SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix] { try FileIO.remove(files.path(suffix)) }
+            for suffix in SegmentFiles.indexSuffixes + [ProducerSnapshot.suffix, RecompressionFiles.markerSuffix] {
+                try FileIO.remove(files.path(suffix))
+            }
             total -= sizes[base] ?? 0
             sealedSegments.removeFirst()
             deleted.append(base)
@@ -472,6 +480,8 @@ final class PartitionLog {
             try FileIO.syncDirectory(path)
             logger.info("retention deleted segments", metadata: ["segmentlog.partition": "\(path)", "segmentlog.count": "\(deleted.count)"])
         }
+        // What retention keeps is worth recompressing (a segment already done is skipped).
+        recompressor?.offer(partition: path, sealed: sealedSegments)
         return deleted
     }
 

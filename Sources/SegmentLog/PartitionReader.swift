@@ -147,7 +147,11 @@ public final class PartitionReader {
         var bytePosition: Int64 = 0
         if let entry = OffsetIndex.entry(for: target - base, in: directory.offsetIndex(base, logSize: try file.size())) {
             // Trust the entry only if the batch there ends at the offset it names; a damaged
-            // index then costs a scan from the segment start, never a skipped record.
+            // index then costs a scan from the segment start, never a skipped record. The same
+            // check covers a sealed segment recompressed meanwhile (`SegmentRecompression`): the
+            // `.log` opened above and the `.index` just read may be one old and one new, but the
+            // batch ending at an offset sits at one position only in each file, so a position of
+            // the other file's index is never taken (and the batch's CRC is checked on reading).
             let head = try file.read(count: BatchHeader.size, at: Int64(entry.position))
             if let header = try? BatchHeader.parse(head), header.lastOffset == base + Int64(entry.relativeOffset) {
                 bytePosition = Int64(entry.position)

@@ -228,6 +228,7 @@ import Glibc
         let armed = Set(["exactly_once", "at_least_once", "at_most_once"].flatMap(Self.crashPoints) + ServeGroupCrashTests.crashPoints)
             .union(["exactly_once", "at_least_once"].flatMap(PostgresSinkCrashTests.crashPoints))
             .union(OutboxCleanupCrashTests.crashPoints)
+            .union(RecompressCrashTests.crashPoints)
         #expect(armed == Set(CrashPoint.names), "not armed: \(Set(CrashPoint.names).subtracting(armed).sorted())")
     }
 

@@ -65,6 +65,7 @@ public enum PipelineBuilder {
             settings.segmentMilliseconds = sink.segmentTime.milliseconds
             settings.retentionMilliseconds = sink.retention?.milliseconds
             settings.retentionBytes = sink.retentionBytes?.bytes
+            settings.recompression = sink.recompressionLevel.map { RecompressionSettings(level: Int32($0)) }
             // The changelog keeps source transactions for replay as long as its own settings say,
             // whatever the pipeline's topics keep.
             if let changelog = config.source.changelog {
