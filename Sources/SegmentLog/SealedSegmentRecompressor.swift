@@ -186,6 +186,7 @@ public final class SealedSegmentRecompressor: @unchecked Sendable {
                 break
             }
         }
+        ZstdThreadContexts.release()
         condition.lock()
         threadExited = true
         condition.broadcast()

@@ -108,6 +108,17 @@ final class CompressionContext {
     static var current: CompressionContext { perThread("outflow.segmentlog.zstd-cctx", CompressionContext.init) }
 }
 
+enum ZstdThreadContexts {
+    /// Frees the calling thread's zstd contexts now. A thread that others wait for calls it
+    /// before it says it has finished: left to the thread's end, the frees could run while the
+    /// process that stopped waiting exits.
+    static func release() {
+        let dictionary = Thread.current.threadDictionary
+        dictionary.removeObject(forKey: "outflow.segmentlog.zstd-dctx")
+        dictionary.removeObject(forKey: "outflow.segmentlog.zstd-cctx")
+    }
+}
+
 /// The calling thread's object under `key`, made on first use.
 private func perThread<Object: AnyObject>(_ key: String, _ make: () -> Object) -> Object {
     let dictionary = Thread.current.threadDictionary
