@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -20,6 +21,8 @@ final class KafkaCallbacks: Sendable {
     /// The latest error librdkafka reported through its error callback, and whether it said
     /// every broker was down.
     private let lastError = Mutex<(error: KafkaClientError?, allBrokersDown: Bool)>((nil, false))
+    /// Brokers whose connection is up, from librdkafka's latest statistics (nil before any).
+    private let brokersUpCount = Mutex<Int?>(nil)
 
     init(logger: Logger) { self.logger = logger }
 
@@ -30,8 +33,15 @@ final class KafkaCallbacks: Sendable {
     }
 
     /// Registers the callbacks on `conf` (before the handle is made from it).
-    func install(on conf: OpaquePointer, deliveryReports: Bool) {
+    func install(on conf: OpaquePointer, deliveryReports: Bool, statistics: Bool = false) {
         rd_kafka_conf_set_opaque(conf, opaque)
+        if statistics {
+            rd_kafka_conf_set_stats_cb(conf) { _, json, length, opaque in
+                guard let json, let callbacks = KafkaCallbacks.from(opaque) else { return 0 }
+                callbacks.statistics(Data(bytes: json, count: length))
+                return 0  // librdkafka frees the text
+            }
+        }
         if deliveryReports {
             rd_kafka_conf_set_dr_msg_cb(conf) { _, message, opaque in
                 guard let message, let callbacks = KafkaCallbacks.from(opaque) else { return }
@@ -86,6 +96,22 @@ final class KafkaCallbacks: Sendable {
         default: logger.debug("librdkafka: \(line)", metadata: metadata)
         }
     }
+
+    /// librdkafka's statistics (JSON): the brokers it has a connection up to, counted once per
+    /// broker id — the configured bootstrap entries and the logical coordinator handles are
+    /// the same brokers again.
+    private func statistics(_ json: Data) {
+        guard let root = try? JSONSerialization.jsonObject(with: json) as? [String: Any], let brokers = root["brokers"] as? [String: Any] else { return }
+        var up = Set<Int>()
+        for case let broker as [String: Any] in brokers.values {
+            guard let id = broker["nodeid"] as? Int, id >= 0, broker["state"] as? String == "UP", broker["source"] as? String != "logical" else { continue }
+            up.insert(id)
+        }
+        brokersUpCount.withLock { $0 = up.count }
+    }
+
+    /// Brokers with a connection up, as librdkafka's latest statistics counted them.
+    var brokersUp: Int? { brokersUpCount.withLock { $0 } }
 
     /// The delivery counts since the last call, which starts them again.
     func takeDeliveries() -> Deliveries {

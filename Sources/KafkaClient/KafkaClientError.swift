@@ -24,6 +24,8 @@ public struct KafkaClientError: Error, CustomStringConvertible, Sendable {
         public static let delivery = Code("kafka_delivery")
         /// A read (metadata, the checkpoint topic) did not complete.
         public static let read = Code("kafka_read")
+        /// The cluster does not answer this request (an old broker, librdkafka's mock).
+        public static let unsupported = Code("kafka_unsupported")
     }
 
     public var code: Code

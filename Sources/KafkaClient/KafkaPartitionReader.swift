@@ -19,7 +19,7 @@ public struct KafkaMessage: Sendable, Equatable {
 /// offset and aborted records are left out — what the Kafka sink needs to find its last
 /// committed checkpoint.
 public final class KafkaPartitionReader {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private let callbacks: KafkaCallbacks
 
     /// `configuration`: librdkafka consumer properties (bootstrap.servers, security). The

@@ -22,11 +22,14 @@ public final class KafkaProducer {
     public var inFlight: Int { Int(rd_kafka_outq_len(handle)) }
 
     /// `configuration` holds librdkafka's producer properties (bootstrap.servers and the rest).
-    public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaClientError) {
+    /// With `statisticsInterval`, librdkafka reports its statistics that often (`brokersUp`).
+    public init(configuration: KafkaConfiguration, statisticsInterval: Duration? = nil, logger: Logger) throws(KafkaClientError) {
         self.logger = logger
         callbacks = KafkaCallbacks(logger: logger)
+        var configuration = configuration
+        if let statisticsInterval { configuration["statistics.interval.ms"] = String(Self.milliseconds(statisticsInterval)) }
         let conf = try configuration.makeConf()
-        callbacks.install(on: conf, deliveryReports: true)
+        callbacks.install(on: conf, deliveryReports: true, statistics: statisticsInterval != nil)
         var errorText = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
@@ -134,6 +137,10 @@ public final class KafkaProducer {
         let reports = callbacks.takeDeliveries()
         return (reports.delivered, reports.failed, reports.firstFailure)
     }
+
+    /// Brokers the producer has a connection up to, from librdkafka's latest statistics (served
+    /// by `poll`); nil without `statisticsInterval` or before the first report.
+    public var brokersUp: Int? { callbacks.brokersUp }
 
     /// The last error librdkafka reported on its own (a broker down, all brokers down).
     public var latestClusterError: (error: KafkaClientError?, allBrokersDown: Bool) { callbacks.latestError }

@@ -44,6 +44,13 @@ public final class MockKafkaCluster {
         codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster, apiKey, $0.count, $0.baseAddress) }
     }
 
+    /// Metadata answers `error` (a Kafka error code; 0: none) for `topic` from now on. The mock
+    /// creates any topic a metadata request names (it answers Metadata up to v2, which has no
+    /// AllowAutoTopicCreation), so this is how it can answer UNKNOWN_TOPIC_OR_PART (3).
+    public func setTopicError(_ topic: String, error: Int32) {
+        rd_kafka_mock_topic_set_error(cluster, topic, rd_kafka_resp_err_t(error))
+    }
+
     /// Moves the coordinator of a transactional.id (`keyType` "transaction") or a group ("group").
     public func setCoordinator(keyType: String, key: String, brokerID: Int32) throws(KafkaClientError) {
         try check(rd_kafka_mock_coordinator_set(cluster, keyType, key, brokerID), "moving the \(keyType) coordinator of \(key)")

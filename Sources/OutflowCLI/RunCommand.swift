@@ -130,10 +130,13 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// Where stateful stages and outbox cleanup keep their files: beside the log; with
-    /// sink.kafka, in the directory outflow run starts in (.outflow-state/<pipeline>).
+    /// sink.kafka, its state_dir; with sink.postgres, in the directory outflow run starts in
+    /// (.outflow-state/<pipeline>).
     static func stateDirectory(_ config: PipelineConfig, logDirectory: String?) -> String {
-        logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
-            ?? FileManager.default.currentDirectoryPath + "/.outflow-state/" + config.name
+        let workingDirectory = FileManager.default.currentDirectoryPath
+        return logDirectory.map { PipelineRunner.Settings.stateDirectory(forLog: $0) }
+            ?? config.sink.kafka?.stateDirectory(workingDirectory: workingDirectory)
+            ?? workingDirectory + "/.outflow-state/" + config.name
     }
 
     static func runPipeline(_ config: PipelineConfig, options: Options, observer: RunObserver, shouldStop: @escaping @Sendable () -> Bool) -> Int32 {
@@ -150,9 +153,13 @@ struct RunCommand: AsyncParsableCommand {
             defer { if options.dryRun, let logDirectory { try? FileManager.default.removeItem(atPath: logDirectory) } }
             var runnerSettings = built.runner
             runnerSettings.drainTimeout = .milliseconds(Int64(options.shutdownTimeout * 1000))
-            // Stateful stages keep their files beside the log; with sink.kafka or sink.postgres, in
-            // the directory outflow run starts in (.outflow-state/<pipeline>): the checkpoint names them.
+            // Stateful stages keep their files beside the log; with sink.kafka in its state_dir
+            // (created and checked here); with sink.postgres in the directory outflow run starts
+            // in (.outflow-state/<pipeline>): the checkpoint names them.
             runnerSettings.stateDirectory = stateDirectory(config, logDirectory: logDirectory)
+            if logDirectory == nil, let kafka = config.sink.kafka {
+                runnerSettings.stateDirectory = try kafka.preparedStateDirectory(workingDirectory: FileManager.default.currentDirectoryPath)
+            }
             if !options.dryRun {
                 for cleanup in OutboxCleanupSettings.all(config, stateDirectory: runnerSettings.stateDirectory!) {
                     try OutboxCleaner.preflight(cleanup, connectionString: built.connectionString) { print($0, to: &standardError) }
@@ -181,7 +188,9 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 sink = logSink
             } else if let kafka = config.sink.kafka {
-                sink = KafkaSink(settings: KafkaSink.Settings(kafka, runner: runnerSettings, configHash: config.configHash), logger: logger)
+                let kafkaSink = KafkaSink(settings: KafkaSink.Settings(kafka, runner: runnerSettings, configHash: config.configHash), logger: logger)
+                if observer.metrics != nil { kafkaSink.metrics = KafkaSinkMetrics() }
+                sink = kafkaSink
             } else if let postgres = config.sink.postgres {
                 sink = PostgresSink(settings: try PostgresSink.Settings(postgres, runner: runnerSettings, configHash: config.configHash), logger: logger)
             } else {

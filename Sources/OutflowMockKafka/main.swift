@@ -7,6 +7,7 @@
 // input closes (or a signal ends it). Commands on standard input, one per line, each answered
 // by a line "ok" or "error: …":
 //   topic NAME PARTITIONS            create a topic
+//   topic-error NAME CODE            metadata answers CODE for the topic (3: unknown; 0: none)
 //   errors API_KEY CODE[,CODE…]      the next requests of that API fail with these Kafka error
 //                                    codes (0 Produce, 24 AddPartitionsToTxn, 26 EndTxn, …)
 //   coordinator transaction|group KEY BROKER_ID
@@ -54,6 +55,9 @@ func execute(_ words: [Substring], on cluster: MockKafkaCluster) throws {
     case ("topic", 3):
         guard let partitions = Int(words[2]), partitions > 0 else { throw KafkaClientError(.configuration, "PARTITIONS must be a positive number") }
         try cluster.createTopic(String(words[1]), partitions: partitions)
+    case ("topic-error", 3):
+        guard let code = Int32(words[2]) else { throw KafkaClientError(.configuration, "CODE must be a number") }
+        cluster.setTopicError(String(words[1]), error: code)
     case ("errors", 3):
         guard let apiKey = Int16(words[1]) else { throw KafkaClientError(.configuration, "API_KEY must be a number") }
         let codes = words[2].split(separator: ",").compactMap { Int32($0) }
@@ -66,7 +70,7 @@ func execute(_ words: [Substring], on cluster: MockKafkaCluster) throws {
         guard let id = Int32(words[1]), words[2] == "up" || words[2] == "down" else { throw KafkaClientError(.configuration, "usage: broker ID up|down") }
         try cluster.setBroker(id, up: words[2] == "up")
     default:
-        throw KafkaClientError(.configuration, "unknown command (topic, errors, coordinator, broker)")
+        throw KafkaClientError(.configuration, "unknown command (topic, topic-error, errors, coordinator, broker)")
     }
 }
 

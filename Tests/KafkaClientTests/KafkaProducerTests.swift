@@ -109,4 +109,48 @@ import Testing
         #expect(error?.message.contains("sasl.password.typo") == true)
         #expect(error?.message.contains("hunter2") == false)
     }
+
+    /// What librdkafka 2.0.2's mock answers to the checkpoint topic's lookup and admin calls.
+    /// It answers Metadata only up to v2, which has no AllowAutoTopicCreation, and then creates
+    /// any topic a request names (4 partitions): so a missing topic cannot be seen unless the
+    /// test makes it answer UNKNOWN_TOPIC_OR_PART. Its request table has no CreateTopics or
+    /// DescribeConfigs handler, and its metadata names controller 0, a broker it does not have:
+    /// librdkafka's admin calls wait for that controller and time out. The test fails the day
+    /// the mock answers them — then the sink's creation can be shown against it.
+    @Test func theMockAnswersMetadataButNotTheTopicAdminRequests() throws {
+        let cluster = try MockKafkaCluster(brokers: 3)
+        try cluster.createTopic("present", partitions: 2)
+        let reader = try KafkaPartitionReader(configuration: KafkaConfiguration([("bootstrap.servers", cluster.bootstrapServers)]), logger: logger)
+        #expect(try reader.describeTopic("present", timeout: .seconds(20)) == KafkaTopicDescription(exists: true, partitions: 2, brokers: 3))
+        #expect(try reader.describeTopic("looked-up", timeout: .seconds(20)) == KafkaTopicDescription(exists: true, partitions: 4, brokers: 3))
+        cluster.setTopicError("missing", error: 3)
+        #expect(try reader.describeTopic("missing", timeout: .seconds(20)) == KafkaTopicDescription(exists: false, partitions: 0, brokers: 3))
+
+        let created = #expect(throws: KafkaClientError.self) {
+            try reader.createTopic("missing", partitions: 1, replicationFactor: 3, configs: [("cleanup.policy", "compact")], timeout: .seconds(3))
+        }
+        #expect(created?.code == .read && created?.message.contains("waiting for controller") == true, "\(String(describing: created))")
+        let described = #expect(throws: KafkaClientError.self) { try reader.topicConfigs("present", timeout: .seconds(3)) }
+        #expect(described?.code == .read && described?.message.contains("waiting for controller") == true, "\(String(describing: described))")
+    }
+
+    /// librdkafka's statistics count the brokers the producer has a connection up to, each
+    /// once (the bootstrap entry is the same broker again), and follow a broker going down.
+    @Test func statisticsCountTheBrokersUp() throws {
+        let cluster = try MockKafkaCluster(brokers: 1)
+        try cluster.createTopic("counted", partitions: 1)
+        let configuration = KafkaConfiguration([("bootstrap.servers", cluster.bootstrapServers), ("enable.idempotence", "true")])
+        let producer = try KafkaProducer(configuration: configuration, statisticsInterval: .milliseconds(100), logger: logger)
+        try producer.send(topic: "counted", partition: 0, key: nil, value: [1], headers: [], timestampMilliseconds: 0)
+        #expect(producer.flush(timeout: .seconds(20)))
+        func waitFor(_ count: Int) {
+            let deadline = ContinuousClock.now + .seconds(20)
+            while producer.brokersUp != count && ContinuousClock.now < deadline { producer.poll(timeout: .milliseconds(100)) }
+        }
+        waitFor(1)
+        #expect(producer.brokersUp == 1)
+        try cluster.setBroker(1, up: false)
+        waitFor(0)
+        #expect(producer.brokersUp == 0)
+    }
 }

@@ -39,6 +39,12 @@ public struct KafkaSinkConfig: Sendable, Equatable {
     public var transactionalID: String
     /// The compacted topic holding each pipeline's checkpoint, keyed by pipeline name.
     public var checkpointTopic: String
+    /// The replication factor the sink creates the checkpoint topic with when it is missing;
+    /// nil: min(3, the cluster's brokers).
+    public var checkpointReplicationFactor: Int?
+    /// Where stateful stages keep their files (a relative path is from the directory
+    /// `outflow run` starts in). Default: `.outflow-state/<pipeline name>`.
+    public var stateDir: String
     public var sasl: SASL?
     /// Set (possibly empty: the system's CAs) when the connection uses TLS.
     public var tls: TLS?
@@ -52,7 +58,8 @@ public struct KafkaSinkConfig: Sendable, Equatable {
 
     public static func == (a: KafkaSinkConfig, b: KafkaSinkConfig) -> Bool {
         a.bootstrapServers == b.bootstrapServers && a.compression == b.compression && a.transactionalID == b.transactionalID
-            && a.checkpointTopic == b.checkpointTopic && a.sasl == b.sasl && a.tls == b.tls
+            && a.checkpointTopic == b.checkpointTopic && a.checkpointReplicationFactor == b.checkpointReplicationFactor
+            && a.stateDir == b.stateDir && a.sasl == b.sasl && a.tls == b.tls
             && a.producer.elementsEqual(b.producer, by: { $0.key == $1.key && $0.value == $1.value })
             && a.minCommitInterval == b.minCommitInterval && a.transactionTimeout == b.transactionTimeout
     }
@@ -70,6 +77,8 @@ public struct KafkaSinkConfig: Sendable, Equatable {
 
 extension KafkaSinkConfig {
     public static let defaultCheckpointTopic = "__outflow_checkpoints"
+    /// The state directory when `state_dir` is not given: under the working directory.
+    public static func defaultStateDir(pipelineName: String) -> String { ".outflow-state/\(pipelineName)" }
     public static let defaultMinCommitInterval = ConfigDuration("100ms")!
 
     /// Producer properties the sink sets itself: passing them through would break its guarantees
@@ -91,7 +100,13 @@ extension KafkaSinkConfig {
             doc: "The producer's transactional.id: one per pipeline instance; a second instance with the same id fences the first. Default: outflow-<name>.")
         static let checkpointTopic = FieldSpec(
             "checkpoint_topic", ValueSpec<String>.topicName, .defaulted(defaultCheckpointTopic, shown: .string(defaultCheckpointTopic)),
-            doc: "The compacted topic holding each pipeline's checkpoint (source position, stage state), keyed by the pipeline's name.")
+            doc: "The compacted topic holding each pipeline's checkpoint (source position, stage state), keyed by the pipeline's name; created (1 partition, cleanup.policy=compact) when missing.")
+        static let checkpointReplicationFactor = FieldSpec(
+            "checkpoint_replication_factor", .integer(1...32), .optional,
+            doc: "Replication factor of the checkpoint topic when the sink creates it. Default: min(3, the cluster's brokers).")
+        static let stateDir = FieldSpec(
+            "state_dir", ValueSpec<String>.string, .optional,
+            doc: "Directory of the stateful stages' files (dedupe), named by the checkpoints: it must survive restarts. Relative paths are from the working directory. Default: .outflow-state/<name>.")
         static let minCommitInterval = FieldSpec(
             "min_commit_interval", .duration, .defaulted(defaultMinCommitInterval, shown: .string("100ms")),
             doc: "Least time between two Kafka transactions while source transactions keep arriving; a transaction after a quiet spell commits at once.")
@@ -141,7 +156,7 @@ extension KafkaSinkConfig {
     static let spec = ObjectSpec(
         name: "sink.kafka", doc: "An existing Kafka cluster, written through librdkafka with Kafka transactions.",
         fields: [Fields.bootstrapServers.schema, Fields.compression.schema, Fields.transactionalID.schema, Fields.checkpointTopic.schema,
-                 Fields.security.schema, Fields.producer.schema, Fields.minCommitInterval.schema, Fields.transactionTimeout.schema])
+                 Fields.checkpointReplicationFactor.schema, Fields.stateDir.schema, Fields.security.schema, Fields.producer.schema, Fields.minCommitInterval.schema, Fields.transactionTimeout.schema])
 
     /// A password must come from the environment or a file: one written into the pipeline file
     /// would be shown by every tool that prints the file.
@@ -188,6 +203,14 @@ extension KafkaSinkConfig {
         let checkpointTopic = reader.read(Fields.checkpointTopic, &context), security = reader.read(Fields.security, &context)
         let producer = reader.read(Fields.producer, &context), minCommitInterval = reader.read(Fields.minCommitInterval, &context)
         let transactionTimeout = reader.read(Fields.transactionTimeout, &context)
+        let replicationFactor = reader.read(Fields.checkpointReplicationFactor, &context)
+        var stateDir = reader.read(Fields.stateDir, &context)
+        if reader.has(Fields.checkpointReplicationFactor.name), replicationFactor == nil { return nil }
+        if reader.has(Fields.stateDir.name), stateDir == nil { return nil }
+        if stateDir == nil, let pipelineName {
+            stateDir = defaultStateDir(pipelineName: pipelineName)
+            reader.show(Fields.stateDir.name, .string(stateDir!))
+        }
         if reader.has(Fields.transactionalID.name), transactionalID == nil { return nil }
         if reader.has(Fields.security.name), security == nil { return nil }
         if transactionalID == nil, let pipelineName {
@@ -195,11 +218,11 @@ extension KafkaSinkConfig {
             reader.show(Fields.transactionalID.name, .string(transactionalID!))
         }
         guard let bootstrapServers, let compression, let transactionalID, let checkpointTopic, let producer, let minCommitInterval,
-            let transactionTimeout
+            let transactionTimeout, let stateDir
         else { return nil }
         return KafkaSinkConfig(
             bootstrapServers: bootstrapServers, compression: compression, transactionalID: transactionalID, checkpointTopic: checkpointTopic,
-            sasl: security?.sasl, tls: security?.tls, producer: producer, minCommitInterval: minCommitInterval, transactionTimeout: transactionTimeout)
+            checkpointReplicationFactor: replicationFactor, stateDir: stateDir, sasl: security?.sasl, tls: security?.tls, producer: producer, minCommitInterval: minCommitInterval, transactionTimeout: transactionTimeout)
     }
 }
 

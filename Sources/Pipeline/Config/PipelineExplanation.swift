@@ -12,7 +12,7 @@ extension PipelineConfig {
             output += "sink: log \(log.dir), \(log.partitions) partition\(log.partitions == 1 ? "" : "s"), compression \(log.compression.rawValue)\n"
         case .kafka(let kafka):
             output += "sink: kafka \(kafka.bootstrapServers.redacted), transactional.id \(kafka.transactionalID), compression \(kafka.compression.rawValue), "
-                + "checkpoints in \(kafka.checkpointTopic)\n"
+                + "checkpoints in \(kafka.checkpointTopic), stage state in \(kafka.stateDir)\n"
         case .postgres(let postgres):
             output += "sink: postgres \(postgres.displayURL), schema \(postgres.schema)"
                 + (postgres.eventsTable.map { ", events in \($0)" } ?? "") + (postgres.upsertTable.map { ", newest per key in \($0)" } ?? "")

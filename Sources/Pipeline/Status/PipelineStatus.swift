@@ -152,8 +152,8 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
     }
 
     /// The exact dedupe stages' committed state, summed up from the retained checkpoints (oldest
-    /// first): the last reference names the sealed buckets and the synced journal, and the keys
-    /// of the commits since that journal sync travel inline in each of their records. Nil when none.
+    /// first): the last reference names the sealed buckets and the synced journal, and carries
+    /// the keys added since that journal sync inline. Nil when none.
     static func dedupeWindows(_ history: [Checkpoint]) -> [DedupeWindow]? {
         let stages = Set(history.flatMap(\.stageChanges.keys)).sorted()
         let windows = stages.compactMap { stage -> DedupeWindow? in
@@ -162,14 +162,16 @@ public struct PipelineStatus: Codable, Sendable, Equatable {
                 return try? DedupeManifest(decoding: bytes)
             }
             guard let last = manifests.last else { return nil }
-            var inline = 0
+            // The newest record carries every key since the sync; records of an earlier version
+            // each their own commit's: the union counts both right.
+            var inline = Set<DigestSlot>()
             for manifest in manifests.reversed() {
                 guard manifest.continuesJournal(of: last) else { break }
-                inline += manifest.inline.count
+                inline.formUnion(manifest.inline)
             }
             let sealed = last.buckets.reduce(Int64(0)) { $0 + Int64($1.count) }
             return DedupeWindow(
-                stage: stage, keys: sealed + Int64(last.journal.syncedEntries) + Int64(inline), buckets: last.buckets.count,
+                stage: stage, keys: sealed + Int64(last.journal.syncedEntries) + Int64(inline.count), buckets: last.buckets.count,
                 oldestKeyTimestampMs: last.buckets.filter { $0.count > 0 }.map(\.minTime).min())
         }
         return windows.isEmpty ? nil : windows

@@ -39,6 +39,54 @@ import Testing
         #expect(kafka.transactionTimeout.milliseconds == 60_000)
         #expect(config.explanation.contains("sink: kafka k1:9092,k2:9092, transactional.id outflow-orders, compression zstd"))
         #expect(config.resolved["sink"]?["kafka"]?["transactional_id"] == .string("outflow-orders"))
+        #expect(kafka.stateDir == ".outflow-state/orders")
+        #expect(kafka.checkpointReplicationFactor == nil)
+        #expect(config.resolved["sink"]?["kafka"]?["state_dir"] == .string(".outflow-state/orders"))
+        #expect(config.explanation.contains("checkpoints in __outflow_checkpoints, stage state in .outflow-state/orders"))
+    }
+
+    @Test func theStateDirectoryAndTheCheckpointTopicsReplication() throws {
+        let config = try PipelineFile.parse(
+            yaml: Self.file(sink: "kafka: {bootstrap_servers: b:9092, state_dir: /var/lib/outflow/orders, checkpoint_replication_factor: 2}"),
+            environment: Self.environment)
+        let kafka = try #require(config.sink.kafka)
+        #expect(kafka.stateDir == "/var/lib/outflow/orders")
+        #expect(kafka.stateDirectory(workingDirectory: "/srv") == "/var/lib/outflow/orders")
+        #expect(kafka.checkpointReplicationFactor == 2)
+        #expect(config.explanation.contains("stage state in /var/lib/outflow/orders"))
+        let settings = KafkaSink.Settings(kafka, runner: PipelineRunner.Settings(pipelineName: "orders", deadLetterTopic: "d"), configHash: config.configHash)
+        #expect(settings.checkpointReplicationFactor == 2)
+        let relative = try #require(try PipelineFile.parse(yaml: Self.file(sink: "kafka: {bootstrap_servers: b:9092, state_dir: state}"), environment: Self.environment).sink.kafka)
+        #expect(relative.stateDirectory(workingDirectory: "/srv") == "/srv/state")
+
+        let empty = Self.file(sink: "kafka: {bootstrap_servers: b:9092, state_dir: ''}")
+        #expect(Fixtures.diagnostics(empty, environment: Self.environment).map(\.message) == ["empty string"])
+        let zero = Self.file(sink: "kafka: {bootstrap_servers: b:9092, checkpoint_replication_factor: 0}")
+        #expect(Fixtures.diagnostics(zero, environment: Self.environment).count == 1)
+    }
+
+    /// `outflow run` creates the state directory when missing and refuses, with the path and the
+    /// reason, one it cannot create or that is not a directory.
+    @Test func theStateDirectoryIsCreatedOrRefusedClearly() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("outflow-state-dir-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        func kafka(_ stateDir: String) throws -> KafkaSinkConfig {
+            try #require(try PipelineFile.parse(yaml: Self.file(sink: "kafka: {bootstrap_servers: b:9092, state_dir: '\(stateDir)'}"), environment: Self.environment).sink.kafka)
+        }
+        let made = try kafka("nested/state").preparedStateDirectory(workingDirectory: base)
+        #expect(made == base + "/nested/state")
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: made, isDirectory: &isDirectory) && isDirectory.boolValue)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: made).isEmpty, "the write check left its file")
+        #expect(try kafka(made).preparedStateDirectory(workingDirectory: "/nowhere") == made)  // exists: fine
+
+        FileManager.default.createFile(atPath: base + "/plain-file", contents: Data("x".utf8))
+        let notDirectory = #expect(throws: PipelineError.self) { try kafka("plain-file").preparedStateDirectory(workingDirectory: base) }
+        #expect(notDirectory?.code == .configuration)
+        #expect(notDirectory?.message.contains("sink.kafka.state_dir plain-file (\(base)/plain-file) is not a directory") == true, "\(String(describing: notDirectory))")
+        let underFile = #expect(throws: PipelineError.self) { try kafka("plain-file/state").preparedStateDirectory(workingDirectory: base) }
+        #expect(underFile?.message.contains("cannot be created") == true, "\(String(describing: underFile))")
     }
 
     @Test func securityAndPassthroughReachLibrdkafkaButNoMessage() throws {
@@ -105,7 +153,7 @@ import Testing
 
     @Test func theSchemaKnowsBothSinks() throws {
         let schema = PipelineSchema.text
-        for key in ["bootstrap_servers", "transactional_id", "checkpoint_topic", "security", "sasl", "tls", "producer"] {
+        for key in ["bootstrap_servers", "transactional_id", "checkpoint_topic", "checkpoint_replication_factor", "state_dir", "security", "sasl", "tls", "producer"] {
             #expect(schema.contains("\"\(key)\""))
         }
         let committed = try String(contentsOf: Fixtures.packageRoot.appendingPathComponent("docs/pipeline.schema.json"), encoding: .utf8)

@@ -44,6 +44,13 @@ public final class KafkaSink: Sink {
         public var retainedBytesLimit = 64 << 20
         /// The longest pause between retries.
         public var maximumBackoff: Duration = .seconds(30)
+        /// The replication factor of a checkpoint topic the sink creates; nil: min(3, brokers).
+        public var checkpointReplicationFactor: Int?
+        /// How long an admin request on the checkpoint topic may take: creating it (a failure
+        /// stops the start), reading its configuration (advisory: a failure is a log line).
+        public var adminTimeout: Duration = .seconds(15)
+        /// How often librdkafka reports its statistics (brokers up, for the metrics).
+        public var statisticsInterval: Duration = .seconds(1)
 
         public init(
             producer: KafkaConfiguration, reader: KafkaConfiguration, transactionalID: String, checkpointTopic: String, pipelineName: String,
@@ -62,6 +69,9 @@ public final class KafkaSink: Sink {
     let settings: Settings
     let logger: Logger
     public var transactional = true
+    /// Where the sink counts what Kafka acknowledged and what it retried (`outflow run`
+    /// sets it when it serves /metrics).
+    public var metrics: KafkaSinkMetrics?
     public private(set) var recordsInGroup = 0
     public private(set) var groupBytes = 0
     public private(set) var highestWritten: LSN?
@@ -70,6 +80,8 @@ public final class KafkaSink: Sink {
     private var producerInstance: KafkaProducer?
     private var checkpointReader: KafkaPartitionReader?
     private var inTransaction = false
+    /// When the open transaction's first record was produced.
+    private var transactionStart: ContinuousClock.Instant?
     /// The open transaction's records, to produce again after an abortable error; nil once it
     /// outgrew `retainedBytesLimit`.
     private var retained: [KafkaRecord]? = []
@@ -79,6 +91,10 @@ public final class KafkaSink: Sink {
     private var positionHeaders = PositionHeaders()
     /// The position the last plain checkpoint recorded.
     private var lastRecorded: LSN?
+    /// The newest checkpoint: nil until read from the topic, then the last one written.
+    private var newest: Checkpoint??
+    /// The checkpoint topic was looked up (and created when missing).
+    private var checkpointTopicReady = false
 
     static let configHashHeader = "outflow.config_hash"
 
@@ -195,6 +211,7 @@ public final class KafkaSink: Sink {
             throw SinkError(Self.code(of: error), "\(error)", underlying: error)
         }
         inTransaction = true
+        if transactionStart == nil { transactionStart = .now }
         retained = []
         retainedBytes = 0
     }
@@ -205,6 +222,7 @@ public final class KafkaSink: Sink {
     public func flush() throws(SinkError) {
         producerInstance?.poll()
         if let fatal = producerInstance?.fatalError() { throw SinkError(Self.code(of: fatal), "\(fatal)", underlying: fatal) }
+        if let metrics, let up = producerInstance?.brokersUp { metrics.brokers(up: up) }
     }
 
     public func commit(_ checkpoint: Checkpoint) throws(SinkError) -> Bool {
@@ -219,6 +237,7 @@ public final class KafkaSink: Sink {
                 break
             } catch let error where error.isRetriable {
                 logger.warning("kafka: the transaction's commit is not confirmed yet; retrying in \(backoff.next)", metadata: ["outflow.error": "\(error)"])
+                metrics?.retried(.commit)
                 backoff.wait()
             } catch let error where error.requiresAbort {
                 logger.warning("kafka: the transaction cannot commit; aborting it and producing the group again", metadata: ["outflow.error": "\(error)"])
@@ -230,7 +249,10 @@ public final class KafkaSink: Sink {
         inTransaction = false
         retained = []
         retainedBytes = 0
-        _ = producer.takeDeliveryReports()
+        countDeliveries(producer)
+        if let transactionStart { metrics?.transactionCommitted(after: ContinuousClock.now - transactionStart) }
+        transactionStart = nil
+        newest = .some(checkpoint)
         return true
     }
 
@@ -266,17 +288,28 @@ public final class KafkaSink: Sink {
                 break
             } catch let error where error.isRetriable {
                 logger.warning("kafka: the abort is not confirmed yet; retrying in \(backoff.next)", metadata: ["outflow.error": "\(error)"])
+                metrics?.retried(.abort)
                 backoff.wait()
             } catch {
                 throw SinkError(Self.code(of: error), "aborting the Kafka transaction: \(error)", underlying: error)
             }
         }
         inTransaction = false
-        _ = producer.takeDeliveryReports()
+        countDeliveries(producer)
+        metrics?.transactionAborted()
+    }
+
+    /// Takes the delivery reports served so far into the metrics.
+    private func countDeliveries(_ producer: KafkaProducer) {
+        let reports = producer.takeDeliveryReports()
+        metrics?.deliveries(delivered: reports.delivered, failed: reports.failed)
+        // A commit serves librdkafka's statistics too (it polls while it flushes).
+        if let metrics, let up = producer.brokersUp { metrics.brokers(up: up) }
     }
 
     /// The checkpoint as a record of the checkpoint topic, keyed by the pipeline's name.
     private func checkpointRecord(_ checkpoint: Checkpoint) throws(SinkError) -> KafkaRecord {
+        try prepareCheckpointTopic()
         let partitions = try self.partitions(of: settings.checkpointTopic)
         let key = Array(settings.pipelineName.utf8)
         let index = KafkaPartitioner.partition(forKey: key, partitionCount: partitions.count)
@@ -299,6 +332,8 @@ public final class KafkaSink: Sink {
         guard let producer = producerInstance else { return }
         try waitForDeliveries(producer)
         let reports = producer.takeDeliveryReports()
+        metrics?.deliveries(delivered: reports.delivered, failed: reports.failed)
+        if let metrics, let up = producer.brokersUp { metrics.brokers(up: up) }
         if let failure = reports.firstFailure {
             throw SinkError(.storage, "\(reports.failed) record(s) did not reach Kafka: \(failure)", underlying: failure)
         }
@@ -308,9 +343,12 @@ public final class KafkaSink: Sink {
         let record = try checkpointRecord(Checkpoint(sourceEnd: position))
         try produceCheckpoint(record, producer)
         try waitForDeliveries(producer)
-        if let failure = producer.takeDeliveryReports().firstFailure {
+        let checkpointReports = producer.takeDeliveryReports()
+        metrics?.deliveries(delivered: checkpointReports.delivered, failed: checkpointReports.failed)
+        if let failure = checkpointReports.firstFailure {
             throw SinkError(.storage, "the checkpoint did not reach Kafka: \(failure)", underlying: failure)
         }
+        newest = .some(Checkpoint(sourceEnd: position))
     }
 
     private func waitForDeliveries(_ producer: KafkaProducer) throws(SinkError) {
@@ -321,6 +359,7 @@ public final class KafkaSink: Sink {
             logger.warning(
                 "kafka: \(producer.inFlight) record(s) not yet delivered\(cluster.allBrokersDown ? " (all brokers down)" : ""); waiting \(backoff.next) more",
                 metadata: ["outflow.error": "\(cluster.error.map { "\($0)" } ?? "none")"])
+            metrics?.retried(.delivery)
             backoff.wait()
         }
     }
@@ -336,21 +375,27 @@ public final class KafkaSink: Sink {
         try abortTransaction(producer)
         retained = []
         retainedBytes = 0
+        transactionStart = nil
     }
 
     // MARK: What the cluster holds
 
     /// The newest checkpoint of this pipeline the checkpoint topic holds, read read_committed
     /// after the producer registered its transactional.id (which fences an older instance, so
-    /// no zombie can commit after this read).
+    /// no zombie can commit after this read). Read once; then the last one this sink wrote.
     public func lastCheckpoint() throws(SinkError) -> Checkpoint? {
-        try checkpoints(all: false).last
+        if let newest { return newest }
+        let found = try readNewestCheckpoint()
+        newest = .some(found)
+        return found
     }
 
-    /// What the checkpoint topic retains of this pipeline, oldest first. A compacted topic keeps
-    /// only the newest, so stage state older than it is not restored (docs/kafka-sink.md).
+    /// The newest checkpoint only, whatever else the topic still holds: a compacted topic keeps
+    /// no more, and when it compacts is the cluster's choice, so a restart restores the same
+    /// state before and after compaction. Stateful stages make each checkpoint sufficient on
+    /// its own (docs/kafka-sink.md).
     public func checkpointHistory() throws(SinkError) -> [Checkpoint] {
-        try checkpoints(all: true)
+        try lastCheckpoint().map { [$0] } ?? []
     }
 
     /// Plain modes write their position as a checkpoint: `lastCheckpoint` has it.
@@ -359,8 +404,9 @@ public final class KafkaSink: Sink {
     /// At-most-once's position is in its checkpoints too (see `sync`).
     public func highestSourcePosition() throws(SinkError) -> LSN? { nil }
 
-    private func checkpoints(all: Bool) throws(SinkError) -> [Checkpoint] {
+    private func readNewestCheckpoint() throws(SinkError) -> Checkpoint? {
         _ = try producer()
+        try prepareCheckpointTopic()
         let partitions = try self.partitions(of: settings.checkpointTopic)
         let key = Array(settings.pipelineName.utf8)
         let partition = partitions[KafkaPartitioner.partition(forKey: key, partitionCount: partitions.count)].partition
@@ -374,7 +420,7 @@ public final class KafkaSink: Sink {
                     throw KafkaClientError(.read, "offset \(message.offset): \(error)")
                 }
                 let hash = message.header(Self.configHashHeader).map { String(decoding: $0, as: UTF8.self) }
-                if all { found.append((checkpoint, hash)) } else { found = [(checkpoint, hash)] }
+                found = [(checkpoint, hash)]
             }
         } catch {
             throw SinkError(error.code == .read ? .unreadableState : Self.code(of: error),
@@ -383,7 +429,71 @@ public final class KafkaSink: Sink {
         if let last = found.last, let hash = last.configHash, hash != settings.configHash {
             logger.info("the pipeline file changed since the last checkpoint", metadata: ["outflow.config_hash": "\(hash) → \(settings.configHash)"])
         }
-        return found.map(\.checkpoint)
+        return found.last?.checkpoint
+    }
+
+    // MARK: The checkpoint topic
+
+    /// Once, before the first checkpoint is read or written: the checkpoint topic is created when
+    /// missing (1 partition, compacted); one that exists is checked — more than one partition or
+    /// no compaction is a warning, not a refusal: the sink still finds its newest checkpoint in
+    /// it as long as its partition count does not change (docs/kafka-sink.md says why).
+    private func prepareCheckpointTopic() throws(SinkError) {
+        guard !checkpointTopicReady else { return }
+        let reader = try self.reader()
+        let topic = settings.checkpointTopic
+        let description: KafkaTopicDescription
+        do throws(KafkaClientError) { description = try reader.describeTopic(topic, timeout: settings.readTimeout) } catch {
+            throw SinkError(Self.code(of: error), "looking up the checkpoint topic \(topic): \(error)", underlying: error)
+        }
+        if description.exists {
+            checkCheckpointTopic(description, reader)
+        } else {
+            try createCheckpointTopic(replicationFactor: settings.checkpointReplicationFactor ?? max(1, min(3, description.brokers)), reader)
+        }
+        checkpointTopicReady = true
+    }
+
+    private func createCheckpointTopic(replicationFactor: Int, _ reader: KafkaPartitionReader) throws(SinkError) {
+        let topic = settings.checkpointTopic
+        logger.notice(
+            "kafka: creating the checkpoint topic \(topic): 1 partition, cleanup.policy=compact, replication factor \(replicationFactor)")
+        do throws(KafkaClientError) {
+            try reader.createTopic(topic, partitions: 1, replicationFactor: replicationFactor, configs: [("cleanup.policy", "compact")], timeout: settings.adminTimeout)
+        } catch {
+            throw SinkError(
+                .kafkaCheckpointTopic,
+                "the checkpoint topic \(topic) does not exist and creating it failed: \(error); create it with 1 partition and "
+                    + "cleanup.policy=compact (kafka-topics.sh --create --topic \(topic) --partitions 1 --replication-factor \(replicationFactor) "
+                    + "--config cleanup.policy=compact), or name another in sink.kafka.checkpoint_topic", underlying: error)
+        }
+    }
+
+    private func checkCheckpointTopic(_ description: KafkaTopicDescription, _ reader: KafkaPartitionReader) {
+        let topic = settings.checkpointTopic
+        if description.partitions > 1 {
+            let partition = KafkaPartitioner.partition(forKey: Array(settings.pipelineName.utf8), partitionCount: description.partitions)
+            let warning = "kafka: the checkpoint topic \(topic) has \(description.partitions) partitions; this pipeline's checkpoints go to "
+                + "partition \(partition) (murmur2 of its name): adding partitions would move them and a restart would not find its checkpoint. "
+                + "One partition is safer."
+            logger.warning(
+                "\(warning)",
+                metadata: ["outflow.kafka.topic": "\(topic)", "outflow.kafka.partitions": "\(description.partitions)"])
+        }
+        do throws(KafkaClientError) {
+            let configs = try reader.topicConfigs(topic, timeout: settings.adminTimeout)
+            if let policy = configs["cleanup.policy"], !policy.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == "compact" }) {
+                let warning = "kafka: the checkpoint topic \(topic) has cleanup.policy=\(policy), not compact: it keeps every checkpoint "
+                    + "until retention deletes them, and each start reads them all; set cleanup.policy=compact"
+                logger.warning(
+                    "\(warning)",
+                    metadata: ["outflow.kafka.topic": "\(topic)"])
+            }
+        } catch {
+            logger.notice(
+                "kafka: the cluster did not say how the checkpoint topic \(topic) is configured; its cleanup.policy is not checked",
+                metadata: ["outflow.error": "\(error)"])
+        }
     }
 
     // MARK: Clients
@@ -394,7 +504,7 @@ public final class KafkaSink: Sink {
         configuration["enable.idempotence"] = "true"
         if transactional { configuration["transactional.id"] = settings.transactionalID }
         let producer: KafkaProducer
-        do { producer = try KafkaProducer(configuration: configuration, logger: logger) } catch {
+        do { producer = try KafkaProducer(configuration: configuration, statisticsInterval: settings.statisticsInterval, logger: logger) } catch {
             throw SinkError(Self.code(of: error), "\(error)", underlying: error)
         }
         if transactional {
@@ -405,6 +515,7 @@ public final class KafkaSink: Sink {
                     break
                 } catch let error where error.isRetriable {
                     logger.warning("kafka: cannot register transactional.id \(settings.transactionalID) yet; retrying in \(backoff.next)", metadata: ["outflow.error": "\(error)"])
+                    metrics?.retried(.register)
                     backoff.wait()
                 } catch {
                     throw SinkError(Self.code(of: error), "registering transactional.id \(settings.transactionalID): \(error)", underlying: error)
@@ -467,4 +578,6 @@ extension SinkError.Code {
     public static let kafkaAuthentication = SinkError.Code("kafka_authentication")
     /// librdkafka refused a property.
     public static let kafkaConfiguration = SinkError.Code("kafka_configuration")
+    /// The checkpoint topic is missing and could not be created.
+    public static let kafkaCheckpointTopic = SinkError.Code("kafka_checkpoint_topic")
 }

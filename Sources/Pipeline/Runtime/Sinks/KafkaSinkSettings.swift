@@ -1,3 +1,5 @@
+import BinaryIO
+import Foundation
 import KafkaClient
 
 extension KafkaSink.Settings {
@@ -25,6 +27,7 @@ extension KafkaSink.Settings {
         self.init(
             producer: producer, reader: common, transactionalID: config.transactionalID, checkpointTopic: config.checkpointTopic,
             pipelineName: runner.pipelineName, databaseName: runner.databaseName, configHash: configHash)
+        checkpointReplicationFactor = config.checkpointReplicationFactor
     }
 }
 
@@ -38,5 +41,41 @@ extension PipelineConfig {
             hash &*= 0x0100_0000_01B3
         }
         return String(hash, radix: 16)
+    }
+}
+
+extension KafkaSinkConfig {
+    /// `state_dir`, a relative one taken from `workingDirectory`.
+    public func stateDirectory(workingDirectory: String) -> String {
+        stateDir.hasPrefix("/") ? stateDir : workingDirectory + "/" + stateDir
+    }
+
+    /// `state_dir` made absolute (relative to `workingDirectory`), created when missing and
+    /// checked writable, before the pipeline starts: the checkpoints name files in it, so a
+    /// directory the stages cannot write must stop the start, with what is wrong and where.
+    public func preparedStateDirectory(workingDirectory: String) throws(PipelineError) -> String {
+        let path = stateDirectory(workingDirectory: workingDirectory)
+        func refuse(_ problem: String, _ error: (any Error)? = nil) -> PipelineError {
+            PipelineError(.configuration, "sink.kafka.state_dir \(stateDir) (\(path)) \(problem)", underlying: error)
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw refuse("is not a directory") }
+        } else {
+            do { try POSIXFile<FileError>.createDirectory(path, intermediate: true) } catch {
+                throw refuse("cannot be created: \(error)", error)
+            }
+        }
+        // access(2) says yes to root whatever the mode, and nothing of a read-only mount: a file
+        // actually created and removed answers for both.
+        let probe = path + "/.outflow-write-check-\(getpid())"
+        do {
+            let fd = try POSIXFile<FileError>.open(probe, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600)
+            close(fd)
+            try POSIXFile<FileError>.remove(probe)
+        } catch {
+            throw refuse("is not writable: \(error)", error)
+        }
+        return path
     }
 }

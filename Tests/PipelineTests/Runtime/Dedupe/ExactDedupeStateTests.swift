@@ -132,6 +132,58 @@ import Testing
         #expect(try seen(fromTail, "big-4999", at: 600))
     }
 
+    /// A compacted Kafka topic keeps only the newest checkpoint: that record alone must restore
+    /// the keys of every commit since the journal's last fsync, including ones before an abort,
+    /// and across the fsync that a growing list of such keys forces.
+    @Test func theNewestRecordAloneRestoresEveryCommittedKey() throws {
+        let directory = Directory()
+        // The state's files as they were when record i was the newest (what a restart then finds).
+        var copies: [Int: Directory] = [:]
+        func keepCopy(_ index: Int) throws {
+            let copy = Directory()
+            try FileManager.default.copyItem(atPath: directory.path, toPath: copy.path)
+            copies[index] = copy
+        }
+        var records: [[UInt8]] = []
+        var inlineCounts: [Int] = []
+        do {
+            let state = try Self.open(directory)
+            _ = try seen(state, "first", at: 1)  // a new journal: this commit fsyncs it
+            records.append(try #require(try state.pendingChanges()))
+            state.didCommit(recorded: true)
+            for commit in 0..<120 {
+                for index in 0..<3 { _ = try seen(state, "small-\(commit)-\(index)", at: 10 + Int64(commit)) }
+                if commit == 5 {
+                    _ = try seen(state, "aborted", at: 15)
+                    try state.didAbort()
+                    for index in 0..<3 { _ = try seen(state, "small-\(commit)-\(index)", at: 10 + Int64(commit)) }
+                }
+                let record = try #require(try state.pendingChanges())
+                records.append(record)
+                inlineCounts.append(try DedupeManifest(decoding: record).inline.count)
+                state.didCommit(recorded: true)
+                if [4, 9].contains(records.count - 1) || inlineCounts.last == 0 && copies.count < 3 { try keepCopy(records.count - 1) }
+            }
+        }
+        // The keys accumulate from record to record until they would pass the limit; then the
+        // journal is fsynced and the list starts again.
+        #expect(Array(inlineCounts.prefix(4)) == [3, 6, 9, 12])
+        #expect(inlineCounts.max()! <= ExactDedupeState.inlineLimit)
+        #expect(inlineCounts.contains(0), "the journal was never synced: \(inlineCounts)")
+        try keepCopy(records.count - 1)
+        #expect(copies.count == 4)
+        // Each record alone, with the files of its time, holds everything committed up to it.
+        for (last, copy) in copies {
+            let restored = try ExactDedupeState.open(settings: Self.settings(), directory: copy.path, committed: [records[last]], logger: Logger(label: "test"))
+            #expect(try seen(restored, "first", at: 200), "record \(last)")
+            for commit in 0..<last {
+                for index in 0..<3 { #expect(try seen(restored, "small-\(commit)-\(index)", at: 200), "record \(last), commit \(commit)") }
+            }
+            #expect(try !seen(restored, "aborted", at: 200))
+            if last < records.count - 1 { #expect(try !seen(restored, "small-\(last)-0", at: 200), "record \(last)") }
+        }
+    }
+
     @Test func aCommitWithoutARecordKeepsWhatTheLastRecordNames() throws {
         // A group that wrote no output writes no commit record: files the last record names must
         // survive it, even when the state moved on (sealed a bucket, expired another).

@@ -30,7 +30,8 @@ struct DedupeManifest: Equatable {
     var activeSlice: Int64
     var journal: Journal
     var buckets: [Bucket]
-    /// Keys this commit added past `journal.syncedEntries` (at most `DedupeJournal.inlineLimit`).
+    /// Every key added past `journal.syncedEntries`, by this commit and the ones before it since
+    /// that fsync (at most `ExactDedupeState.inlineLimit`): this reference alone restores them.
     var inline: [DigestSlot]
 
     /// Cannot begin a checkpoint of the earlier format, whose first 4 bytes counted its keys

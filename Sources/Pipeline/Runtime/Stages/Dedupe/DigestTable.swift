@@ -2,7 +2,7 @@
 /// seen, as an offset from its table's base time. 16 bytes, two little-endian words: the
 /// digest's high 64 bits, then its low 32 bits beside the 32-bit time offset. A slot whose
 /// first word is 0 is empty (`KeyDigest.high` is never 0).
-struct DigestSlot: Equatable {
+struct DigestSlot: Hashable {
     var first: UInt64
     var second: UInt64
 

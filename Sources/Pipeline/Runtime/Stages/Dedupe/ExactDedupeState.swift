@@ -29,11 +29,10 @@ package final class ExactDedupeState {
 
     /// Buckets per window: a key outlives its window by at most this fraction of it on disk.
     static let slicesPerWindow: Int64 = 8
-    /// Keys one commit record carries; a commit that added more fsyncs the journal instead.
+    /// Keys one commit record carries: every key added since the journal was last fsynced, so
+    /// that the newest record alone restores the state (a compacted Kafka topic keeps only that
+    /// one). Past this many the commit fsyncs the journal instead.
     static let inlineLimit = 256
-    /// Commits between two journal fsyncs at most, so that recovery needs only recent commit
-    /// records (the transaction log retains far more).
-    static let commitsBetweenSyncs = 1000
     static let initialCapacity = 1024
 
     let settings: Settings
@@ -60,12 +59,12 @@ package final class ExactDedupeState {
     /// The files the last commit record written names (durable only): they stay until a later
     /// record names others, whatever happens in this process meanwhile.
     private var recordedFiles: Set<String> = []
-    /// This commit's keys while they are few (`inlineLimit`); past that, the journal is synced.
+    /// The keys added since the journal was last fsynced, across commits, while they are few
+    /// (`inlineLimit`); past that, the next commit syncs the journal.
     private var inline: [DigestSlot] = []
     private var inlineOverflow = false
     /// Keys were added on start (from old commit records or their inline keys): sync them.
     private var mustSync = false
-    private var commitsSinceSync = 0
     private var directoryNeedsSync = false
     /// The state as the last commit left it: what an abort goes back to.
     private var committed: (manifest: DedupeManifest, journalEntries: Int)?
@@ -122,12 +121,17 @@ package final class ExactDedupeState {
             settings: settings, directory: directory, durable: committed != nil, logger: logger, secret: last?.manifest.secret ?? secret ?? .random())
         if let last {
             state.recordedFiles = Self.fileNames(last.manifest)
-            // The keys of the commits since the journal was last synced travel inline, each in its own record.
-            var trailing: [DigestSlot] = []
+            // The keys added since the journal was last synced travel inline: all of them in the
+            // newest record; in records of an earlier version, each commit's own in its record.
+            // The union, oldest first, serves both (a key repeated in several is added once).
+            var continuing: [[DigestSlot]] = []
             for (_, manifest) in manifests.reversed() {
                 guard manifest.continuesJournal(of: last.manifest) else { break }
-                trailing.insert(contentsOf: manifest.inline, at: 0)
+                continuing.append(manifest.inline)
             }
+            var trailing: [DigestSlot] = []
+            var added = Set<DigestSlot>()
+            for slot in continuing.reversed().joined() where added.insert(slot).inserted { trailing.append(slot) }
             try state.load(last.manifest, journalEntries: Int(last.manifest.journal.syncedEntries), replaying: trailing)
         } else {
             try state.deleteUnreferencedFiles(keeping: state.currentFileNames)
@@ -314,16 +318,14 @@ package final class ExactDedupeState {
     package func pendingChanges() throws(DedupeStateError) -> [UInt8]? {
         if let deferredFailure { throw deferredFailure }
         if journal.generation == 0 && table.count == 0 && buckets.isEmpty { return nil }
-        if inlineOverflow || mustSync || !journal.headerDurable || commitsSinceSync >= Self.commitsBetweenSyncs {
+        if inlineOverflow || mustSync || !journal.headerDurable {
             try journal.sync()
             inline = []
             inlineOverflow = false
             mustSync = false
-            commitsSinceSync = 0
         } else {
             // Written (not synced): an abort in this process reads them back.
             try journal.flush()
-            if !inline.isEmpty { commitsSinceSync += 1 }
         }
         if directoryNeedsSync {
             try POSIXFile<DedupeStateError>.syncDirectory(directory)
@@ -345,6 +347,8 @@ package final class ExactDedupeState {
                 // No reference was asked for (outside exactly-once): keep this process's view.
                 try journal.flush()
                 committed = (currentManifest(inline: []), journal.entries)
+                inline = []
+                inlineOverflow = false
             }
             if recorded, let proposed { recordedFiles = Self.fileNames(proposed.manifest) }
             let kept = durable ? retired.filter { recordedFiles.contains($0) } : []
@@ -353,16 +357,16 @@ package final class ExactDedupeState {
         } catch {
             deferredFailure = error
         }
+        // The keys since the last journal fsync stay: the next record carries them again.
         proposed = nil
-        inline = []
-        inlineOverflow = false
     }
 
     /// The log transaction aborted: back to the state of the last commit.
     package func didAbort() throws(DedupeStateError) {
         proposed = nil
         retired = []
-        inline = []
+        // Back to the keys since the last fsync that the last commit's reference carried.
+        inline = committed?.manifest.inline ?? []
         inlineOverflow = false
         deferredFailure = nil
         if let committed {
