@@ -30,12 +30,15 @@ public struct PostgresSourceConfig: Sendable, Equatable {
     public var snapshot = SnapshotMode.never
     /// Rows per snapshot chunk: the most a snapshot holds in memory at once.
     public var snapshotChunkSize = PostgresSourceConfig.defaultSnapshotChunkSize
+    /// Connections reading a table's key ranges in parallel during a snapshot.
+    public var snapshotReaders = PostgresSourceConfig.defaultSnapshotReaders
     /// Where `snapshot` was written, for diagnostics that need the rest of the file.
     var snapshotLocation: FileLocation?
 
     public static let defaultSlotWALWarning = ByteSize("1GiB")!
     public static let defaultHeartbeatInterval = ConfigDuration("1m")!
     public static let defaultSnapshotChunkSize = 4096
+    public static let defaultSnapshotReaders = 2
 
     /// Equal when they configure the same source (where a value came from does not count).
     public static func == (lhs: PostgresSourceConfig, rhs: PostgresSourceConfig) -> Bool {
@@ -43,6 +46,7 @@ public struct PostgresSourceConfig: Sendable, Equatable {
             && lhs.publish == rhs.publish && lhs.heartbeatInterval == rhs.heartbeatInterval && lhs.createMissing == rhs.createMissing
             && lhs.statusInterval == rhs.statusInterval && lhs.changelog == rhs.changelog && lhs.slotWALWarning == rhs.slotWALWarning
             && lhs.snapshot == rhs.snapshot && lhs.snapshotChunkSize == rhs.snapshotChunkSize
+            && lhs.snapshotReaders == rhs.snapshotReaders
     }
 
     public init(
@@ -122,14 +126,18 @@ extension PostgresSourceConfig {
             doc: "Rows the tables already hold: never (only changes from the slot on), initial (when the log is new, read every captured table that is not an outbox table, chunk by chunk between watermarks in the stream, while streaming goes on) or initial_only (the same, then stop). Needs guarantee exactly_once. Outbox tables are never snapshotted: old outbox rows are not events. Backfills later: outflow snapshot FILE.")
         static let snapshotChunkSize = FieldSpec(
             "snapshot_chunk_size", .integer(1...1_000_000), .defaulted(defaultSnapshotChunkSize, shown: .number("4096")),
-            doc: "Rows a snapshot reads per chunk (by primary key range): the most it holds in memory at once.")
+            doc: "Rows a snapshot reads per chunk (by primary key range). A snapshot holds at most 2 chunks per reader in memory.")
+        static let snapshotReaders = FieldSpec(
+            "snapshot_readers", .integer(1...16), .defaulted(defaultSnapshotReaders, shown: .number("2")),
+            doc: "Connections reading a table in parallel during a snapshot, each its own range of primary keys; each reads its next chunk while the stream catches up with the previous one.")
     }
 
     static let spec = ObjectSpec(
         name: "source.postgres", doc: "PostgreSQL logical replication with the pgoutput plugin.",
         fields: [Fields.url.schema, Fields.slot.schema, Fields.publication.schema, Fields.tables.schema, Fields.publish.schema,
                  Fields.createMissing.schema, Fields.statusInterval.schema, Fields.heartbeatInterval.schema, Fields.changelog.schema,
-                 Fields.slotWALWarning.schema, Fields.snapshot.schema, Fields.snapshotChunkSize.schema])
+                 Fields.slotWALWarning.schema, Fields.snapshot.schema, Fields.snapshotChunkSize.schema,
+                 Fields.snapshotReaders.schema])
 
     /// The slot name used when none is given.
     static func defaultSlot(pipelineName: String) -> String {
@@ -156,6 +164,7 @@ extension PostgresSourceConfig {
         let heartbeatInterval = reader.read(Fields.heartbeatInterval, &context)
         let slotWALWarning = reader.read(Fields.slotWALWarning, &context)
         let snapshot = reader.read(Fields.snapshot, &context), snapshotChunkSize = reader.read(Fields.snapshotChunkSize, &context)
+        let snapshotReaders = reader.read(Fields.snapshotReaders, &context)
         if let tables {
             var seen: Set<TableName> = []
             for table in tables where !seen.insert(table).inserted {
@@ -163,7 +172,7 @@ extension PostgresSourceConfig {
             }
         }
         guard let url, let slot, let publication, let tables, let publish, let createMissing, let statusInterval, let slotWALWarning,
-              let heartbeatInterval, let snapshot, let snapshotChunkSize else { return nil }
+              let heartbeatInterval, let snapshot, let snapshotChunkSize, let snapshotReaders else { return nil }
         if reader.has(Fields.changelog.name) && changelog == nil { return nil }
         var config = PostgresSourceConfig(
             url: url, slot: slot, publication: publication, tables: tables, publish: publish, createMissing: createMissing,
@@ -173,6 +182,7 @@ extension PostgresSourceConfig {
         config.slotWALWarning = slotWALWarning
         config.snapshot = snapshot
         config.snapshotChunkSize = snapshotChunkSize
+        config.snapshotReaders = snapshotReaders
         config.snapshotLocation = reader.node(Fields.snapshot.name)?.location
         return config
     }

@@ -87,6 +87,7 @@ public enum PipelineBuilder {
             var settings = SnapshotCoordinator.Settings(slot: config.source.slot, tables: config.source.tables.filter { !outboxTables.contains($0) })
             settings.mode = config.source.snapshot
             settings.chunkSize = config.source.snapshotChunkSize
+            settings.readers = config.source.snapshotReaders
             snapshots = settings
         }
         return BuiltPipeline(

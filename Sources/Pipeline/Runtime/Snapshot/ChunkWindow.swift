@@ -38,12 +38,33 @@ public struct SnapshotTable: Sendable, Equatable {
     }
 }
 
-/// A chunk read between its watermarks: the table's next rows in key order.
+/// What one read of a chunk asks: the rows of `table` after the key `after` up to `through`
+/// (inclusive; nil: no bound) in key order, matching `filter`, at most `limit`; read between
+/// the low and the high watermark named `watermark`.
+public struct ChunkRead: Sendable, Equatable {
+    public var table: SnapshotTable
+    public var after: [String?]?
+    public var through: [String?]?
+    public var filter: String?
+    public var limit: Int
+    public var watermark: String
+
+    public init(table: SnapshotTable, after: [String?]?, through: [String?]?, filter: String?, limit: Int, watermark: String) {
+        self.table = table
+        self.after = after
+        self.through = through
+        self.filter = filter
+        self.limit = limit
+        self.watermark = watermark
+    }
+}
+
+/// A chunk read between its watermarks: the next rows of its key range, in key order.
 public struct SnapshotChunk: Sendable {
     public var watermark: String
     public var table: SnapshotTable
     public var rows: [TupleData]
-    /// The read asked for this many rows: fewer means the table has no more.
+    /// The read asked for this many rows: fewer means its key range has no more.
     public var limit: Int
 
     public init(watermark: String, table: SnapshotTable, rows: [TupleData], limit: Int) {
@@ -53,24 +74,21 @@ public struct SnapshotChunk: Sendable {
         self.limit = limit
     }
 
-    public var isLastOfTable: Bool { rows.count < limit }
+    public var isLastOfRange: Bool { rows.count < limit }
+
+    /// The last key the chunk read (where the next chunk of its range starts), nil for an empty chunk.
+    var lastKey: [String?]? { rows.last.flatMap { table.key(of: $0) } }
 }
 
-/// The merge of one chunk with the stream (DBLog's watermark algorithm), as a value: the
-/// stream's changes of the chunk's table between the low and the high watermark are noted
-/// by key, and at the high watermark the chunk's rows are emitted except those keys — the
-/// streamed change is newer than the row read, or as new, and it has already been emitted
-/// in its place in the stream, so dropping the row keeps the output a consistent history.
+/// The merge of one chunk with the stream (DBLog's watermark algorithm), as a value: opened at
+/// the chunk's low watermark, it notes by key the stream's changes of the chunk's table until
+/// the high watermark, where the chunk's rows are emitted except those keys — the streamed
+/// change is newer than the row read, or as new, and it has already been emitted in its place
+/// in the stream, so dropping the row keeps the output a consistent history. Several windows
+/// may be open at once (chunks read in parallel): each is its own chunk's, and knows nothing of
+/// the others, which is enough since their key ranges never overlap.
 struct ChunkWindow {
-    enum State: Equatable {
-        /// The chunk was read; its low watermark is not in the stream yet.
-        case awaitingLow
-        /// Between the watermarks: changes of the table are noted.
-        case open
-    }
-
-    let chunk: SnapshotChunk
-    private(set) var state = State.awaitingLow
+    let table: SnapshotTable
     private var changedKeys: Set<[String?]> = []
     /// A TRUNCATE of the table inside the window: every row read is gone.
     private var truncated = false
@@ -78,23 +96,21 @@ struct ChunkWindow {
     /// whose changes went through the stages before it committed): the chunk must be read again.
     private(set) var mustReadAgain = false
 
-    init(_ chunk: SnapshotChunk) { self.chunk = chunk }
-
-    mutating func lowWatermark() { state = .open }
+    /// At the low watermark.
+    init(table: SnapshotTable) { self.table = table }
 
     /// A change from the stream, in stream order.
     mutating func note(_ change: SourceChange) {
-        guard state == .open else { return }
         if change.operation == .truncate {
-            if change.truncatedRelations.contains(where: { $0.namespace == chunk.table.name.schema && $0.name == chunk.table.name.name }) {
+            if change.truncatedRelations.contains(where: { $0.namespace == table.name.schema && $0.name == table.name.name }) {
                 truncated = true
             }
             return
         }
-        guard change.table == chunk.table.name else { return }
+        guard change.table == table.name else { return }
         var noted = false
         for tuple in [change.newTuple, change.oldTuple?.tuple] {
-            guard let tuple, let key = SnapshotTable.key(of: tuple, columns: change.relation.columns, keyColumns: chunk.table.keyColumns) else { continue }
+            guard let tuple, let key = SnapshotTable.key(of: tuple, columns: change.relation.columns, keyColumns: table.keyColumns) else { continue }
             changedKeys.insert(key)
             noted = true
         }
@@ -104,17 +120,12 @@ struct ChunkWindow {
     }
 
     /// Changes went by inside the window without their keys (see `mustReadAgain`).
-    mutating func changesWithoutKeys() {
-        if state == .open { mustReadAgain = true }
-    }
+    mutating func changesWithoutKeys() { mustReadAgain = true }
 
-    /// At the high watermark: the rows to emit, in key order.
-    func rowsToEmit() -> [TupleData] {
+    /// At the high watermark: the rows of `chunk` to emit, in key order.
+    func rowsToEmit(_ chunk: SnapshotChunk) -> [TupleData] {
         if truncated { return [] }
         if changedKeys.isEmpty { return chunk.rows }
         return chunk.rows.filter { row in chunk.table.key(of: row).map { !changedKeys.contains($0) } ?? true }
     }
-
-    /// The last key the chunk read (where the next chunk starts), nil for an empty chunk.
-    var lastKey: [String?]? { chunk.rows.last.flatMap { chunk.table.key(of: $0) } }
 }

@@ -14,13 +14,16 @@ public enum SnapshotMode: String, Sendable, CaseIterable {
     case initialOnly = "initial_only"
 }
 
-/// The runner's side of snapshots: requests seen in the stream queue jobs; one chunk at a
-/// time is read between its watermarks (`SnapshotReader`), merged with the stream
-/// (`ChunkWindow`) and handed to the runner to write inside the high watermark's transaction;
-/// the progress travels in the checkpoint of the group it was written in.
+/// The runner's side of snapshots: requests seen in the stream queue jobs; a table is cut
+/// into key ranges, one per reader; each reader (a lane of `ChunkReadBoard`, a connection of
+/// its own) reads its range chunk after chunk between each chunk's watermarks; at a chunk's
+/// high watermark its rows are merged with the stream (`ChunkWindow`) and handed to the runner
+/// to write inside that watermark's transaction; the progress (each range's last key) travels
+/// in the checkpoint of the group it was written in.
 ///
-/// It never reads a chunk while the previous one is still waiting for its high watermark, so
-/// memory is one chunk; the stream goes on meanwhile, and the slot keeps advancing.
+/// A reader reads its next chunk while the stream catches up with the previous one, up to
+/// `chunksInFlight` chunks not yet merged, so memory is at most `readers × chunksInFlight`
+/// chunks; the stream goes on meanwhile, and the slot keeps advancing.
 public final class SnapshotCoordinator {
     public struct Settings: Sendable {
         /// The pipeline's slot: requests name it, so a request for another pipeline on the
@@ -30,6 +33,11 @@ public final class SnapshotCoordinator {
         /// outbox rows are not events).
         public var tables: [TableName]
         public var chunkSize = 4096
+        /// Connections reading key ranges of a table in parallel.
+        public var readers = 2
+        /// Chunks a reader holds that the stream has not yet caught up with: 2 lets it read
+        /// the next while the previous one waits for its high watermark.
+        public var chunksInFlight = 2
         public var mode = SnapshotMode.never
         /// How long to wait before reading again after the database could not be asked.
         public var retryInterval: Duration = .seconds(1)
@@ -62,7 +70,13 @@ public final class SnapshotCoordinator {
     public private(set) var committed = SnapshotProgress()
     /// What the open group will commit.
     public private(set) var progress = SnapshotProgress()
-    private var window: ChunkWindow?
+    private let board: ChunkReadBoard
+    /// One per lane, made when the first chunk is due.
+    private var chunkReaders: [any SnapshotChunkReader] = []
+    /// Open windows by watermark: chunks whose low watermark the stream brought.
+    private var windows: [String: ChunkWindow] = [:]
+    /// The ranges of the current table a lane is reading (since the last restart).
+    private var rangesAssigned: Set<Int> = []
     private var described: [TableName: SnapshotTable] = [:]
     private var retryAfter: ContinuousClock.Instant?
     /// The initial snapshot's request was written by this run and has not come back yet.
@@ -70,13 +84,18 @@ public final class SnapshotCoordinator {
     /// Rows and chunks this run emitted, for progress lines.
     public private(set) var rowsEmitted = 0
     public private(set) var chunksMerged = 0
+    /// Chunks read again (a change in their window without its key, a failed read, a dropped group).
+    public private(set) var restarts = 0
     private var estimates: [TableName: Int64] = [:]
 
     public init(settings: Settings, reader: any SnapshotReader, logger: Logger = Logger(label: "outflow.snapshot")) {
         self.settings = settings
         self.reader = reader
         self.logger = logger
+        board = ChunkReadBoard(lanes: max(1, settings.readers), depth: max(1, settings.chunksInFlight))
     }
+
+    deinit { board.stop() }
 
     /// Takes up what the log's last checkpoint says, and queues the initial snapshot when the
     /// mode asks for one and the log holds nothing yet. The request goes through the stream
@@ -97,7 +116,8 @@ public final class SnapshotCoordinator {
 
     /// `initial_only`: the initial snapshot is done and committed (or was before this run).
     public var finishedInitialOnly: Bool {
-        settings.mode == .initialOnly && awaitingRequest == nil && progress.isIdle && committed == progress && window == nil
+        settings.mode == .initialOnly && awaitingRequest == nil && progress.isIdle && committed == progress && windows.isEmpty
+            && board.chunksInFlight == 0
     }
 
     /// The progress for the group's checkpoint: nil when no snapshot ran since the last commit
@@ -108,19 +128,34 @@ public final class SnapshotCoordinator {
 
     func didCommit() { committed = progress }
 
-    /// The group was dropped: back to what is committed; a chunk in flight is read again
-    /// (its watermarks, if the stream sends them again, no longer match).
+    /// The group was dropped: back to what is committed; the chunks in flight are read again
+    /// (their watermarks, if the stream sends them again, no longer match).
     func didAbort() {
         progress = committed
-        window = nil
+        restartReads()
     }
 
-    /// Between source transactions: reads the next chunk when none is waiting for its
-    /// watermarks and a snapshot is queued.
+    /// Forgets every chunk in flight: the lanes start again from the progress's keys.
+    private func restartReads() {
+        board.restart()
+        windows = [:]
+        rangesAssigned = []
+        restarts += 1
+    }
+
+    /// Between source transactions: starts reading the current table's ranges on idle lanes
+    /// (and, with a scripted reader, reads what is due on this thread).
     func readChunkIfDue(now: ContinuousClock.Instant) throws(PipelineError) {
-        guard window == nil, var job = progress.jobs.first else { return }
+        guard var job = progress.jobs.first else { return }
         if let retryAfter, now < retryAfter { return }
         retryAfter = nil
+        if let error = board.failure() {
+            logger.warning("snapshot \(job.id): a read failed; reading again in \(settings.retryInterval)", metadata: ["outflow.error": "\(error.message)"])
+            restartReads()
+            if error.code != .snapshot { described = [:] }
+            retryAfter = now.advanced(by: settings.retryInterval)
+            return
+        }
         guard let tableName = job.tables.first else {
             progress.finishFirstJob()
             return
@@ -130,29 +165,57 @@ public final class SnapshotCoordinator {
             if let known = described[tableName] { table = known } else { table = try reader.describe(tableName) }
             described[tableName] = table
             if estimates[tableName] == nil { estimates[tableName] = reader.estimatedRows(tableName) ?? -1 }
-            let watermark = "\(job.id):\(job.chunks):\(UInt64.random(in: 0...UInt64.max))"
-            window = ChunkWindow(try reader.readChunk(table, after: job.after, filter: job.filter, limit: settings.chunkSize, watermark: watermark))
+            if job.ranges.isEmpty {
+                let keys = settings.readers > 1 ? try reader.splitKeys(table, parts: settings.readers) : []
+                var after: [String?]? = nil
+                for key in keys {
+                    job.ranges.append(SnapshotProgress.KeyRange(after: after, through: key))
+                    after = key
+                }
+                job.ranges.append(SnapshotProgress.KeyRange(after: after, through: nil))
+                progress.jobs[0] = job
+                if job.ranges.count > 1 { logger.info("snapshot \(job.id): \(tableName) is read in \(job.ranges.count) key ranges in parallel") }
+            }
         } catch where error.code == .snapshot {
             logger.error("snapshot \(job.id): \(tableName) is skipped: \(error.message)")
             job.tables.removeFirst()
-            job.after = nil
+            job.ranges = []
             progress.jobs[0] = job
+            return
         } catch {
             logger.warning("snapshot \(job.id): reading \(tableName) failed; trying again in \(settings.retryInterval)", metadata: ["outflow.error": "\(error.message)"])
             described[tableName] = nil
             retryAfter = now.advanced(by: settings.retryInterval)
+            return
         }
+        guard let table = described[tableName] else { return }
+        var idle = board.idleLanes()
+        for (index, range) in job.ranges.enumerated() where !range.done && !rangesAssigned.contains(index) {
+            guard !idle.isEmpty else { break }
+            let lane = idle.removeFirst()
+            board.assign(ChunkReadBoard.Assignment(
+                jobID: job.id, table: table, range: index, after: range.after, through: range.through, filter: job.filter, limit: settings.chunkSize), lane: lane)
+            rangesAssigned.insert(index)
+        }
+        if chunkReaders.isEmpty {
+            chunkReaders = (0..<board.laneCount).map { _ in reader.chunkReader() }
+            if reader.readsConcurrently {
+                for (lane, chunkReader) in chunkReaders.enumerated() { ChunkReadLane.start(lane: lane, reader: chunkReader, board: board) }
+            }
+        }
+        if !reader.readsConcurrently { ChunkReadLane.pump(readers: chunkReaders, board: board) }
     }
 
     /// A change from the stream (a transaction that is not skipped), in stream order.
     func note(_ change: SourceChange) {
-        window?.note(change)
+        guard !windows.isEmpty else { return }
+        for key in windows.keys { windows[key]!.note(change) }
     }
 
     /// Changes went by whose keys the runner no longer has (a large transaction staged while it
-    /// streamed): a chunk whose window they fall in is read again.
+    /// streamed): the chunks whose windows they fall in are read again.
     func changesWithoutKeys() {
-        window?.changesWithoutKeys()
+        for key in windows.keys { windows[key]!.changesWithoutKeys() }
     }
 
     /// A logical message inside transaction `xid`; what to write for it.
@@ -187,33 +250,45 @@ public final class SnapshotCoordinator {
     }
 
     private func handle(_ watermark: SnapshotWatermark) -> [Emission] {
-        guard var window, window.chunk.watermark == watermark.chunk else { return [] }  // an earlier read's
         switch watermark.kind {
         case .low:
-            window.lowWatermark()
-            self.window = window
+            // One of this run's current reads: its window opens. Anything else is an earlier
+            // read's (a crash, a restart), whose watermarks the stream sends again.
+            if let slot = board.slot(watermark.chunk) { windows[watermark.chunk] = ChunkWindow(table: slot.read.table) }
             return []
         case .high:
-            self.window = nil
-            guard window.state == .open, !window.mustReadAgain, var job = progress.jobs.first else {
-                logger.info("snapshot chunk of \(window.chunk.table.name) is read again: changes in its window could not be matched by key")
+            let window = windows.removeValue(forKey: watermark.chunk)
+            guard let slot = board.take(watermark.chunk) else { return [] }  // an earlier read's
+            guard let window, case .read(let chunk) = slot.state, !window.mustReadAgain, var job = progress.jobs.first,
+                  job.tables.first == chunk.table.name, slot.range < job.ranges.count
+            else {
+                if case .failed = slot.state {
+                    restartReads()
+                    return []
+                }
+                logger.info("snapshot chunks of \(slot.read.table.name) are read again: changes in a window could not be matched by key")
+                restartReads()
                 return []
             }
-            let rows = window.rowsToEmit()
-            job.after = window.lastKey ?? job.after
+            let rows = window.rowsToEmit(chunk)
+            if let last = chunk.lastKey { job.ranges[slot.range].after = last }
+            if chunk.isLastOfRange {
+                job.ranges[slot.range].done = true
+                rangesAssigned.remove(slot.range)
+            }
             job.rows += Int64(rows.count)
             job.chunks += 1
             chunksMerged += 1
             rowsEmitted += rows.count
-            let tableDone = window.chunk.isLastOfTable
-            if tableDone {
+            if job.ranges.allSatisfy(\.done) {
                 job.tables.removeFirst()
-                job.after = nil
+                job.ranges = []
+                rangesAssigned = []
             }
             progress.jobs[0] = job
             let jobDone = job.tables.isEmpty
             var emissions: [Emission] = rows.enumerated().map { index, row in
-                .row(window.chunk.table, row, job: job.id, mark: jobDone && index == rows.count - 1 ? .last : .row)
+                .row(chunk.table, row, job: job.id, mark: jobDone && index == rows.count - 1 ? .last : .row)
             }
             if jobDone {
                 progress.finishFirstJob()

@@ -7,12 +7,17 @@ import SegmentLog
 /// A table `public.items (id int PRIMARY KEY, name text)` and the stream of its changes, in
 /// memory: a write is applied to the table and its transaction appended to the stream at
 /// once, as a commit is. Read as a `SnapshotReader`, it writes the watermarks into the same
-/// stream around its SELECT, and lets a test write between them (`during`).
-final class SnapshotTestDatabase: SnapshotReader {
+/// stream around its SELECT, and lets a test write between them (`during`). Its chunk readers
+/// are itself, run on the pipeline's thread (`readsConcurrently` is false), so a test is
+/// deterministic; it is never touched from another thread, hence `@unchecked Sendable`.
+final class SnapshotTestDatabase: SnapshotReader, SnapshotChunkReader, @unchecked Sendable {
     enum Write {
         case upsert(Int, String)
         case delete(Int)
         case truncate
+        /// An update whose key column was not sent (an unchanged TOASTed key): it cannot be
+        /// matched to a row read.
+        case updateWithoutKey(Int, String)
     }
 
     /// When, around a chunk's SELECT, a test's writes commit.
@@ -33,6 +38,8 @@ final class SnapshotTestDatabase: SnapshotReader {
     var during: [Int: [Moment: [Write]]] = [:]
     /// The keys each read started after.
     private(set) var readsAfter: [Int?] = []
+    /// Each read's key bounds: after (exclusive), through (inclusive).
+    private(set) var reads: [(after: Int?, through: Int?)] = []
     /// Time a read takes, on `clock` (a SELECT is not instant).
     var readCost: (clock: ManualClock, duration: Duration)?
 
@@ -55,6 +62,11 @@ final class SnapshotTestDatabase: SnapshotReader {
                 changes.append(SourceChange(
                     operation: .delete, xid: xid, lsn: LSN(lsn), sequence: sequence, relation: Self.relation,
                     oldTuple: .key(TupleData([.text(ArraySlice("\(id)".utf8)), .null]))))
+            case .updateWithoutKey(let id, let name):
+                rows[id] = name
+                changes.append(SourceChange(
+                    operation: .update, xid: xid, lsn: LSN(lsn), sequence: sequence, relation: Self.relation,
+                    newTuple: TupleData([.unchangedToast, .text(ArraySlice(name.utf8))])))
             case .truncate:
                 rows = [:]
                 changes.append(SourceChange(operation: .truncate, xid: xid, lsn: LSN(lsn), sequence: sequence, relation: Self.relation, truncatedRelations: [Self.relation]))
@@ -82,22 +94,39 @@ final class SnapshotTestDatabase: SnapshotReader {
         return SnapshotTable(name: table, relation: Self.relation, keyColumns: ["id"])
     }
 
-    func readChunk(_ table: SnapshotTable, after: [String?]?, filter: String?, limit: Int, watermark: String) throws(PipelineError) -> SnapshotChunk {
+    func splitKeys(_ table: SnapshotTable, parts: Int) throws(PipelineError) -> [[String?]] {
+        let keys = rows.keys.sorted()
+        var split: [[String?]] = []
+        for part in 1..<max(1, parts) {
+            let index = keys.count * part / parts
+            guard index > 0, index < keys.count, split.last != ["\(keys[index])"] else { continue }
+            split.append(["\(keys[index])"])
+        }
+        return split
+    }
+
+    func chunkReader() -> any SnapshotChunkReader { self }
+
+    var readsConcurrently: Bool { false }
+
+    func readChunk(_ read: ChunkRead, deliver: (SnapshotChunk) -> Void) throws(PipelineError) {
         let moments = during[chunksRead] ?? [:]
         chunksRead += 1
         if let readCost { readCost.clock.advance(by: readCost.duration) }
-        let start = after.flatMap { $0.first.flatMap { $0.flatMap { Int($0) } } }
+        func bound(_ key: [String?]?) -> Int? { key.flatMap { $0.first.flatMap { $0.flatMap { Int($0) } } } }
+        let start = bound(read.after), end = bound(read.through)
         readsAfter.append(start)
+        reads.append((start, end))
         write(moments[.beforeLow] ?? [])
-        message(.watermark(SnapshotWatermark(chunk: watermark, kind: .low, table: table.name)))
+        message(.watermark(SnapshotWatermark(chunk: read.watermark, kind: .low, table: read.table.name)))
         write(moments[.afterLow] ?? [])
-        let selected = rows.keys.sorted().filter { $0 > (start ?? Int.min) }.prefix(limit).map { id in
+        let selected = rows.keys.sorted().filter { $0 > (start ?? Int.min) && $0 <= (end ?? Int.max) }.prefix(read.limit).map { id in
             TupleData([.text(ArraySlice("\(id)".utf8)), .text(ArraySlice(rows[id]!.utf8))])
         }
         write(moments[.afterSelect] ?? [])
-        message(.watermark(SnapshotWatermark(chunk: watermark, kind: .high, table: table.name)))
+        deliver(SnapshotChunk(watermark: read.watermark, table: read.table, rows: Array(selected), limit: read.limit))
+        message(.watermark(SnapshotWatermark(chunk: read.watermark, kind: .high, table: read.table.name)))
         write(moments[.afterHigh] ?? [])
-        return SnapshotChunk(watermark: watermark, table: table, rows: Array(selected), limit: limit)
     }
 
     func request(_ request: SnapshotRequest) throws(PipelineError) { message(.request(request)) }

@@ -23,14 +23,15 @@ import Testing
         /// stream read), then stops it as SIGTERM does. Returns the coordinator.
         @discardableResult
         func run(
-            mode: SnapshotMode = .initial, chunkSize: Int = 4, tables: [TableName] = [SnapshotTestDatabase.name], metrics: PipelineMetrics? = nil,
-            stop: ((SnapshotCoordinator) -> Bool)? = nil
+            mode: SnapshotMode = .initial, chunkSize: Int = 4, readers: Int = 1, tables: [TableName] = [SnapshotTestDatabase.name],
+            metrics: PipelineMetrics? = nil, observe: ((SnapshotCoordinator) -> Void)? = nil, stop: ((SnapshotCoordinator) -> Bool)? = nil
         ) throws -> SnapshotCoordinator {
             let writer = try LogWriter.open(directory: directory)
             defer { writer.close() }
             var settings = SnapshotCoordinator.Settings(slot: "slot", tables: tables)
             settings.mode = mode
             settings.chunkSize = chunkSize
+            settings.readers = readers
             let snapshots = SnapshotCoordinator(settings: settings, reader: database)
             let runner = try PipelineRunner(
                 graph: try CompiledStageGraph(stages: [], wiring: []), writer: writer,
@@ -39,6 +40,7 @@ import Testing
             let deadline = clock.now.advanced(by: .seconds(600))
             try runner.run(source: source, shouldStop: {
                 if clock.now >= deadline { return true }
+                observe?(snapshots)
                 if let stop { return stop(snapshots) }
                 return snapshots.progress.isIdle && snapshots.committed == snapshots.progress && source.consumed == self.database.stream.count
             }, report: { progress in metrics?.observe(progress, serverWAL: nil, now: 0) })
@@ -121,19 +123,89 @@ import Testing
 
     @Test func aRestartResumesAfterTheLastCommittedChunk() throws {
         let run = Run(rows: Self.rows(1...10))
-        // Stop once the third chunk is read: it is in flight (its watermarks in the stream, not
-        // yet reached), so the stop commits the first two and drops it.
+        // Stop once the third chunk is read: chunks are in flight (their watermarks in the
+        // stream, not yet reached), so the stop commits what was merged and drops them.
         let first = try run.run(chunkSize: 3, stop: { _ in run.database.chunksRead >= 3 })
-        #expect(first.committed.jobs.first?.after == ["6"])
-        #expect(try run.reads.map(\.id) == Array(1...6).map { Optional($0) })
+        let range = try #require(first.committed.jobs.first?.ranges.first)
+        let committedThrough = try #require(range.after?.first.flatMap { $0.flatMap { Int($0) } })
+        #expect(try run.reads.map(\.id) == Array(1...committedThrough).map { Optional($0) })
         let readsBefore = run.database.chunksRead
         try run.run(chunkSize: 3)
-        // The restart read from after key 6, not from the start; the first run's third read
-        // (its watermarks still in the stream) was dropped and read again.
-        #expect(run.database.readsAfter[readsBefore...].first == 6)
+        // The restart read from after the last committed key, not from the start; the first
+        // run's reads in flight (their watermarks still in the stream) were dropped and read again.
+        #expect(run.database.readsAfter[readsBefore...].first == committedThrough)
         let reads = try run.reads
         #expect(reads.map(\.id) == Array(1...10).map { Optional($0) })
         #expect(try run.records.filter { $0.topic == SnapshotCoordinator.controlTopic }.count == 2)
+    }
+
+    @Test func aReaderReadsAheadOfTheStreamWithABoundedNumberOfChunks() throws {
+        let run = Run(rows: Self.rows(1...40))
+        var mostAhead = 0
+        let snapshots = try run.run(chunkSize: 4, readers: 2, observe: { snapshots in
+            mostAhead = max(mostAhead, run.database.chunksRead - snapshots.chunksMerged)
+        })
+        // The next chunk is read before the previous one's high watermark came back…
+        #expect(mostAhead > 1)
+        // …but never more than two per reader.
+        #expect(mostAhead <= 4)
+        #expect(snapshots.chunksMerged == run.database.chunksRead)
+        #expect(try run.reads.count == 40)
+    }
+
+    @Test(arguments: [2, 3, 5])
+    func parallelReadersReadDisjointRangesAndEveryRowOnce(readers: Int) throws {
+        let run = Run(rows: Self.rows(1...50))
+        // Writes inside the windows of chunks of different readers.
+        run.database.during[1] = [.afterSelect: [.upsert(3, "changed"), .delete(30)]]
+        run.database.during[4] = [.afterLow: [.upsert(45, "changed"), .upsert(51, "new")], .afterHigh: [.upsert(20, "later")]]
+        try run.run(chunkSize: 4, readers: readers)
+        let records = try run.records.filter { $0.topic == "test.public.items" }
+        let readIDs = try run.reads.compactMap(\.id)
+        #expect(Set(readIDs).count == readIDs.count, "a row was read twice")
+        #expect(SnapshotLog.finalState(records) == run.database.rows)
+        // Every row never written during the snapshot was read.
+        #expect(Set(readIDs).isSuperset(of: Set(1...50).subtracting([3, 30, 45])))
+        // The ranges' bounds: every read stays inside one range, and the ranges do not overlap.
+        let ranges = Set(run.database.reads.map { $0.through })
+        #expect(ranges.count == readers)
+        // (a range read to its bound in whole chunks ends with an empty read after its last key)
+        for read in run.database.reads { #expect((read.after ?? .min) <= (read.through ?? .max)) }
+        // The reads of different ranges interleave in the log.
+        #expect(readIDs != readIDs.sorted())
+        #expect(try run.records.filter { $0.topic == SnapshotCoordinator.controlTopic }.count == 2)
+        #expect(try run.reads.last?.snapshotMark == "last")
+    }
+
+    @Test func aRestartWithParallelReadersResumesEachRangeAfterItsCommittedKey() throws {
+        let run = Run(rows: Self.rows(1...60))
+        let first = try run.run(chunkSize: 4, readers: 3, stop: { _ in run.database.chunksRead >= 8 })
+        let ranges = try #require(first.committed.jobs.first?.ranges)
+        #expect(ranges.count == 3)
+        let committedReads = try run.reads.count
+        #expect(committedReads > 0 && committedReads < 60)
+        let readsBefore = run.database.chunksRead
+        try run.run(chunkSize: 4, readers: 3)
+        // Each range went on from its committed key (or its start, when nothing of it was committed).
+        let resumed = Set(run.database.reads[readsBefore...].prefix(3).map(\.after))
+        let committed = Set(ranges.map { $0.after?.first.flatMap { $0.flatMap { Int($0) } } })
+        #expect(resumed.isSubset(of: committed))
+        let reads = try run.reads.compactMap(\.id)
+        #expect(reads.sorted() == Array(1...60))
+        #expect(try run.records.filter { $0.topic == SnapshotCoordinator.controlTopic }.count == 2)
+    }
+
+    @Test func aChangeWithoutItsKeyMakesTheChunksInFlightBeReadAgain() throws {
+        let run = Run(rows: Self.rows(1...20))
+        // An update whose key was not sent, inside the first chunk's window: that chunk and
+        // the ones read after it are read again, and no row is lost or read twice.
+        run.database.during[0] = [.afterSelect: [.updateWithoutKey(2, "changed")]]
+        let snapshots = try run.run(chunkSize: 4, readers: 2)
+        #expect(snapshots.restarts >= 1)
+        let reads = try run.reads.compactMap(\.id)
+        #expect(reads.sorted() == Array(1...20))
+        // The read again took the change: row 2's read is the changed row.
+        #expect(try run.reads.first { $0.id == 2 }?.name == "changed")
     }
 
     @Test func requestsForAnotherSlotOrSentAgainAreLeftAlone() throws {
@@ -188,11 +260,22 @@ import Testing
 
     @Test func progressRoundTripsInTheCheckpoint() throws {
         var job = SnapshotProgress.Job(id: "backfill-1", tables: [TableName(schema: "public", name: "a"), TableName(schema: "s", name: "b")], filter: "x > 1")
-        job.after = ["42", nil]
+        job.ranges = [.init(after: ["42", nil], through: ["100", "x"]), .init(after: ["100", "x"], through: nil, done: true)]
         job.rows = 4096
         job.chunks = 1
         let checkpoint = Checkpoint(sourceEnd: LSN(7), snapshot: SnapshotProgress(jobs: [job], finished: ["initial"]))
         #expect(try Checkpoint(decoding: checkpoint.encoded()) == checkpoint)
+    }
+
+    @Test func progressOfTheFormerVersionIsOneRange() throws {
+        // Version 1: a job "a" of table public.t, no filter, read up to key 42, 10 rows, 1 chunk.
+        var bytes: [UInt8] = [1, 0, 0, 0, 1, 0, 0, 0, 1] + Array("a".utf8) + [0, 0, 0, 1]
+        bytes += [0, 0, 0, 6] + Array("public".utf8) + [0, 0, 0, 1] + Array("t".utf8) + [0]
+        bytes += [1, 0, 0, 0, 1, 1, 0, 0, 0, 2] + Array("42".utf8)
+        bytes += [0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+        let progress = try SnapshotProgress(decoding: bytes)
+        #expect(progress.jobs.first?.ranges == [.init(after: ["42"], through: nil)])
+        #expect(progress.jobs.first?.rows == 10)
     }
 
     @Test func damagedProgressIsATypedError() throws {
