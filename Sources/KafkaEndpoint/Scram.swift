@@ -1,8 +1,8 @@
-import Crypto
+import CLibCrypto
 import Foundation
 
 /// The hash a SCRAM mechanism is built on (RFC 5802; SHA-256 from RFC 7677, SHA-512 as Kafka
-/// names it).
+/// names it). The primitives are OpenSSL's libcrypto, one call each.
 public enum ScramAlgorithm: String, Sendable, CaseIterable {
     case sha256 = "SCRAM-SHA-256"
     case sha512 = "SCRAM-SHA-512"
@@ -10,42 +10,64 @@ public enum ScramAlgorithm: String, Sendable, CaseIterable {
     /// RFC 7677 asks for at least 4096 iterations; Kafka refuses fewer too.
     public static let minimumIterations = 4096
 
-    func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+    /// The digest's length in bytes: also the length of every key and proof of the exchange.
+    var digestLength: Int {
         switch self {
-        case .sha256: Self.hmac(SHA256.self, key: key, message)
-        case .sha512: Self.hmac(SHA512.self, key: key, message)
+        case .sha256: 32
+        case .sha512: 64
         }
+    }
+
+    /// libcrypto's digest descriptor (a static table in the library: never freed).
+    private var digest: OpaquePointer {
+        switch self {
+        case .sha256: EVP_sha256()
+        case .sha512: EVP_sha512()
+        }
+    }
+
+    func hmac(key: [UInt8], _ message: [UInt8]) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        // An empty array may have no storage; libcrypto is given a valid pointer and length 0.
+        let keyBytes = key.isEmpty ? [0] : key, messageBytes = message.isEmpty ? [0] : message
+        let done = keyBytes.withUnsafeBufferPointer { keyBuffer in
+            messageBytes.withUnsafeBufferPointer { messageBuffer in
+                HMAC(digest, keyBuffer.baseAddress, Int32(key.count), messageBuffer.baseAddress, message.count, &output, &length)
+            }
+        }
+        // Fails only when the library cannot allocate: nothing sensible goes on from there.
+        precondition(done != nil && Int(length) == digestLength, "libcrypto HMAC failed")
+        return Array(output.prefix(Int(length)))
     }
 
     func hash(_ message: [UInt8]) -> [UInt8] {
-        switch self {
-        case .sha256: Array(SHA256.hash(data: message))
-        case .sha512: Array(SHA512.hash(data: message))
+        var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let messageBytes = message.isEmpty ? [0] : message
+        let done = messageBytes.withUnsafeBufferPointer { messageBuffer in
+            EVP_Digest(messageBuffer.baseAddress, message.count, &output, &length, digest, nil)
         }
+        precondition(done == 1 && Int(length) == digestLength, "libcrypto digest failed")
+        return Array(output.prefix(Int(length)))
     }
 
-    private static func hmac<H: HashFunction>(_: H.Type, key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        Array(HMAC<H>.authenticationCode(for: message, using: SymmetricKey(data: key)))
-    }
-
-    /// RFC 5802's Hi(): PBKDF2 with this HMAC and one output block, whose length is the hash's.
-    /// The key is set up once and each round feeds the previous block to a copy of it.
+    /// RFC 5802's Hi(): PBKDF2 with this HMAC and one output block, whose length is the hash's
+    /// (RFC 5802 §2.2 notes Hi is PBKDF2 with dkLen the hash's length).
     func saltedPassword(_ password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        switch self {
-        case .sha256: Self.hi(SHA256.self, password, salt: salt, iterations: iterations)
-        case .sha512: Self.hi(SHA512.self, password, salt: salt, iterations: iterations)
+        var output = [UInt8](repeating: 0, count: digestLength)
+        let passwordBytes = password.isEmpty ? [0] : password, saltBytes = salt.isEmpty ? [0] : salt
+        let done = passwordBytes.withUnsafeBufferPointer { passwordBuffer in
+            saltBytes.withUnsafeBufferPointer { saltBuffer in
+                passwordBuffer.withMemoryRebound(to: CChar.self) { passwordCharacters in
+                    PKCS5_PBKDF2_HMAC(
+                        passwordCharacters.baseAddress, Int32(password.count), saltBuffer.baseAddress, Int32(salt.count), Int32(max(1, iterations)),
+                        digest, Int32(digestLength), &output)
+                }
+            }
         }
-    }
-
-    private static func hi<H: HashFunction>(_: H.Type, _ password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        let key = SymmetricKey(data: password)
-        var block = Array(HMAC<H>.authenticationCode(for: salt + [0, 0, 0, 1], using: key))
-        var result = block
-        for _ in 1..<max(1, iterations) {
-            block = Array(HMAC<H>.authenticationCode(for: block, using: key))
-            for index in result.indices { result[index] ^= block[index] }
-        }
-        return result
+        precondition(done == 1, "libcrypto PBKDF2 failed")
+        return output
     }
 }
 
