@@ -23,12 +23,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // TLS on the Kafka endpoint: NIOSSL's server handler. (SCRAM's hashes come from Debian's
+        // libcrypto: swift-crypto would build a second copy of BoringSSL on every cold build.)
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries from Debian (libpq-dev, libzstd-dev, librdkafka-dev), found through pkg-config.
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // OpenSSL's libcrypto (libssl-dev): SCRAM's SHA-2, HMAC and PBKDF2 for the Kafka endpoint's SASL.
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // librdkafka, wrapped thinly: the transactional producer, a partition reader, the mock cluster.
         .target(name: "KafkaClient", dependencies: ["CRdKafka", "BinaryIO", .product(name: "Logging", package: "swift-log")]),
         // The mock cluster in a process of its own, for the Kafka sink's tests.
@@ -46,10 +51,11 @@ let package = Package(
         .target(
             name: "KafkaEndpoint",
             dependencies: [
-                "KafkaProtocol", "SegmentLog", "FaultInjection",
+                "KafkaProtocol", "SegmentLog", "FaultInjection", "CLibCrypto",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -20,7 +20,7 @@ final class EndpointMetrics: Sendable {
         acceptedConnections = Counter(label: "outflow_kafka_connections_accepted_total", factory: factory)
         refusedConnections = Counter(label: "outflow_kafka_connections_refused_total", factory: factory)
         var requests: [Int16: Counter] = [:]
-        for api in RequestProcessor.servedAPIs {
+        for api in RequestProcessor.servedAPIs + RequestProcessor.saslAPIs {
             requests[api.rawValue] = Counter(label: "outflow_kafka_requests_total", dimensions: [("api", "\(api)")], factory: factory)
         }
         requestsByAPI = requests

@@ -25,7 +25,10 @@ extension RequestProcessor {
 
     /// `membershipError`: what the group coordinator said of the committer's member id and
     /// generation (nil: it may commit).
-    func offsetCommit(_ request: OffsetCommitRequest, header: RequestHeader, membershipError: KafkaErrorCode?) throws(SegmentLogError) -> ByteBuffer {
+    /// Any authenticated user may use any group; the topics are checked against `access`.
+    func offsetCommit(
+        _ request: OffsetCommitRequest, header: RequestHeader, membershipError: KafkaErrorCode?, access: TopicAccess = .everything
+    ) throws(SegmentLogError) -> ByteBuffer {
         let counts = try log.partitionCounts()
         let groupError: KafkaErrorCode? = (try? ConsumerGroups.validate(group: request.groupID)) == nil ? .invalidGroupID : membershipError
         var offsets: [TopicPartition: Int64] = [:]
@@ -36,6 +39,8 @@ extension RequestProcessor {
                 let index = partition.partitionIndex
                 if let groupError {
                     partitions.append(OffsetCommitResponse.Partition(partitionIndex: index, errorCode: groupError))
+                } else if !access.allows(topic.name) {
+                    partitions.append(OffsetCommitResponse.Partition(partitionIndex: index, errorCode: .topicAuthorizationFailed))
                 } else if let tp = Self.topicPartition(topic.name, index, counts), partition.committedOffset >= 0 {
                     offsets[tp] = partition.committedOffset
                     partitions.append(OffsetCommitResponse.Partition(partitionIndex: index))
@@ -56,7 +61,9 @@ extension RequestProcessor {
         return KafkaResponseFrame.encode(OffsetCommitResponse(topics: topics), version: header.apiVersion, correlationID: header.correlationID)
     }
 
-    func offsetFetch(_ request: OffsetFetchRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+    /// A topic outside `access` answers TOPIC_AUTHORIZATION_FAILED per partition when named,
+    /// and is left out when the request asks for every committed offset.
+    func offsetFetch(_ request: OffsetFetchRequest, header: RequestHeader, access: TopicAccess = .everything) throws(SegmentLogError) -> ByteBuffer {
         guard (try? ConsumerGroups.validate(group: request.groupID)) != nil else {
             let response = OffsetFetchResponse(topics: [], errorCode: .invalidGroupID)
             return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
@@ -68,12 +75,15 @@ extension RequestProcessor {
                 OffsetFetchResponse.Topic(
                     name: topic.name,
                     partitions: topic.partitionIndexes.map { index in
+                        guard access.allows(topic.name) else {
+                            return OffsetFetchResponse.Partition(partitionIndex: index, committedOffset: -1, errorCode: .topicAuthorizationFailed)
+                        }
                         let offset = (try? TopicPartition(topic: topic.name, partition: index)).flatMap { committed[$0] }
                         return OffsetFetchResponse.Partition(partitionIndex: index, committedOffset: offset ?? -1)
                     })
             }
         } else {
-            topics = Dictionary(grouping: committed.keys.sorted(), by: \.topic).sorted { $0.key < $1.key }.map { topic, partitions in
+            topics = Dictionary(grouping: committed.keys.filter { access.allows($0.topic) }.sorted(), by: \.topic).sorted { $0.key < $1.key }.map { topic, partitions in
                 OffsetFetchResponse.Topic(
                     name: topic, partitions: partitions.map { OffsetFetchResponse.Partition(partitionIndex: $0.partition, committedOffset: committed[$0]!) })
             }

@@ -11,6 +11,10 @@ import SegmentLog
 /// responses to requests by order as well as correlation id); those that arrive meanwhile
 /// queue. Reading the log runs on the thread pool, never on the event loop. A frame that does
 /// not decode closes this connection with one log line.
+///
+/// With users configured, a connection first authenticates (`SaslAuthentication`): until it
+/// has, ApiVersions, SaslHandshake and SaslAuthenticate are answered and anything else closes
+/// it, as Kafka's brokers do; afterwards it reads the topics of its user's allow-list.
 final class KafkaConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -36,11 +40,14 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
     /// A read the channel asked for while the queue was full: passed on once it drains.
     private var heldRead = false
     private var context: ChannelHandlerContext?
+    /// Nil when the endpoint has no users: every topic is readable at once.
+    private var authentication: SaslAuthentication?
 
     init(
         processor: RequestProcessor, threadPool: NIOThreadPool, notifier: LogChangeNotifier, fetchMemory: FetchMemory, advertisedHost: String?,
-        readPauseBytes: Int, logger: Logger
+        readPauseBytes: Int, users: SASLUserDirectory? = nil, logger: Logger
     ) {
+        self.authentication = users.map { SaslAuthentication(directory: $0) }
         self.processor = processor
         self.threadPool = threadPool
         self.notifier = notifier
@@ -128,6 +135,10 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
                 written.futureResult.whenComplete { _ in reservation.release() }
                 context.writeAndFlush(self.wrapOutboundOut(response), promise: written)
                 self.answerNext()
+            case .success(.lastFrame(let response, let reason)):
+                let written = context.eventLoop.makePromise(of: Void.self)
+                written.futureResult.assumeIsolated().whenComplete { _ in self.close(reason) }
+                context.writeAndFlush(self.wrapOutboundOut(response), promise: written)
             case .success(.close(let reason)):
                 self.close(reason)
             case .failure(let error):
@@ -140,32 +151,71 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Answers what authentication allows: before it succeeds only ApiVersions and the SASL
+    /// requests; after it, everything within the user's topics.
     private func reply(to request: KafkaRequest, header: RequestHeader, context: ChannelHandlerContext) -> EventLoopFuture<Reply> {
+        let eventLoop = context.eventLoop
+        let sasl = authentication != nil
+        switch request {
+        case .apiVersions:
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: true, sasl: sasl)))
+        case .unsupported(apiKey: ApiKey.apiVersions.rawValue, _):
+            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: false, sasl: sasl)))
+        case .saslHandshake(let handshake) where authentication != nil:
+            return eventLoop.makeSucceededFuture(Self.reply(authentication!.handshake(handshake, header: header)))
+        case .saslAuthenticate(let authenticate) where authentication != nil:
+            let outcome = authentication!.authenticate(authenticate, header: header)
+            if let user = authentication!.user, logger[metadataKey: "kafka.user"] == nil {
+                logger[metadataKey: "kafka.user"] = "\(user)"
+                logger.info("Kafka client authenticated")
+            }
+            return eventLoop.makeSucceededFuture(Self.reply(outcome))
+        default:
+            break
+        }
+        let access: TopicAccess
+        if let authentication {
+            guard let granted = authentication.access else {
+                return eventLoop.makeSucceededFuture(
+                    .close(reason: "\(request.apiKey.map { "\($0)" } ?? "api key \(header.apiKeyRawValue)") before SASL authentication"))
+            }
+            access = granted
+        } else {
+            access = .everything
+        }
+        return authorizedReply(to: request, header: header, access: access, context: context)
+    }
+
+    private static func reply(_ outcome: SaslAuthentication.Outcome) -> Reply {
+        switch outcome {
+        case .respond(let frame): .frame(frame)
+        case .respondAndClose(let frame, let reason): .lastFrame(frame, reason: reason)
+        case .close(let reason): .close(reason: reason)
+        }
+    }
+
+    private func authorizedReply(to request: KafkaRequest, header: RequestHeader, access: TopicAccess, context: ChannelHandlerContext) -> EventLoopFuture<Reply> {
         let eventLoop = context.eventLoop
         let processor = self.processor
         switch request {
-        case .apiVersions:
-            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: true)))
-        case .unsupported(apiKey: ApiKey.apiVersions.rawValue, _):
-            return eventLoop.makeSucceededFuture(.frame(RequestProcessor.apiVersions(header: header, supported: false)))
         case .produce(let produce):
             return eventLoop.makeSucceededFuture(RequestProcessor.produce(produce, header: header, logger: logger))
         case .metadata(let metadata):
             let broker = brokerAddress(context)
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.metadata(metadata, header: header, broker: broker)) }
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.metadata(metadata, header: header, broker: broker, access: access)) }
         case .listOffsets(let listOffsets):
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listOffsets(listOffsets, header: header)) }
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listOffsets(listOffsets, header: header, access: access)) }
         case .offsetForLeaderEpoch(let offsetRequest):
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetForLeaderEpoch(offsetRequest, header: header)) }
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetForLeaderEpoch(offsetRequest, header: header, access: access)) }
         case .findCoordinator(let find):
             return eventLoop.makeSucceededFuture(.frame(RequestProcessor.findCoordinator(find, header: header, broker: brokerAddress(context))))
         case .offsetCommit(let commit):
             let membershipError = processor.membership.offsetCommitError(commit)
             return threadPool.runIfActive(eventLoop: eventLoop) {
-                .frame(try processor.offsetCommit(commit, header: header, membershipError: membershipError))
+                .frame(try processor.offsetCommit(commit, header: header, membershipError: membershipError, access: access))
             }
         case .offsetFetch(let offsetFetch):
-            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header)) }
+            return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.offsetFetch(offsetFetch, header: header, access: access)) }
         case .listGroups(let list):
             return threadPool.runIfActive(eventLoop: eventLoop) { .frame(try processor.listGroups(list, header: header)) }
         case .describeGroups(let describe):
@@ -181,7 +231,7 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
         case .fetch(let fetch):
             let wait = FetchWait(minBytes: fetch.minBytes, maxWaitMs: fetch.maxWaitMs, receivedAt: .now())
             return Self.longPoll(
-                fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
+                fetch, header: header, wait: wait, access: access, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
                 memory: fetchMemory)
         case .unsupported(let apiKey, let version):
             // A client sends only what ApiVersions listed: anything else cannot be answered in
@@ -195,7 +245,7 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
     /// Reads the fetch within what the fetch memory grants; when it has less than min_bytes,
     /// gives the memory back, waits for the log to change (or the deadline) and reads again.
     private static func longPoll(
-        _ fetch: FetchRequest, header: RequestHeader, wait: FetchWait, eventLoop: any EventLoop, processor: RequestProcessor,
+        _ fetch: FetchRequest, header: RequestHeader, wait: FetchWait, access: TopicAccess, eventLoop: any EventLoop, processor: RequestProcessor,
         notifier: LogChangeNotifier, threadPool: NIOThreadPool, memory: FetchMemory
     ) -> EventLoopFuture<Reply> {
         // Noted before the read: a change after it wakes the wait below even if it comes first.
@@ -204,7 +254,7 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
         return threadPool.runIfActive(eventLoop: eventLoop) { () throws -> (RequestProcessor.FetchRead, ByteBuffer, FetchReservation) in
             var reservation = memory.reserve(requested: fetch.maxBytes)
             let read: RequestProcessor.FetchRead
-            do { read = try processor.readFetch(fetch, byteLimit: reservation.granted) } catch {
+            do { read = try processor.readFetch(fetch, byteLimit: reservation.granted, access: access) } catch {
                 reservation.release()
                 throw error
             }
@@ -225,7 +275,7 @@ final class KafkaConnectionHandler: ChannelDuplexHandler {
                 reservation.release()
                 return notifier.waitForChange(after: changes, until: deadline, on: eventLoop).flatMap {
                     longPoll(
-                        fetch, header: header, wait: wait, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
+                        fetch, header: header, wait: wait, access: access, eventLoop: eventLoop, processor: processor, notifier: notifier, threadPool: threadPool,
                         memory: memory)
                 }
             }

@@ -3,6 +3,7 @@ import KafkaProtocol
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SegmentLog
 import ServiceLifecycle
 import Synchronization
@@ -11,7 +12,7 @@ import Synchronization
 public struct KafkaEndpointConfiguration: Sendable {
     /// The log directory served.
     public var logDirectory: String
-    /// 127.0.0.1 unless told otherwise: the endpoint has no authentication yet.
+    /// 127.0.0.1 unless told otherwise.
     public var host: String
     /// 0 picks a free port (see `KafkaServer.port`).
     public var port: Int
@@ -37,6 +38,8 @@ public struct KafkaEndpointConfiguration: Sendable {
     var groups = GroupCoordinator.Settings()
     /// Where the endpoint's metrics go; nil: the process's bootstrapped backend.
     public var metricsFactory: (any MetricsFactory)?
+    /// TLS and SASL users; none by default.
+    public var security = KafkaEndpointSecurity.none
 
     public init(
         logDirectory: String, host: String = "127.0.0.1", port: Int = 9092, advertisedHost: String? = nil,
@@ -67,6 +70,8 @@ public struct KafkaEndpointError: Error, Sendable, CustomStringConvertible {
         public static let log = Code("log")
         /// The listening socket cannot be bound.
         public static let bind = Code("bind")
+        /// The TLS certificate or private key cannot be used.
+        public static let tls = Code("tls")
     }
 
     public var code: Code
@@ -122,6 +127,10 @@ public final class KafkaServer: Sendable {
         do { log = try EndpointLog(directory: configuration.logDirectory) } catch {
             throw KafkaEndpointError(.log, "cannot open the log at \(configuration.logDirectory): \(error)")
         }
+        let tlsContext: NIOSSLContext?
+        if let identity = configuration.security.tls { tlsContext = try Self.makeTLSContext(identity) } else { tlsContext = nil }
+        // Derived once, here: each user's SCRAM credentials with a random salt.
+        let users = configuration.security.saslEnabled ? SASLUserDirectory(configuration.security) : nil
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoopThreads))
         let threadPool = NIOThreadPool(numberOfThreads: max(1, configuration.readerThreads))
         threadPool.start()
@@ -148,11 +157,17 @@ public final class KafkaServer: Sendable {
                 metrics.connectionOpened(nowOpen: open)
                 channel.closeFuture.whenComplete { _ in metrics.connectionClosed(nowOpen: connections.close()) }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let tlsContext {
+                        // Before the frame decoder: it sees only decrypted bytes. A failed
+                        // handshake reaches the connection handler's errorCaught, which logs
+                        // and closes.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(KafkaFrameDecoder(maximumFrameSize: configuration.maximumFrameSize)),
                         KafkaConnectionHandler(
                             processor: processor, threadPool: threadPool, notifier: notifier, fetchMemory: fetchMemory,
-                            advertisedHost: configuration.advertisedHost, readPauseBytes: configuration.maximumFrameSize, logger: logger))
+                            advertisedHost: configuration.advertisedHost, readPauseBytes: configuration.maximumFrameSize, users: users, logger: logger))
                 }
             }
         do {
@@ -166,6 +181,22 @@ public final class KafkaServer: Sendable {
             try? await threadPool.shutdownGracefully()
             try? await group.shutdownGracefully()
             throw KafkaEndpointError(.bind, "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    private static func makeTLSContext(_ identity: TLSIdentity) throws(KafkaEndpointError) -> NIOSSLContext {
+        do {
+            let chain = try NIOSSLCertificate.fromPEMBytes(identity.certificateChainPEM)
+            guard !chain.isEmpty else { throw KafkaEndpointError(.tls, "the TLS certificate file holds no PEM certificate") }
+            let key = try NIOSSLPrivateKey(bytes: identity.privateKeyPEM, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            tls.minimumTLSVersion = .tlsv12
+            return try NIOSSLContext(configuration: tls)
+        } catch let error as KafkaEndpointError {
+            throw error
+        } catch {
+            // The error names what BoringSSL refused, never the key's bytes.
+            throw KafkaEndpointError(.tls, "cannot use the TLS certificate and private key: \(error)")
         }
     }
 

@@ -21,6 +21,9 @@ enum Reply: Sendable {
     case close(reason: String)
     /// Send this Fetch response, then release the memory it holds.
     case fetchResponse(ByteBuffer, FetchReservation)
+    /// Send this response frame, then close the connection (a failed authentication: the
+    /// client reads why before the connection goes).
+    case lastFrame(ByteBuffer, reason: String)
 }
 
 /// Answers decoded requests from the log. Pure apart from reading the log: every method that
@@ -44,20 +47,28 @@ struct RequestProcessor: Sendable {
         .joinGroup, .syncGroup, .heartbeat, .leaveGroup,
     ]
 
-    static var advertisedRanges: [ApiVersionsResponse.ApiVersionRange] {
-        servedAPIs.map { ApiVersionsResponse.ApiVersionRange(apiKey: $0.rawValue, minVersion: $0.supportedVersions.lowerBound, maxVersion: $0.supportedVersions.upperBound) }
+    /// Served when the endpoint has users, and then first on every connection. SaslHandshake
+    /// from v1 only: v0 sends the tokens bare on the socket, outside Kafka's framing.
+    static let saslAPIs: [ApiKey] = [.saslHandshake, .saslAuthenticate]
+
+    static func advertisedRanges(sasl: Bool) -> [ApiVersionsResponse.ApiVersionRange] {
+        (servedAPIs + (sasl ? saslAPIs : [])).map {
+            ApiVersionsResponse.ApiVersionRange(
+                apiKey: $0.rawValue, minVersion: $0 == .saslHandshake ? 1 : $0.supportedVersions.lowerBound, maxVersion: $0.supportedVersions.upperBound)
+        }
     }
 
     // MARK: Requests answered without the log
 
     /// ApiVersions, or the v0 error answer that lists the ranges when the client asked with a
     /// version this endpoint does not know (the client then retries with one listed).
-    static func apiVersions(header: RequestHeader, supported: Bool) -> ByteBuffer {
+    static func apiVersions(header: RequestHeader, supported: Bool, sasl: Bool = false) -> ByteBuffer {
+        let ranges = advertisedRanges(sasl: sasl)
         if supported {
-            return KafkaResponseFrame.encode(ApiVersionsResponse(apiKeys: advertisedRanges), version: header.apiVersion, correlationID: header.correlationID)
+            return KafkaResponseFrame.encode(ApiVersionsResponse(apiKeys: ranges), version: header.apiVersion, correlationID: header.correlationID)
         }
         return KafkaResponseFrame.encode(
-            ApiVersionsResponse(errorCode: .unsupportedVersion, apiKeys: advertisedRanges), version: 0, correlationID: header.correlationID)
+            ApiVersionsResponse(errorCode: .unsupportedVersion, apiKeys: ranges), version: 0, correlationID: header.correlationID)
     }
 
     /// Every partition refused: the pipeline is the log's only writer.
@@ -75,7 +86,9 @@ struct RequestProcessor: Sendable {
 
     // MARK: Requests answered from the log
 
-    func metadata(_ request: MetadataRequest, header: RequestHeader, broker: BrokerAddress) throws(SegmentLogError) -> ByteBuffer {
+    /// Topics outside `access` are left out of the list of all topics and answer
+    /// TOPIC_AUTHORIZATION_FAILED when asked for by name, as Kafka's brokers do.
+    func metadata(_ request: MetadataRequest, header: RequestHeader, broker: BrokerAddress, access: TopicAccess = .everything) throws(SegmentLogError) -> ByteBuffer {
         let counts = try log.partitionCounts()
         func describe(_ name: String, count: Int32) -> MetadataResponse.Topic {
             MetadataResponse.Topic(
@@ -89,6 +102,9 @@ struct RequestProcessor: Sendable {
         let topics: [MetadataResponse.Topic]
         if let requested = request.topics {
             topics = requested.map { topic in
+                if let name = topic.name, !access.allows(name) {
+                    return MetadataResponse.Topic(errorCode: .topicAuthorizationFailed, name: name, topicID: topic.topicID, partitions: [])
+                }
                 guard let name = topic.name, let count = counts[name] else {
                     return MetadataResponse.Topic(errorCode: .unknownTopicOrPartition, name: topic.name, topicID: topic.topicID, partitions: [])
                 }
@@ -97,13 +113,13 @@ struct RequestProcessor: Sendable {
         } else {
             // All topics: the internal ones only when asked for by name, as Kafka's consumers
             // leave internal topics out of wildcard subscriptions.
-            topics = counts.filter { !$0.key.hasPrefix("__") }.sorted { $0.key < $1.key }.map { describe($0.key, count: $0.value) }
+            topics = counts.filter { !$0.key.hasPrefix("__") && access.allows($0.key) }.sorted { $0.key < $1.key }.map { describe($0.key, count: $0.value) }
         }
         let response = MetadataResponse(brokers: [broker.metadataBroker], clusterID: "outflow", controllerID: BrokerAddress.nodeID, topics: topics)
         return KafkaResponseFrame.encode(response, version: header.apiVersion, correlationID: header.correlationID)
     }
 
-    func listOffsets(_ request: ListOffsetsRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+    func listOffsets(_ request: ListOffsetsRequest, header: RequestHeader, access: TopicAccess = .everything) throws(SegmentLogError) -> ByteBuffer {
         let counts = try log.partitionCounts()
         let isolation = request.isolationLevel.segmentLogLevel
         var topics: [ListOffsetsResponse.Topic] = []
@@ -111,6 +127,10 @@ struct RequestProcessor: Sendable {
             var partitions: [ListOffsetsResponse.Partition] = []
             for partition in topic.partitions {
                 let index = partition.partitionIndex
+                guard access.allows(topic.name) else {
+                    partitions.append(ListOffsetsResponse.Partition(partitionIndex: index, errorCode: .topicAuthorizationFailed))
+                    continue
+                }
                 guard let tp = Self.topicPartition(topic.name, index, counts) else {
                     partitions.append(ListOffsetsResponse.Partition(partitionIndex: index, errorCode: .unknownTopicOrPartition))
                     continue
@@ -139,12 +159,16 @@ struct RequestProcessor: Sendable {
     }
 
     /// One epoch (0) for the whole log: its end offset is the partition's end offset.
-    func offsetForLeaderEpoch(_ request: OffsetForLeaderEpochRequest, header: RequestHeader) throws(SegmentLogError) -> ByteBuffer {
+    func offsetForLeaderEpoch(_ request: OffsetForLeaderEpochRequest, header: RequestHeader, access: TopicAccess = .everything) throws(SegmentLogError) -> ByteBuffer {
         let counts = try log.partitionCounts()
         var topics: [OffsetForLeaderEpochResponse.Topic] = []
         for topic in request.topics {
             var partitions: [OffsetForLeaderEpochResponse.Partition] = []
             for partition in topic.partitions {
+                guard access.allows(topic.name) else {
+                    partitions.append(OffsetForLeaderEpochResponse.Partition(errorCode: .topicAuthorizationFailed, partition: partition.partition))
+                    continue
+                }
                 guard let tp = Self.topicPartition(topic.name, partition.partition, counts) else {
                     partitions.append(OffsetForLeaderEpochResponse.Partition(errorCode: .unknownTopicOrPartition, partition: partition.partition))
                     continue
@@ -169,7 +193,7 @@ struct RequestProcessor: Sendable {
     /// Reads what `request` asks for: the stored batches as they are, within `byteLimit` (what
     /// the endpoint's fetch memory granted, at most the request's max_bytes) and each
     /// partition's limit (the first batch always, so a consumer makes progress).
-    func readFetch(_ request: FetchRequest, byteLimit: Int) throws(SegmentLogError) -> FetchRead {
+    func readFetch(_ request: FetchRequest, byteLimit: Int, access: TopicAccess = .everything) throws(SegmentLogError) -> FetchRead {
         let counts = try log.partitionCounts()
         let isolation = request.isolationLevel.segmentLogLevel
         var budget = max(0, min(Int(max(0, request.maxBytes)), byteLimit))
@@ -181,6 +205,11 @@ struct RequestProcessor: Sendable {
             var partitions: [FetchResponse.Partition] = []
             for partition in topic.partitions {
                 let index = partition.partition
+                guard access.allows(topic.name) else {
+                    anyPartitionFailed = true
+                    partitions.append(FetchResponse.Partition(partitionIndex: index, errorCode: .topicAuthorizationFailed, highWatermark: -1, records: ByteBuffer()))
+                    continue
+                }
                 guard let tp = Self.topicPartition(topic.name, index, counts) else {
                     anyPartitionFailed = true
                     partitions.append(FetchResponse.Partition(partitionIndex: index, errorCode: .unknownTopicOrPartition, highWatermark: -1, records: ByteBuffer()))

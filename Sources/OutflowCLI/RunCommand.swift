@@ -83,12 +83,17 @@ struct RunCommand: AsyncParsableCommand {
         // process. Its directory is made first: the endpoint opens it as the pipeline starts.
         if let serve = config.serve, let log = config.sink.log, !dryRun {
             try FileManager.default.createDirectory(atPath: log.dir, withIntermediateDirectories: true)
-            let endpoint = KafkaEndpointService(
-                configuration: KafkaEndpointConfiguration(
-                    logDirectory: log.dir, host: serve.listen.host, port: serve.listen.port, advertisedHost: serve.advertisedHost),
-                logger: Logger(label: "outflow.kafka")
-            ) { server in
-                FileHandle.standardError.write(Data("kafka: serving the log on \(ListenAddress(host: serve.listen.host, port: server.port)) (bootstrap.servers)\n".utf8))
+            var configuration = KafkaEndpointConfiguration(
+                logDirectory: log.dir, host: serve.listen.host, port: serve.listen.port, advertisedHost: serve.advertisedHost)
+            do { configuration.security = try endpointSecurity(tls: serve.tls, sasl: serve.sasl) } catch {
+                var standardError = StandardError()
+                print("outflow run: \(error.message)", to: &standardError)
+                throw invalidConfigurationExitCode
+            }
+            let summary = securitySummary(configuration.security)
+            let endpoint = KafkaEndpointService(configuration: configuration, logger: Logger(label: "outflow.kafka")) { server in
+                FileHandle.standardError.write(
+                    Data("kafka: serving the log on \(ListenAddress(host: serve.listen.host, port: server.port)) (bootstrap.servers; \(summary))\n".utf8))
             }
             services.append(.init(service: endpoint))
         }

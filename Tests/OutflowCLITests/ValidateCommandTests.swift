@@ -106,5 +106,9 @@ import Testing
         #expect(object?["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
         let properties = object?["properties"] as? [String: Any]
         #expect(Set(properties?.keys.map { $0 } ?? []) == ["version", "name", "source", "stages", "sink", "guarantee", "dead_letter", "runtime", "serve"])
+        let serve = ((properties?["serve"] as? [String: Any])?["oneOf"] as? [[String: Any]])?.last
+        #expect(Set((serve?["properties"] as? [String: Any])?.keys.map { $0 } ?? []) == ["listen", "advertised_host", "tls", "sasl"])
+        let sasl = (serve?["properties"] as? [String: Any])?["sasl"] as? [String: Any]
+        #expect(Set((sasl?["properties"] as? [String: Any])?.keys.map { $0 } ?? []) == ["mechanisms", "allow_plaintext_passwords", "users"])
     }
 }

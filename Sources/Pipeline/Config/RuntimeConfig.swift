@@ -4,10 +4,16 @@ public struct ServeConfig: Sendable, Equatable {
     public var listen: ListenAddress
     /// The host name clients are told to connect to; nil: the address each one connected to.
     public var advertisedHost: String?
+    /// Nil: plaintext connections.
+    public var tls: ServeTLSConfig?
+    /// Nil: no authentication, every client reads every topic.
+    public var sasl: ServeSASLConfig?
 
-    public init(listen: ListenAddress, advertisedHost: String? = nil) {
+    public init(listen: ListenAddress, advertisedHost: String? = nil, tls: ServeTLSConfig? = nil, sasl: ServeSASLConfig? = nil) {
         self.listen = listen
         self.advertisedHost = advertisedHost
+        self.tls = tls
+        self.sasl = sasl
     }
 
     public static let defaultListen = ListenAddress(host: "127.0.0.1", port: 9092)
@@ -15,20 +21,33 @@ public struct ServeConfig: Sendable, Equatable {
     enum Fields {
         static let listen = FieldSpec(
             "listen", ListenAddress.valueSpec, .defaulted(defaultListen, shown: .string("127.0.0.1:9092")),
-            doc: "Address the Kafka endpoint binds, host:port (0.0.0.0 exposes it to the network; there is no authentication yet).")
+            doc: "Address the Kafka endpoint binds, host:port (0.0.0.0 exposes it to the network: set tls and sasl first).")
         static let advertisedHost = FieldSpec(
             "advertised_host", ValueSpec<String>.string, .optional, doc: "The host name clients are told to connect to. Default: the address each one connected to.")
+        static let tls = FieldSpec("tls", ValueSpec<ServeTLSConfig>.object(ServeTLSConfig.spec, build: ServeTLSConfig.decode), .optional, doc: ServeTLSConfig.spec.doc)
+        /// Decoded by `decode` itself: whether PLAIN is allowed depends on `tls`.
+        static let sasl = FieldSpec("sasl", ValueSpec<ServeSASLConfig>.decodedByHand(ServeSASLConfig.spec.schema), .optional, doc: ServeSASLConfig.spec.doc)
     }
 
     static let spec = ObjectSpec(
         name: "serve", doc: "Serve the log this pipeline writes over Kafka's wire protocol, for any Kafka consumer, from the same process.",
-        fields: [Fields.listen.schema, Fields.advertisedHost.schema], shorthand: "listen")
+        fields: [Fields.listen.schema, Fields.advertisedHost.schema, Fields.tls.schema, Fields.sasl.schema], shorthand: "listen")
 
     static func decode(_ reader: ObjectReader, _ context: inout DecodingContext) -> ServeConfig? {
         let listen = reader.read(Fields.listen, &context), advertisedHost = reader.read(Fields.advertisedHost, &context)
+        let tls = reader.read(Fields.tls, &context)
+        var sasl: ServeSASLConfig?
+        if let node = reader.node(Fields.sasl.name) {
+            let saslReader = ObjectReader(node, spec: ServeSASLConfig.spec, context: &context)
+            guard saslReader.isMapping else { return nil }
+            sasl = ServeSASLConfig.decode(saslReader, tlsConfigured: reader.has(Fields.tls.name), &context)
+            reader.show(Fields.sasl.name, saslReader.shown, isDefault: false)
+            if sasl == nil { return nil }
+        }
         guard let listen else { return nil }
         if reader.has(Fields.advertisedHost.name), advertisedHost == nil { return nil }
-        return ServeConfig(listen: listen, advertisedHost: advertisedHost)
+        if reader.has(Fields.tls.name), tls == nil { return nil }
+        return ServeConfig(listen: listen, advertisedHost: advertisedHost, tls: tls, sasl: sasl)
     }
 }
 
