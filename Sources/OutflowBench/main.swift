@@ -36,10 +36,17 @@
 //       open_unclean_s. Both opens find the files in the page cache.
 //
 //   outflow-bench latency DIR TOPIC TIMEOUT_SECONDS
-//       Polls every partition of TOPIC in the log at DIR, read_committed, until 500 ms after it
+//       Follows every partition of TOPIC in the log at DIR, read_committed, as `outflow tail -f`
+//       does (woken by inotify when the files change), until 500 ms after it
 //       reads a record without "t" (the end marker), or TIMEOUT_SECONDS passed. Each other record value is JSON
 //       with "t": the microseconds since the epoch at which the row was written
 //       (clock_timestamp()). Prints records, p50_ms, p99_ms, max_ms.
+//
+//   outflow-bench stream-latency
+//       Reads standard input until end of file: pg_recvlogical's output (pgoutput messages as
+//       received) on a slot of its own. Times each `"t": N` in it when the read that completed
+//       it returned: the walsender's own delivery to a client that only receives. Prints
+//       records, p50_ms, p99_ms, max_ms (OUTFLOW_BENCH_STREAM_TRACE=FILE: one line per row).
 //
 //   outflow-bench count DIR TOPIC
 //       The number of committed records of TOPIC (every partition).
@@ -221,29 +228,6 @@ func openCost(directory: String, mebibytes: Int) throws {
     print("open_unclean_s \(String(format: "%.3f", uncleanSeconds))")
 }
 
-/// The microseconds in `"t": 123…` of a JSON value.
-func sendTime(_ value: [UInt8]) -> Int64? {
-    let pattern = Array(#""t":"#.utf8)
-    guard value.count > pattern.count else { return nil }
-    var i = 0
-    while i + pattern.count <= value.count {
-        if value[i..<(i + pattern.count)].elementsEqual(pattern) {
-            var j = i + pattern.count
-            while j < value.count && value[j] == UInt8(ascii: " ") { j += 1 }
-            var number: Int64 = 0
-            var digits = 0
-            while j < value.count, value[j] >= UInt8(ascii: "0"), value[j] <= UInt8(ascii: "9") {
-                number = number * 10 + Int64(value[j] - UInt8(ascii: "0"))
-                j += 1
-                digits += 1
-            }
-            return digits > 0 ? number : nil
-        }
-        i += 1
-    }
-    return nil
-}
-
 func count(directory: String, topic: String) throws {
     let log = try LogReader(directory: directory)
     var total = 0
@@ -256,67 +240,6 @@ func count(directory: String, topic: String) throws {
         }
     }
     print(total)
-}
-
-func latency(directory: String, topic: String, timeout: Double) throws {
-    let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int64(timeout * 1000)))
-    var readers: [TopicPartition: PartitionReader] = [:]
-    var latencies: [Int64] = []
-    latencies.reserveCapacity(200_000)
-    // Diagnosis: with OUTFLOW_BENCH_LATENCY_TRACE=FILE, one line per record: seen-at µs, latency µs.
-    let trace = ProcessInfo.processInfo.environment["OUTFLOW_BENCH_LATENCY_TRACE"].flatMap { fopen($0, "w") }
-    defer { if let trace { fclose(trace) } }
-    var ended = false
-    // The end marker's partition may show its commit before the others do (the commit markers
-    // are written partition by partition): keep reading for 500 ms after it.
-    var endedAt: ContinuousClock.Instant?
-    var discovered = timespec()
-    var lastDiscovery = ContinuousClock.now
-    while ContinuousClock.now < deadline {
-        if let endedAt, ContinuousClock.now - endedAt >= .milliseconds(500) { break }
-        // New partitions appear as the first records of their keys arrive: look whenever the
-        // log directory changed (its modification time moves when one is created).
-        var info = stat()
-        if stat(directory, &info) == 0, info.st_mtim.tv_sec != discovered.tv_sec || info.st_mtim.tv_nsec != discovered.tv_nsec
-            || ContinuousClock.now - lastDiscovery >= .seconds(1), let log = try? LogReader(directory: directory)
-        {
-            discovered = info.st_mtim
-            lastDiscovery = .now
-            for tp in (try? log.partitions()) ?? [] where tp.topic == topic && readers[tp] == nil {
-                readers[tp] = try log.open(tp, isolation: .readCommitted)
-            }
-        }
-        var any = false
-        for reader in readers.values {
-            while true {
-                let records = try reader.poll(maxRecords: 1000)
-                if records.isEmpty { break }
-                any = true
-                let now = microsecondsSinceEpoch()
-                for record in records {
-                    if let value = record.value, let sent = sendTime(value) {
-                        latencies.append(now - sent)
-                        if let trace { fputs("\(now) \(now - sent)\n", trace) }
-                    } else if !ended {
-                        ended = true
-                        endedAt = .now
-                    }
-                }
-            }
-        }
-        if !any { usleep(1000) }  // a reader polling the files: 1 ms between empty polls
-    }
-    latencies.sort()
-    func percentile(_ p: Double) -> String {
-        guard !latencies.isEmpty else { return "nan" }
-        let index = min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)
-        return String(format: "%.1f", Double(latencies[max(0, index)]) / 1000)
-    }
-    print("records \(latencies.count)")
-    print("ended \(ended)")
-    print("p50_ms \(percentile(0.50))")
-    print("p99_ms \(percentile(0.99))")
-    print("max_ms \(latencies.last.map { String(format: "%.1f", Double($0) / 1000) } ?? "nan")")
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -358,6 +281,8 @@ do {
     case "latency" where arguments.count == 4:
         guard let timeout = Double(arguments[3]) else { fail("latency: TIMEOUT_SECONDS is a number") }
         try latency(directory: arguments[1], topic: arguments[2], timeout: timeout)
+    case "stream-latency" where arguments.count == 1:
+        streamLatency()
     case "count" where arguments.count == 3:
         try count(directory: arguments[1], topic: arguments[2])
     case "capture" where arguments.count == 6:
@@ -374,7 +299,7 @@ do {
         }
         try dedupeState(directory: arguments[1], keys: argument(2, default: 0), memoryMiB: argument(3, default: 64), commitEvery: argument(4, default: 1000))
     default:
-        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE | dedupe-state DIR KEYS [MEMORY_MIB] [COMMIT_EVERY]")
+        fail("usage: outflow-bench log-micro DIR [RECORDS] [LEVEL] [BATCH] | log-bench DIR [TRANSACTIONS] [RECORDS] [VALUE_BYTES] [PARTITIONS] [LEVEL] | open DIR | latency DIR TOPIC TIMEOUT_SECONDS | stream-latency | count DIR TOPIC | capture URL SLOT PUBLICATION END_LSN FILE | dedupe-state DIR KEYS [MEMORY_MIB] [COMMIT_EVERY]")
     }
 } catch {
     fail("\(error)")
