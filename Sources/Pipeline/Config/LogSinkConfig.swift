@@ -41,11 +41,7 @@ public struct LogSinkConfig: Sendable, Equatable {
 
 extension LogSinkConfig {
     static let defaultCompressionLevel = 3
-    /// 1 ms: under a steady stream a transaction waits half the spacing on average for the next
-    /// commit to begin, and then the commit's own two fsyncs; at 5 ms the wait alone was 2.5 ms.
-    /// It still bounds a fast disk to 1,000 commits a second, and on a slow one the commit's own
-    /// duration spaces the commits (the spacing counts from a commit's start).
-    public static let defaultMinCommitInterval = ConfigDuration("1ms")!
+    public static let defaultMinCommitInterval = ConfigDuration("5ms")!
 
     enum Fields {
         static let dir = FieldSpec("dir", ValueSpec<String>.string, .required, doc: "Directory of the log; relative paths are from the working directory.")
@@ -65,7 +61,7 @@ extension LogSinkConfig {
         static let retentionBytes = FieldSpec(
             "retention_bytes", .byteSize, .optional, doc: "Delete a partition's oldest segments above this size. Default: no limit.")
         static let minCommitInterval = FieldSpec(
-            "min_commit_interval", .duration, .defaulted(defaultMinCommitInterval, shown: .string("1ms")),
+            "min_commit_interval", .duration, .defaulted(defaultMinCommitInterval, shown: .string("5ms")),
             doc: "Least time between two commits (each fsyncs) while transactions keep arriving; a transaction after a quiet spell commits at once. Lower: less latency, more fsyncs; 0ms commits at every pause.")
         static let recompressionLevel = FieldSpec(
             "recompression_level", .integer(1...22), .optional,

@@ -40,7 +40,7 @@ import Testing
         #expect(config.sink.log?.partitions == 3)
         #expect(config.sink.log?.compression == .zstd)
         #expect(config.sink.log?.compressionLevel == 3)
-        #expect(config.sink.log?.minCommitInterval.milliseconds == 1)
+        #expect(config.sink.log?.minCommitInterval.milliseconds == 5)
         #expect(config.guarantee == .exactlyOnce)
         #expect(config.deadLetterTopic == "orders-outbox.dead-letter")
         #expect(config.graph.order == ["outbox", "dedupe"])

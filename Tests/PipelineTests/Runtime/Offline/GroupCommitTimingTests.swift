@@ -71,29 +71,6 @@ import Testing
         #expect(syncs == [0, 50])
     }
 
-    /// The spacing counts from a commit's start: when the commit itself took longer (two fsyncs
-    /// on a slow disk), what arrived meanwhile commits at the next pause, without a sleep.
-    @Test func aCommitSlowerThanTheSpacingIsFollowedAtTheNextPauseWithoutAWait() {
-        let start = ContinuousClock.now
-        var schedule = GroupCommitSchedule(settings: .init(spacing: .milliseconds(1), sleepsThroughSpacing: true), now: start)
-        schedule.commitStarted(now: start)
-        schedule.groupEnded()
-        // Read once the commit returned, 3 ms after it began.
-        let returned = start.advanced(by: .milliseconds(3))
-        schedule.transactionBegan(now: returned)
-        _ = schedule.transactionCompleted(now: returned)
-        #expect(schedule.wait(now: returned, inTransaction: false) == .init(sleep: .zero, readTimeout: .zero))
-        #expect(schedule.idle(now: returned, inTransaction: false) == .commit)
-        // A quick commit (0.2 ms) leaves the rest of the spacing to wait out asleep.
-        schedule.commitStarted(now: returned)
-        schedule.groupEnded()
-        let quick = returned.advanced(by: .microseconds(200))
-        schedule.transactionBegan(now: quick)
-        _ = schedule.transactionCompleted(now: quick)
-        #expect(schedule.wait(now: quick, inTransaction: false) == .init(sleep: .microseconds(800), readTimeout: .zero))
-        #expect(schedule.idle(now: quick, inTransaction: false) == .none)
-    }
-
     @Test func theScheduleWaitsOutTheSpacingAsleepOnlyWhenNothingIsVisibleBeforeTheCommit() {
         let start = ContinuousClock.now
         var exactlyOnce = GroupCommitSchedule(settings: .init(spacing: .milliseconds(5), sleepsThroughSpacing: true), now: start)
