@@ -396,7 +396,11 @@ final class PartitionLog {
     /// Each file gets a thread of its own (the caller's takes the first): an fsync waits on the
     /// device, not on a CPU, and a pool sized to the CPUs (`concurrentPerform`) ran the third
     /// of three partitions' fsyncs on two CPUs only after one of the first two had returned —
-    /// a second wait on the device in every commit.
+    /// a second wait on the device in every commit. The threads are a private concurrent
+    /// queue's (its root queue overcommits: a blocked worker makes another), reused from commit
+    /// to commit rather than made and torn down each time.
+    private static let fsyncQueue = DispatchQueue(label: "outflow.segmentlog.fsync", attributes: .concurrent)
+
     static func syncAll(_ logs: [PartitionLog]) throws(SegmentLogError) {
         let dirty = logs.filter(\.isDirty)
         guard dirty.count > 1 else {
@@ -412,11 +416,7 @@ final class PartitionLog {
         }
         let others = DispatchGroup()
         for index in targets.indices.dropFirst() {
-            others.enter()
-            Thread {
-                sync(index)
-                others.leave()
-            }.start()
+            fsyncQueue.async(group: others) { sync(index) }
         }
         sync(0)
         others.wait()
