@@ -396,10 +396,12 @@ final class PartitionLog {
     /// Each file gets a thread of its own (the caller's takes the first): an fsync waits on the
     /// device, not on a CPU, and a pool sized to the CPUs (`concurrentPerform`) ran the third
     /// of three partitions' fsyncs on two CPUs only after one of the first two had returned —
-    /// a second wait on the device in every commit. The threads are a private concurrent
-    /// queue's (its root queue overcommits: a blocked worker makes another), reused from commit
-    /// to commit rather than made and torn down each time.
-    private static let fsyncQueue = DispatchQueue(label: "outflow.segmentlog.fsync", attributes: .concurrent)
+    /// a second wait on the device in every commit. The threads are those of private
+    /// serial queues, reused from commit to commit rather than made and torn down each time
+    /// (beyond 16 dirty partitions, some fsyncs queue behind others).
+    /// Serial queues, because those overcommit (each gets a thread of its own when the others
+    /// block); a concurrent queue's workers are the global pool's, as many as the CPUs.
+    private static let fsyncQueues = (0..<15).map { DispatchQueue(label: "outflow.segmentlog.fsync.\($0)") }
 
     static func syncAll(_ logs: [PartitionLog]) throws(SegmentLogError) {
         let dirty = logs.filter(\.isDirty)
@@ -416,7 +418,7 @@ final class PartitionLog {
         }
         let others = DispatchGroup()
         for index in targets.indices.dropFirst() {
-            fsyncQueue.async(group: others) { sync(index) }
+            fsyncQueues[(index - 1) % fsyncQueues.count].async(group: others) { sync(index) }
         }
         sync(0)
         others.wait()

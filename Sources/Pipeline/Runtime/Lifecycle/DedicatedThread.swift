@@ -47,9 +47,11 @@ public enum DedicatedThread {
             return nil
         }
         let joinable = thread
-        // The join blocks: on a dispatch worker, never on the cooperative pool.
+        // The join blocks, so not on a worker of the global queues: those are as many as the
+        // CPUs and Swift's own tasks run on them (two blocked joins starved every task on two
+        // CPUs). A serial queue of its own is overcommitting: it gets a thread whatever else blocks.
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "outflow.thread-join").async {
                 pthread_join(joinable, nil)
                 continuation.resume(returning: outcome.result)
             }
